@@ -1,0 +1,169 @@
+//! The thread's current executor: the core a running loop publishes so
+//! `spawn` and same-thread wakes reach its queues without locks.
+
+use crate::shared::Shared;
+use crate::task::{self, JoinHandle, TaskCell, TaskRef};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+/// The owner-thread half of an executor.
+pub(crate) struct Core {
+    pub(crate) shared: Arc<Shared>,
+    /// One run queue per priority; index 0 runs first.
+    pub(crate) queues: RefCell<Vec<VecDeque<TaskRef>>>,
+    /// Every live task, so shutdown can drop their futures here.
+    pub(crate) tasks: RefCell<runtime_reactor::slab::Slab<TaskRef>>,
+    pub(crate) default_priority: usize,
+    /// Set while the tasks' queues are being torn down: new spawns are refused.
+    pub(crate) shutting_down: Cell<bool>,
+}
+
+impl Core {
+    pub(crate) fn new(shared: Arc<Shared>, priorities: usize, default_priority: usize) -> Core {
+        Core {
+            shared,
+            queues: RefCell::new((0..priorities).map(|_| VecDeque::new()).collect()),
+            tasks: RefCell::new(runtime_reactor::slab::Slab::new()),
+            default_priority,
+            shutting_down: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn push_local(&self, task: TaskRef) {
+        let prio = task.header().priority;
+        self.queues.borrow_mut()[prio].push_back(task);
+    }
+
+    /// The next task, highest priority first.
+    pub(crate) fn pop(&self) -> Option<TaskRef> {
+        let mut queues = self.queues.borrow_mut();
+        for q in queues.iter_mut() {
+            if let Some(t) = q.pop_front() {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn has_work(&self) -> bool {
+        self.queues.borrow().iter().any(|q| !q.is_empty())
+    }
+
+    pub(crate) fn priorities(&self) -> usize {
+        self.queues.borrow().len()
+    }
+
+    pub(crate) fn spawn<F: Future + 'static>(
+        &self,
+        priority: usize,
+        future: F,
+    ) -> io::Result<JoinHandle<F::Output>> {
+        if priority >= self.priorities() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "priority {priority} out of range: this runtime has {} priorities",
+                    self.priorities()
+                ),
+            ));
+        }
+        if self.shutting_down.get() {
+            return Err(io::Error::other("the runtime is shutting down"));
+        }
+        let cell = TaskCell::new(future, self.shared.clone(), priority);
+        let key = self.tasks.borrow_mut().insert(cell.clone());
+        let handle = JoinHandle::new(cell.clone());
+        task::register_and_schedule(cell, key);
+        Ok(handle)
+    }
+}
+
+thread_local! {
+    static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Publishes `core` as the thread's current executor until the guard drops.
+pub(crate) struct CoreGuard {
+    prev: *const Core,
+}
+
+impl CoreGuard {
+    pub(crate) fn enter(core: &Core) -> CoreGuard {
+        let prev = CORE.with(|c| c.replace(core as *const Core));
+        CoreGuard { prev }
+    }
+}
+
+impl Drop for CoreGuard {
+    fn drop(&mut self) {
+        CORE.with(|c| c.set(self.prev));
+    }
+}
+
+/// Runs `f` with the current core, if any.
+pub(crate) fn with_core<R>(f: impl FnOnce(Option<&Core>) -> R) -> R {
+    let ptr = CORE.with(|c| c.get());
+    // SAFETY: the pointer is published only by a CoreGuard, which borrows
+    // the Core for its whole lifetime and unpublishes it on drop; the Core
+    // is owned by a `!Send` Runtime on this thread.
+    let core = unsafe { ptr.as_ref() };
+    f(core)
+}
+
+pub(crate) fn is_inside(shared: &Shared) -> bool {
+    with_core(|c| c.is_some_and(|c| c.shared.id == shared.id))
+}
+
+/// Queues a task that was just marked scheduled.
+pub(crate) fn schedule(task: TaskRef) {
+    let local = with_core(|core| match core {
+        Some(core) if core.shared.id == task.header().shared.id => {
+            core.push_local(task);
+            None
+        }
+        _ => Some(task),
+    });
+    if let Some(task) = local {
+        let shared = task.header().shared.clone();
+        shared.push_remote(task);
+    }
+}
+
+/// Removes a finished task from the registry of its executor (owner thread).
+pub(crate) fn unregister(shared: &Shared, key: usize) {
+    with_core(|core| {
+        if let Some(core) = core {
+            if core.shared.id == shared.id {
+                // Dropping the registry's reference may drop the task's
+                // last Arc; release the borrow first.
+                let removed = core.tasks.borrow_mut().remove(key);
+                drop(removed);
+            }
+        }
+    });
+}
+
+/// Spawns on the current executor with its default priority.
+pub(crate) fn spawn<F: Future + 'static>(future: F) -> io::Result<JoinHandle<F::Output>> {
+    with_core(|core| match core {
+        Some(core) => core.spawn(core.default_priority, future),
+        None => Err(outside()),
+    })
+}
+
+pub(crate) fn spawn_with_priority<F: Future + 'static>(
+    priority: usize,
+    future: F,
+) -> io::Result<JoinHandle<F::Output>> {
+    with_core(|core| match core {
+        Some(core) => core.spawn(priority, future),
+        None => Err(outside()),
+    })
+}
+
+pub(crate) fn outside() -> io::Error {
+    io::Error::other("no runtime is running on this thread (call this inside runtime::block_on)")
+}

@@ -1,0 +1,466 @@
+//! Tasks: one allocation per spawned future holding its state word, the
+//! future (later its output) and the waker of whoever awaits the
+//! [`JoinHandle`]. Wakers are `Send + Sync`: waking from another thread
+//! queues the task on its executor's inject queue; the future itself is only
+//! ever polled and dropped on the thread that owns the executor.
+
+use crate::context;
+use crate::shared::Shared;
+use runtime_reactor::coop;
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+const SCHEDULED: usize = 1;
+const COMPLETE: usize = 2;
+const CANCELLED: usize = 4;
+const JOIN_DROPPED: usize = 8;
+
+/// The part of a task every thread may touch.
+pub(crate) struct Header {
+    state: AtomicUsize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) priority: usize,
+    /// Index in the owner's task registry. Owner thread only.
+    registry_key: UnsafeCell<usize>,
+}
+
+/// What the executor does with a task without knowing its future's type.
+pub(crate) trait Runnable: Send + Sync {
+    fn header(&self) -> &Header;
+    /// Polls the future once (owner thread).
+    fn run(self: Arc<Self>);
+    /// Drops the future without polling it, as at executor shutdown (owner thread).
+    fn shutdown(&self);
+}
+
+pub(crate) type TaskRef = Arc<dyn Runnable>;
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+pub(crate) struct TaskCell<F: Future> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+// SAFETY: other threads only reach `header.state`, `header.shared` (both
+// thread-safe) and the reference count, through wakers and abort handles.
+// `stage`, `join_waker` and `registry_key` are touched only on the owner
+// thread: by the executor (which is `!Send`) and by the `JoinHandle` (also
+// `!Send`); the future is dropped there too (on completion, abort or
+// executor shutdown), so the last reference being released elsewhere drops
+// nothing but plain data.
+unsafe impl<F: Future> Send for TaskCell<F> {}
+// SAFETY: see above.
+unsafe impl<F: Future> Sync for TaskCell<F> {}
+
+impl<F: Future + 'static> TaskCell<F> {
+    pub(crate) fn new(future: F, shared: Arc<Shared>, priority: usize) -> Arc<TaskCell<F>> {
+        Arc::new(TaskCell {
+            header: Header {
+                state: AtomicUsize::new(0),
+                shared,
+                priority,
+                registry_key: UnsafeCell::new(usize::MAX),
+            },
+            stage: UnsafeCell::new(Stage::Running(future)),
+            join_waker: UnsafeCell::new(None),
+        })
+    }
+
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::waker_clone,
+        Self::waker_wake,
+        Self::waker_wake_by_ref,
+        Self::waker_drop,
+    );
+
+    unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
+        // SAFETY: `ptr` came from `Arc::into_raw`/`Arc::as_ptr` of this type
+        // and the waker being cloned keeps that reference alive.
+        unsafe { Arc::increment_strong_count(ptr as *const Self) };
+        RawWaker::new(ptr, &Self::VTABLE)
+    }
+
+    unsafe fn waker_wake(ptr: *const ()) {
+        // SAFETY: consumes the reference owned by the waker.
+        let task = unsafe { Arc::from_raw(ptr as *const Self) };
+        schedule(task);
+    }
+
+    unsafe fn waker_wake_by_ref(ptr: *const ()) {
+        // SAFETY: the waker keeps its reference; we take a new one for the queue.
+        let task = unsafe {
+            Arc::increment_strong_count(ptr as *const Self);
+            Arc::from_raw(ptr as *const Self)
+        };
+        schedule(task);
+    }
+
+    unsafe fn waker_drop(ptr: *const ()) {
+        // SAFETY: releases the reference owned by the waker.
+        drop(unsafe { Arc::from_raw(ptr as *const Self) });
+    }
+
+    /// Stores the result (or drops it if nobody will read it), marks the
+    /// task complete, wakes the joiner and leaves the registry. Owner thread.
+    fn complete(&self, output: Result<F::Output, JoinError>) {
+        // SAFETY: owner thread only (callers are `run` and `shutdown`).
+        let stage = unsafe { &mut *self.stage.get() };
+        // Drop the future first, in place (it is pinned); its destructor may panic.
+        let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
+        let output = match (output, dropped) {
+            (Ok(v), Err(p)) => {
+                drop(v);
+                Err(JoinError::panic(p))
+            }
+            (o, _) => o,
+        };
+        let prev = self.header.state.fetch_or(COMPLETE, Ordering::AcqRel);
+        if prev & JOIN_DROPPED == 0 {
+            *stage = Stage::Finished(output);
+        } else {
+            drop(output);
+        }
+        // SAFETY: owner thread only.
+        if let Some(w) = unsafe { (*self.join_waker.get()).take() } {
+            w.wake();
+        }
+        // SAFETY: owner thread only.
+        let key = unsafe { *self.header.registry_key.get() };
+        context::unregister(&self.header.shared, key);
+    }
+}
+
+impl<F: Future + 'static> Runnable for TaskCell<F> {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn run(self: Arc<Self>) {
+        let prev = self.header.state.fetch_and(!SCHEDULED, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            return;
+        }
+        if prev & CANCELLED != 0 {
+            self.complete(Err(JoinError::cancelled()));
+            return;
+        }
+        // A borrowed waker: no reference-count traffic unless it is cloned.
+        // SAFETY: the pointer is a live `Arc<Self>`; ManuallyDrop keeps the
+        // borrowed waker from releasing a reference it does not own.
+        let waker = ManuallyDrop::new(unsafe {
+            Waker::from_raw(RawWaker::new(
+                Arc::as_ptr(&self) as *const (),
+                &Self::VTABLE,
+            ))
+        });
+        let mut cx = Context::from_waker(&waker);
+        // SAFETY: owner thread only; nothing else holds a reference into the stage.
+        let stage = unsafe { &mut *self.stage.get() };
+        let Stage::Running(future) = stage else {
+            return;
+        };
+        // SAFETY: the future lives inside the Arc allocation and is never
+        // moved: it is dropped in place when the stage is replaced.
+        let future = unsafe { Pin::new_unchecked(future) };
+        let res = coop::with_budget(coop::DEFAULT_BUDGET, || {
+            catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
+        });
+        match res {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(v)) => self.complete(Ok(v)),
+            Err(p) => self.complete(Err(JoinError::panic(p))),
+        }
+    }
+
+    fn shutdown(&self) {
+        let prev = self.header.state.fetch_or(CANCELLED, Ordering::AcqRel);
+        if prev & COMPLETE == 0 {
+            self.complete(Err(JoinError::cancelled()));
+        }
+    }
+}
+
+/// Queues a woken task: on the owner's local queue when woken on the owner
+/// thread inside its loop, on the inject queue (with a wake-up of the loop)
+/// otherwise.
+pub(crate) fn schedule(task: TaskRef) {
+    let prev = task.header().state.fetch_or(SCHEDULED, Ordering::AcqRel);
+    if prev & (SCHEDULED | COMPLETE) != 0 {
+        return;
+    }
+    context::schedule(task);
+}
+
+/// Registers a new task with the current executor and queues it.
+pub(crate) fn register_and_schedule<F: Future + 'static>(cell: Arc<TaskCell<F>>, key: usize) {
+    // SAFETY: called on the owner thread right after creation.
+    unsafe { *cell.header.registry_key.get() = key };
+    schedule(cell);
+}
+
+/// Why a task did not produce its output.
+pub struct JoinError {
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError {
+            repr: Repr::Cancelled,
+        }
+    }
+    pub(crate) fn panic(p: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            repr: Repr::Panic(p),
+        }
+    }
+    /// The task was aborted, or dropped at executor shutdown.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+    /// The panic payload (for `std::panic::resume_unwind`), if it panicked.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p),
+            other => Err(JoinError { repr: other }),
+        }
+    }
+    /// The panic message, when the payload is a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(p) => p
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| p.downcast_ref::<String>().map(|s| s.as_str())),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
+            Repr::Panic(_) => write!(
+                f,
+                "JoinError::Panic({:?})",
+                self.panic_message().unwrap_or("..")
+            ),
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Panic(_) => write!(
+                f,
+                "task panicked: {}",
+                self.panic_message().unwrap_or("<non-string payload>")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e.to_string())
+    }
+}
+
+/// Type-erased access to a task's output for its `JoinHandle`.
+trait JoinTarget<T> {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
+    fn abort(&self);
+    fn is_finished(&self) -> bool;
+    fn drop_join(&self);
+    fn abort_target(&self) -> Arc<dyn AbortTarget>;
+}
+
+trait AbortTarget: Send + Sync {
+    fn abort(&self);
+    fn is_finished(&self) -> bool;
+}
+
+impl<F: Future + 'static> TaskCell<F> {
+    /// A new counted reference from a borrowed one.
+    fn arc_from_ref(&self) -> Arc<Self> {
+        let ptr = self as *const Self;
+        // SAFETY: every `&TaskCell` handed out lives inside an Arc that the
+        // caller (a JoinHandle or AbortHandle) keeps alive.
+        unsafe {
+            Arc::increment_strong_count(ptr);
+            Arc::from_raw(ptr)
+        }
+    }
+}
+
+impl<F: Future + 'static> JoinTarget<F::Output> for TaskCell<F> {
+    fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<F::Output, JoinError>> {
+        if self.header.state.load(Ordering::Acquire) & COMPLETE != 0 {
+            // SAFETY: owner thread (the JoinHandle is !Send).
+            let stage = unsafe { &mut *self.stage.get() };
+            return match std::mem::replace(stage, Stage::Consumed) {
+                Stage::Finished(out) => Poll::Ready(out),
+                _ => panic!("JoinHandle polled after it returned its output"),
+            };
+        }
+        // SAFETY: owner thread (the JoinHandle is !Send).
+        let slot = unsafe { &mut *self.join_waker.get() };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    fn abort(&self) {
+        AbortTarget::abort(self);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.header.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+
+    fn drop_join(&self) {
+        let prev = self.header.state.fetch_or(JOIN_DROPPED, Ordering::AcqRel);
+        if prev & COMPLETE != 0 {
+            // SAFETY: owner thread (the JoinHandle is !Send).
+            let stage = unsafe { &mut *self.stage.get() };
+            *stage = Stage::Consumed;
+        }
+        // SAFETY: owner thread.
+        unsafe { *self.join_waker.get() = None };
+    }
+
+    fn abort_target(&self) -> Arc<dyn AbortTarget> {
+        self.arc_from_ref()
+    }
+}
+
+impl<F: Future + 'static> AbortTarget for TaskCell<F> {
+    fn abort(&self) {
+        let prev = self.header.state.fetch_or(CANCELLED, Ordering::AcqRel);
+        if prev & (COMPLETE | CANCELLED) == 0 {
+            schedule(self.arc_from_ref());
+        }
+    }
+    fn is_finished(&self) -> bool {
+        self.header.state.load(Ordering::Acquire) & COMPLETE != 0
+    }
+}
+
+/// Awaits a spawned task's output. Dropping it detaches the task (it keeps
+/// running); [`abort`](JoinHandle::abort) cancels it.
+///
+/// ```
+/// runtime_executor::block_on(async {
+///     let h = runtime_executor::spawn(async { 6 * 7 });
+///     assert_eq!(h.await.unwrap(), 42);
+/// });
+/// ```
+pub struct JoinHandle<T> {
+    target: Arc<dyn JoinTarget<T>>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new<F: Future<Output = T> + 'static>(cell: Arc<TaskCell<F>>) -> JoinHandle<T> {
+        JoinHandle {
+            target: cell,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Cancels the task: its future is dropped on its thread the next time
+    /// the executor gets to it, and the handle yields a cancelled
+    /// [`JoinError`]. No effect on a finished task.
+    pub fn abort(&self) {
+        self.target.abort();
+    }
+
+    /// Whether the task has finished (completed, panicked or been cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.target.is_finished()
+    }
+
+    /// A `Send + Sync` handle that can abort the task from any thread.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            target: self.target.abort_target(),
+        }
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.target.poll_join(cx)
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        self.target.drop_join();
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// Aborts a task from any thread; see [`JoinHandle::abort_handle`].
+#[derive(Clone)]
+pub struct AbortHandle {
+    target: Arc<dyn AbortTarget>,
+}
+
+impl AbortHandle {
+    /// Cancels the task (see [`JoinHandle::abort`]).
+    pub fn abort(&self) {
+        self.target.abort();
+    }
+    /// Whether the task has finished.
+    pub fn is_finished(&self) -> bool {
+        self.target.is_finished()
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,88 @@
+//! The wake-up descriptor: an eventfd (or a pipe where eventfd is missing)
+//! that any thread can write to so a blocked poller returns.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// An eventfd or, failing that, a non-blocking pipe.
+#[derive(Debug)]
+pub(crate) struct NotifyFd {
+    read: RawFd,
+    write: RawFd,
+}
+
+impl NotifyFd {
+    pub(crate) fn new() -> io::Result<NotifyFd> {
+        // SAFETY: eventfd takes no pointers; the flags are valid.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd >= 0 {
+            return Ok(NotifyFd {
+                read: fd,
+                write: fd,
+            });
+        }
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: `fds` is a valid array of two descriptors for pipe2 to fill.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(NotifyFd {
+            read: fds[0],
+            write: fds[1],
+        })
+    }
+
+    /// The descriptor to watch for readability.
+    pub(crate) fn read_fd(&self) -> RawFd {
+        self.read
+    }
+
+    /// Makes the read side readable. Every call writes: callers coalesce
+    /// (the executor keeps a "notified" flag), because a flag here could not
+    /// tell a consumed wake-up from a pending one.
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        self.write_byte()
+    }
+
+    /// Writes unconditionally (used by backends to interrupt their own wait
+    /// after another thread changed interest).
+    pub(crate) fn write_byte(&self) -> io::Result<()> {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64; for a pipe any length works.
+        let n = unsafe { libc::write(self.write, &one as *const u64 as *const libc::c_void, 8) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            // A full pipe or a saturated eventfd is already readable.
+            if err.kind() != io::ErrorKind::WouldBlock {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Empties the descriptor after the poller reported it readable.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a live stack buffer of the given length.
+            let n =
+                unsafe { libc::read(self.read, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+            // An eventfd is emptied by one read; a pipe may need several.
+            if n <= 0 || self.read == self.write || (n as usize) < buf.len() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for NotifyFd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptors are owned by this value and closed once.
+        unsafe {
+            libc::close(self.read);
+            if self.write != self.read {
+                libc::close(self.write);
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The epoll backend: every descriptor registered once, edge-triggered, for
+//! both directions and peer close. Timeouts use `epoll_pwait2` (nanoseconds);
+//! on kernels without it, a timerfd armed to the deadline.
+
+use super::{check_fd_open, duration_to_timespec, Event, NOTIFY_TOKEN};
+use crate::notify::NotifyFd;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const TIMER_TOKEN: u64 = u64::MAX - 1;
+const MAX_EVENTS: usize = 1024;
+
+pub(crate) struct Epoll {
+    epfd: RawFd,
+    notify: NotifyFd,
+    /// A timerfd, created only when `epoll_pwait2` is missing.
+    timerfd: Option<RawFd>,
+    has_pwait2: AtomicBool,
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+impl Epoll {
+    pub(crate) fn new() -> io::Result<Epoll> {
+        // SAFETY: plain system call with valid flags.
+        let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        let notify = match NotifyFd::new() {
+            Ok(n) => n,
+            Err(e) => {
+                // SAFETY: epfd was just created and is owned here.
+                unsafe { libc::close(epfd) };
+                return Err(e);
+            }
+        };
+        let mut ep = Epoll {
+            epfd,
+            notify,
+            timerfd: None,
+            has_pwait2: AtomicBool::new(true),
+        };
+        ep.ctl(
+            libc::EPOLL_CTL_ADD,
+            ep.notify.read_fd(),
+            NOTIFY_TOKEN,
+            (libc::EPOLLIN | libc::EPOLLET) as u32,
+        )?;
+        if !ep.probe_pwait2() {
+            ep.has_pwait2.store(false, Ordering::Relaxed);
+            // SAFETY: plain system call with valid flags.
+            let tfd = cvt(unsafe {
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+                )
+            })?;
+            ep.timerfd = Some(tfd);
+            ep.ctl(
+                libc::EPOLL_CTL_ADD,
+                tfd,
+                TIMER_TOKEN,
+                (libc::EPOLLIN | libc::EPOLLET) as u32,
+            )?;
+        }
+        Ok(ep)
+    }
+
+    fn probe_pwait2(&self) -> bool {
+        let mut ev = [libc::epoll_event { events: 0, u64: 0 }; 1];
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid epoll fd, a one-element event array, a live timespec, no sigmask.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_epoll_pwait2,
+                self.epfd,
+                ev.as_mut_ptr(),
+                1 as libc::c_int,
+                &ts as *const libc::timespec,
+                std::ptr::null::<libc::sigset_t>(),
+                0usize,
+            )
+        };
+        !(r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
+    }
+
+    fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events, u64: token };
+        // SAFETY: `ev` is a live epoll_event; epoll_ctl validates the descriptors.
+        cvt(unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) })?;
+        Ok(())
+    }
+
+    pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        check_fd_open(fd)?;
+        let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token, flags as u32)
+    }
+
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    pub(crate) fn notify(&self) -> io::Result<()> {
+        self.notify.notify()
+    }
+
+    pub(crate) fn wait(
+        &self,
+        events: &mut Vec<Event>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        // Uninitialised on purpose: zeroing 12 KiB per wait would cost more
+        // than the system call; only the first `n` entries are read.
+        let mut raw: [MaybeUninit<libc::epoll_event>; MAX_EVENTS] =
+            [MaybeUninit::uninit(); MAX_EVENTS];
+        let n = if self.has_pwait2.load(Ordering::Relaxed) {
+            let ts = timeout.map(duration_to_timespec);
+            let tsp = ts
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            // SAFETY: valid epoll fd, `raw` holds MAX_EVENTS entries, `tsp` is null or live.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_epoll_pwait2,
+                    self.epfd,
+                    raw.as_mut_ptr() as *mut libc::epoll_event,
+                    MAX_EVENTS as libc::c_int,
+                    tsp,
+                    std::ptr::null::<libc::sigset_t>(),
+                    0usize,
+                ) as libc::c_int
+            }
+        } else {
+            let ms = match (timeout, self.timerfd) {
+                (None, _) => -1,
+                (Some(d), _) if d.is_zero() => 0,
+                (Some(d), Some(tfd)) => {
+                    let spec = libc::itimerspec {
+                        it_interval: libc::timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        },
+                        it_value: duration_to_timespec(d),
+                    };
+                    // SAFETY: valid timerfd and a live itimerspec; old value not wanted.
+                    cvt(unsafe { libc::timerfd_settime(tfd, 0, &spec, std::ptr::null_mut()) })?;
+                    -1
+                }
+                (Some(d), None) => {
+                    d.as_millis().saturating_add(1).min(i32::MAX as u128) as libc::c_int
+                }
+            };
+            // SAFETY: valid epoll fd and an event array of MAX_EVENTS entries.
+            unsafe {
+                libc::epoll_wait(
+                    self.epfd,
+                    raw.as_mut_ptr() as *mut libc::epoll_event,
+                    MAX_EVENTS as libc::c_int,
+                    ms,
+                )
+            }
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(err);
+        }
+        for slot in &raw[..n as usize] {
+            // SAFETY: the kernel initialised the first `n` entries.
+            let ev = unsafe { slot.assume_init() };
+            let token = ev.u64;
+            if token == NOTIFY_TOKEN {
+                self.notify.drain();
+                continue;
+            }
+            if token == TIMER_TOKEN {
+                let mut buf = 0u64;
+                if let Some(tfd) = self.timerfd {
+                    // SAFETY: reads 8 bytes into a live u64 from our own timerfd.
+                    unsafe { libc::read(tfd, &mut buf as *mut u64 as *mut libc::c_void, 8) };
+                }
+                continue;
+            }
+            let bits = ev.events as libc::c_int;
+            let mut e = Event::new(token);
+            e.readable = bits & (libc::EPOLLIN | libc::EPOLLPRI) != 0;
+            e.writable = bits & libc::EPOLLOUT != 0;
+            e.read_closed = bits & (libc::EPOLLRDHUP | libc::EPOLLHUP) != 0;
+            e.hup = bits & libc::EPOLLHUP != 0;
+            e.error = bits & libc::EPOLLERR != 0;
+            events.push(e);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Epoll {
+    fn drop(&mut self) {
+        // SAFETY: both descriptors are owned by this value and closed once.
+        unsafe {
+            libc::close(self.epfd);
+            if let Some(t) = self.timerfd {
+                libc::close(t);
+            }
+        }
+    }
+}

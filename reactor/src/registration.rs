@@ -1,0 +1,426 @@
+//! Registrations: a descriptor known to the current thread's reactor, with
+//! cached readiness bits and one waker per direction (plus one for peer
+//! close). Readiness is cleared only after the I/O call said `WouldBlock`, and
+//! only if the reactor has not delivered a newer event since (a tick
+//! counter), so a wake-up is never lost between the failed call and the
+//! waker being stored.
+
+use crate::coop;
+use crate::driver::{Inner, Reactor};
+use crate::poller::Interest;
+use std::cell::Cell;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// Readiness bits of a registration.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Readiness(u8);
+
+impl Readiness {
+    /// Nothing known.
+    pub const EMPTY: Readiness = Readiness(0);
+    /// Reading would not block.
+    pub const READABLE: Readiness = Readiness(1);
+    /// Writing would not block.
+    pub const WRITABLE: Readiness = Readiness(2);
+    /// The peer shut down its write half (EOF is coming): libevent's `EV_CLOSED`.
+    pub const READ_CLOSED: Readiness = Readiness(4);
+    /// The connection hung up in both directions.
+    pub const WRITE_CLOSED: Readiness = Readiness(8);
+    /// An error is pending on the descriptor.
+    pub const ERROR: Readiness = Readiness(16);
+
+    /// Whether all bits of `other` are set.
+    pub const fn contains(self, other: Readiness) -> bool {
+        self.0 & other.0 == other.0
+    }
+    /// Whether any bit of `other` is set.
+    pub const fn intersects(self, other: Readiness) -> bool {
+        self.0 & other.0 != 0
+    }
+    /// Whether no bit is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// Peer closed its write half.
+    pub const fn is_read_closed(self) -> bool {
+        self.intersects(Readiness::READ_CLOSED)
+    }
+}
+
+impl std::ops::BitOr for Readiness {
+    type Output = Readiness;
+    fn bitor(self, rhs: Readiness) -> Readiness {
+        Readiness(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Readiness {
+    fn bitor_assign(&mut self, rhs: Readiness) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Readiness::READABLE, "READABLE"),
+            (Readiness::WRITABLE, "WRITABLE"),
+            (Readiness::READ_CLOSED, "READ_CLOSED"),
+            (Readiness::WRITE_CLOSED, "WRITE_CLOSED"),
+            (Readiness::ERROR, "ERROR"),
+        ];
+        let parts: Vec<&str> = names
+            .iter()
+            .filter(|(b, _)| self.intersects(*b))
+            .map(|(_, n)| *n)
+            .collect();
+        write!(f, "Readiness({})", parts.join(" | "))
+    }
+}
+
+/// A direction a task waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Direction {
+    /// Readable (also satisfied by peer close and errors).
+    Read,
+    /// Writable (also satisfied by hang-up and errors).
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> Readiness {
+        match self {
+            Direction::Read => {
+                Readiness(Readiness::READABLE.0 | Readiness::READ_CLOSED.0 | Readiness::ERROR.0)
+            }
+            Direction::Write => {
+                Readiness(Readiness::WRITABLE.0 | Readiness::WRITE_CLOSED.0 | Readiness::ERROR.0)
+            }
+        }
+    }
+    fn clearable(self) -> Readiness {
+        match self {
+            Direction::Read => Readiness::READABLE,
+            Direction::Write => Readiness::WRITABLE,
+        }
+    }
+}
+
+/// What a readiness poll saw: pass it back to [`Registration::clear_readiness`]
+/// after the I/O call returned `WouldBlock`.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyEvent {
+    tick: u32,
+    direction: Direction,
+    /// The readiness bits at the time of the poll.
+    pub ready: Readiness,
+}
+
+pub(crate) struct Slot {
+    pub(crate) fd: RawFd,
+    pub(crate) token: u64,
+    pub(crate) generation: u32,
+    readiness: Cell<Readiness>,
+    tick: Cell<u32>,
+    /// Interest armed in a level-triggered backend (unused with epoll).
+    pub(crate) armed: Cell<Interest>,
+    read_waker: Cell<Option<Waker>>,
+    write_waker: Cell<Option<Waker>>,
+    close_waker: Cell<Option<Waker>>,
+}
+
+impl Slot {
+    pub(crate) fn readiness(&self) -> Readiness {
+        self.readiness.get()
+    }
+
+    /// Called by the reactor when the backend reports an event.
+    pub(crate) fn set_ready(&self, ready: Readiness, wakers: &mut Vec<Waker>) {
+        self.readiness.set(self.readiness.get() | ready);
+        self.tick.set(self.tick.get().wrapping_add(1));
+        if ready.intersects(Direction::Read.mask()) {
+            if let Some(w) = self.read_waker.take() {
+                wakers.push(w);
+            }
+        }
+        if ready.intersects(Direction::Write.mask()) {
+            if let Some(w) = self.write_waker.take() {
+                wakers.push(w);
+            }
+        }
+        if ready.intersects(Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0)) {
+            if let Some(w) = self.close_waker.take() {
+                wakers.push(w);
+            }
+        }
+    }
+
+    fn waker_cell(&self, dir: Direction) -> &Cell<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.read_waker,
+            Direction::Write => &self.write_waker,
+        }
+    }
+}
+
+fn store_waker(cell: &Cell<Option<Waker>>, waker: &Waker) {
+    let old = cell.take();
+    match old {
+        Some(w) if w.will_wake(waker) => cell.set(Some(w)),
+        _ => cell.set(Some(waker.clone())),
+    }
+}
+
+/// A descriptor registered with the current thread's reactor.
+///
+/// The registration does not own the descriptor: close it after dropping the
+/// registration. Dropping deregisters it. It is `!Send`: it belongs to the
+/// reactor of the thread that made it.
+///
+/// ```
+/// use runtime_reactor::{Reactor, Registration};
+/// use std::os::fd::AsRawFd;
+/// let reactor = Reactor::new().unwrap();
+/// let _enter = reactor.enter();
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// a.set_nonblocking(true).unwrap();
+/// let reg = Registration::new(a.as_raw_fd()).unwrap();
+/// assert!(reg.readiness().is_empty() == false); // optimistic until WouldBlock
+/// ```
+pub struct Registration {
+    reactor: Rc<Inner>,
+    slot: Rc<Slot>,
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("fd", &self.slot.fd)
+            .field("readiness", &self.slot.readiness())
+            .finish()
+    }
+}
+
+impl Registration {
+    /// Registers `fd` (which should be non-blocking) with the current
+    /// thread's reactor. A closed or invalid descriptor is an error, as is
+    /// calling this outside a reactor.
+    pub fn new(fd: RawFd) -> io::Result<Registration> {
+        let inner = Reactor::current_inner()?;
+        Registration::register(inner, fd)
+    }
+
+    /// Registers `fd` with the given reactor.
+    pub fn with_reactor(reactor: &Reactor, fd: RawFd) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), fd)
+    }
+
+    fn register(inner: Rc<Inner>, fd: RawFd) -> io::Result<Registration> {
+        let generation = inner.next_generation();
+        let mut slots = inner.slots.borrow_mut();
+        let index = slots.vacant_key();
+        if index > u32::MAX as usize {
+            return Err(io::Error::other("too many registrations"));
+        }
+        let token = ((generation as u64) << 32) | index as u64;
+        // Start optimistic: the first I/O call is tried before any wait.
+        // Level-triggered backends therefore watch nothing until a
+        // `WouldBlock` clears a direction.
+        let armed = if inner.edge_triggered() {
+            Interest::BOTH
+        } else {
+            Interest::NONE
+        };
+        inner.poller.borrow().add(fd, token, armed)?;
+        let slot = Rc::new(Slot {
+            fd,
+            token,
+            generation,
+            readiness: Cell::new(Readiness::READABLE | Readiness::WRITABLE),
+            tick: Cell::new(0),
+            armed: Cell::new(armed),
+            read_waker: Cell::new(None),
+            write_waker: Cell::new(None),
+            close_waker: Cell::new(None),
+        });
+        let got = slots.insert(slot.clone());
+        debug_assert_eq!(got, index);
+        drop(slots);
+        Ok(Registration {
+            reactor: inner,
+            slot,
+        })
+    }
+
+    /// The registered descriptor.
+    pub fn fd(&self) -> RawFd {
+        self.slot.fd
+    }
+
+    /// The readiness currently cached.
+    pub fn readiness(&self) -> Readiness {
+        self.slot.readiness()
+    }
+
+    /// Ready when the direction is (believed) ready; otherwise stores the
+    /// waker and returns `Pending`. Spends one unit of cooperative budget.
+    pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        let ready = self.slot.readiness();
+        if ready.intersects(dir.mask()) {
+            if coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            return Poll::Ready(Ok(ReadyEvent {
+                tick: self.slot.tick.get(),
+                direction: dir,
+                ready,
+            }));
+        }
+        store_waker(self.slot.waker_cell(dir), cx.waker());
+        self.arm(dir);
+        Poll::Pending
+    }
+
+    /// [`poll_ready`](Self::poll_ready) for reading.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.poll_ready(Direction::Read, cx)
+    }
+
+    /// [`poll_ready`](Self::poll_ready) for writing.
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.poll_ready(Direction::Write, cx)
+    }
+
+    /// Ready once the peer has closed its write half or the descriptor has
+    /// an error, without consuming data (libevent's `EV_CLOSED`). Needs a
+    /// backend with [`Features::EARLY_CLOSE`](crate::Features::EARLY_CLOSE)
+    /// to notice a close while unread data is pending; select notices only
+    /// once the data has been read.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self
+            .slot
+            .readiness()
+            .intersects(Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0))
+        {
+            return Poll::Ready(Ok(()));
+        }
+        store_waker(&self.slot.close_waker, cx.waker());
+        if !self.reactor.edge_triggered() {
+            // Only a read interest makes poll report POLLRDHUP.
+            self.force_arm(Direction::Read);
+        }
+        Poll::Pending
+    }
+
+    /// Forgets readiness for the event's direction, unless the reactor has
+    /// delivered a newer event since it was observed. Call it after the I/O
+    /// call returned `WouldBlock` (or, for stream sockets, after a short
+    /// read, which means the kernel buffer was drained).
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        if self.slot.tick.get() != event.tick {
+            return;
+        }
+        let cur = self.slot.readiness();
+        let cleared = Readiness(cur.0 & !event.direction.clearable().0);
+        self.slot.readiness.set(cleared);
+        self.arm(event.direction);
+    }
+
+    /// On level-triggered backends, ask the backend for a direction whose
+    /// readiness is not known.
+    fn arm(&self, dir: Direction) {
+        if self.reactor.edge_triggered() || self.slot.readiness().intersects(dir.clearable()) {
+            return;
+        }
+        self.force_arm(dir);
+    }
+
+    fn force_arm(&self, dir: Direction) {
+        let armed = self.slot.armed.get();
+        let want = match dir {
+            Direction::Read => Interest {
+                read: true,
+                ..armed
+            },
+            Direction::Write => Interest {
+                write: true,
+                ..armed
+            },
+        };
+        if want != armed {
+            self.slot.armed.set(want);
+            let _ = self
+                .reactor
+                .poller
+                .borrow()
+                .modify(self.slot.fd, self.slot.token, want);
+        }
+    }
+
+    /// Runs `op` once the direction is ready, clearing readiness and waiting
+    /// again whenever it fails with `WouldBlock`.
+    ///
+    /// ```no_run
+    /// # use runtime_reactor::{Registration, Direction};
+    /// # fn f(reg: &Registration, cx: &mut std::task::Context<'_>, buf: &mut [u8]) {
+    /// let poll = reg.poll_io(Direction::Read, cx, || {
+    ///     let n = unsafe { libc::read(reg.fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    ///     if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
+    /// });
+    /// # }
+    /// ```
+    pub fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let ev = match self.poll_ready(dir, cx) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(ev),
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// Waits until the direction is ready.
+    pub async fn ready(&self, dir: Direction) -> io::Result<ReadyEvent> {
+        std::future::poll_fn(|cx| self.poll_ready(dir, cx)).await
+    }
+
+    /// Waits until the peer closes (see [`poll_closed`](Self::poll_closed)).
+    pub async fn closed(&self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// Runs `op` until it does not return `WouldBlock` (see [`poll_io`](Self::poll_io)).
+    pub async fn io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_io(dir, cx, &mut op)).await
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The descriptor may already be closed (the kernel then dropped it
+        // from epoll by itself): ignore the error.
+        let _ = self.reactor.poller.borrow().delete(self.slot.fd);
+        let index = (self.slot.token & 0xffff_ffff) as usize;
+        let mut slots = self.reactor.slots.borrow_mut();
+        if slots.get(index).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
+            slots.remove(index);
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Unix signals as streams. The process-wide handler only counts the
+//! delivery and writes a byte to the signal pipe of every reactor that has
+//! listeners (async-signal-safe); each reactor then compares the counters
+//! with what its listeners have seen. Several listeners per signal are
+//! fine, on one thread or many; the disposition the signal had before the
+//! first listener is restored when the last one goes away.
+//!
+//! ```no_run
+//! # async fn f() -> std::io::Result<()> {
+//! use runtime_reactor::signal::signal;
+//! let mut hup = signal(libc::SIGHUP)?;
+//! loop {
+//!     hup.recv().await;
+//!     println!("reloading configuration");
+//! }
+//! # }
+//! ```
+
+use crate::driver::{Inner, Reactor, SIGNAL_TOKEN};
+use crate::poller::{Interest, Poller};
+use crate::slab::Slab;
+use futures_core::Stream;
+use parking_lot::Mutex;
+use std::io;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+const NSIG: usize = 65;
+const WAKE_SLOTS: usize = 64;
+
+static COUNTS: [AtomicU64; NSIG] = [const { AtomicU64::new(0) }; NSIG];
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static WAKE_FDS: [AtomicI32; WAKE_SLOTS] = [const { AtomicI32::new(-1) }; WAKE_SLOTS];
+static HANDLERS_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+struct Installed {
+    listeners: usize,
+    previous: libc::sigaction,
+}
+
+// SAFETY: `libc::sigaction` is plain data (a function pointer, a mask and
+// flags); moving it between threads is sound.
+unsafe impl Send for Installed {}
+
+static INSTALLED: Mutex<[Option<Installed>; NSIG]> = Mutex::new([const { None }; NSIG]);
+
+extern "C" fn handler(sig: libc::c_int) {
+    // Only async-signal-safe work here: atomics and write(2).
+    HANDLERS_RUNNING.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: __errno_location returns this thread's errno slot.
+    let saved_errno = unsafe { *libc::__errno_location() };
+    if let Some(c) = COUNTS.get(sig as usize) {
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+    for slot in WAKE_FDS.iter() {
+        let fd = slot.load(Ordering::SeqCst);
+        if fd >= 0 {
+            let b = 1u8;
+            // SAFETY: writes one byte from a live local to a pipe kept open
+            // while it is published in WAKE_FDS (see `unpublish`).
+            unsafe { libc::write(fd, &b as *const u8 as *const libc::c_void, 1) };
+        }
+    }
+    // SAFETY: as above; restores errno for the interrupted code.
+    unsafe { *libc::__errno_location() = saved_errno };
+    HANDLERS_RUNNING.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn check_signal(signum: i32) -> io::Result<()> {
+    let forbidden = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGILL,
+        libc::SIGFPE,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+    ];
+    if signum <= 0 || signum as usize >= NSIG || forbidden.contains(&signum) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("signal {signum} cannot be listened for"),
+        ));
+    }
+    Ok(())
+}
+
+fn install(signum: i32) -> io::Result<()> {
+    let mut table = INSTALLED.lock();
+    let entry = &mut table[signum as usize];
+    if let Some(inst) = entry {
+        inst.listeners += 1;
+        return Ok(());
+    }
+    // SAFETY: zeroed sigaction is a valid "empty" value that we fill in.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler as *const () as libc::sighandler_t;
+    act.sa_flags = libc::SA_RESTART;
+    // SAFETY: `act.sa_mask` is a live sigset_t.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    // SAFETY: zeroed sigaction is valid storage for the previous action.
+    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are live; signum was validated.
+    if unsafe { libc::sigaction(signum, &act, &mut previous) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *entry = Some(Installed {
+        listeners: 1,
+        previous,
+    });
+    Ok(())
+}
+
+fn uninstall(signum: i32) {
+    let mut table = INSTALLED.lock();
+    let entry = &mut table[signum as usize];
+    if let Some(inst) = entry {
+        inst.listeners -= 1;
+        if inst.listeners == 0 {
+            let previous = inst.previous;
+            // SAFETY: restores the action saved at install time.
+            unsafe { libc::sigaction(signum, &previous, std::ptr::null_mut()) };
+            *entry = None;
+        }
+    }
+}
+
+/// Whether the handler of `signum` is currently installed by this crate.
+pub fn is_handler_installed(signum: i32) -> bool {
+    signum > 0 && (signum as usize) < NSIG && INSTALLED.lock()[signum as usize].is_some()
+}
+
+struct SignalPipe {
+    read: RawFd,
+    write: RawFd,
+    wake_slot: usize,
+}
+
+fn new_pipe() -> io::Result<(RawFd, RawFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a live two-element array for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((fds[0], fds[1]))
+}
+
+fn publish(write: RawFd) -> io::Result<usize> {
+    for (i, slot) in WAKE_FDS.iter().enumerate() {
+        if slot
+            .compare_exchange(-1, write, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return Ok(i);
+        }
+    }
+    Err(io::Error::other(
+        "too many threads listening for signals (at most 64)",
+    ))
+}
+
+/// Removes a published descriptor and waits until no handler that might
+/// have read it is still running, so it can be closed safely.
+fn unpublish(slot: usize) {
+    WAKE_FDS[slot].store(-1, Ordering::SeqCst);
+    while HANDLERS_RUNNING.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
+    }
+}
+
+fn close_pipe(read: RawFd, write: RawFd) {
+    // SAFETY: both descriptors are owned by the signal pipe and closed once.
+    unsafe {
+        libc::close(read);
+        libc::close(write);
+    }
+}
+
+struct Listener {
+    signum: i32,
+    seen: u64,
+    pending: u64,
+    waker: Option<Waker>,
+}
+
+pub(crate) struct SignalState {
+    listeners: Slab<Listener>,
+    pipe: Option<SignalPipe>,
+    last_generation: u64,
+}
+
+impl SignalState {
+    pub(crate) fn new() -> SignalState {
+        SignalState {
+            listeners: Slab::new(),
+            pipe: None,
+            last_generation: 0,
+        }
+    }
+
+    /// Delivers new signals to listeners; called by every reactor turn.
+    pub(crate) fn dispatch(&mut self, pipe_ready: bool, wakers: &mut Vec<Waker>) {
+        if self.listeners.len() == 0 {
+            return;
+        }
+        if pipe_ready {
+            if let Some(p) = &self.pipe {
+                let mut buf = [0u8; 128];
+                // SAFETY: reads into a live stack buffer from our own pipe.
+                while unsafe {
+                    libc::read(p.read, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
+                } > 0
+                {}
+            }
+        }
+        let generation = GENERATION.load(Ordering::SeqCst);
+        if generation == self.last_generation {
+            return;
+        }
+        self.last_generation = generation;
+        for (_, l) in self.listeners.iter_mut() {
+            let count = COUNTS[l.signum as usize].load(Ordering::SeqCst);
+            if count > l.seen {
+                l.pending += count - l.seen;
+                l.seen = count;
+                if let Some(w) = l.waker.take() {
+                    wakers.push(w);
+                }
+            }
+        }
+    }
+
+    fn ensure_pipe(&mut self, poller: &Poller) -> io::Result<()> {
+        if self.pipe.is_some() {
+            return Ok(());
+        }
+        let (read, write) = new_pipe()?;
+        if let Err(e) = poller.add(read, SIGNAL_TOKEN, Interest::READ) {
+            close_pipe(read, write);
+            return Err(e);
+        }
+        match publish(write) {
+            Ok(wake_slot) => {
+                self.pipe = Some(SignalPipe {
+                    read,
+                    write,
+                    wake_slot,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let _ = poller.delete(read);
+                close_pipe(read, write);
+                Err(e)
+            }
+        }
+    }
+
+    fn drop_pipe(&mut self, poller: &Poller) {
+        if let Some(p) = self.pipe.take() {
+            let _ = poller.delete(p.read);
+            unpublish(p.wake_slot);
+            close_pipe(p.read, p.write);
+        }
+    }
+
+    /// After fork: the child gets its own pipe (the inherited one is shared
+    /// with the parent).
+    pub(crate) fn reinit(&mut self, poller: &Poller) -> io::Result<()> {
+        if let Some(old) = self.pipe.take() {
+            let (read, write) = new_pipe()?;
+            poller.add(read, SIGNAL_TOKEN, Interest::READ)?;
+            WAKE_FDS[old.wake_slot].store(write, Ordering::SeqCst);
+            close_pipe(old.read, old.write);
+            self.pipe = Some(SignalPipe {
+                read,
+                write,
+                wake_slot: old.wake_slot,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A stream of deliveries of one signal; see [`signal`]. Each item is one
+/// delivery (deliveries the kernel merged arrive as one).
+pub struct Signal {
+    reactor: Rc<Inner>,
+    key: usize,
+    signum: i32,
+}
+
+impl std::fmt::Debug for Signal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signal")
+            .field("signum", &self.signum)
+            .finish()
+    }
+}
+
+/// Listens for `signum` on the current thread's reactor. `SIGKILL`,
+/// `SIGSTOP` and the synchronous fault signals are refused with
+/// `InvalidInput`, as are numbers out of range.
+pub fn signal(signum: i32) -> io::Result<Signal> {
+    check_signal(signum)?;
+    let reactor = Reactor::current_inner()?;
+    {
+        let poller = reactor.poller.borrow().clone();
+        reactor.signals.borrow_mut().ensure_pipe(&poller)?;
+    }
+    install(signum)?;
+    let seen = COUNTS[signum as usize].load(Ordering::SeqCst);
+    let key = reactor.signals.borrow_mut().listeners.insert(Listener {
+        signum,
+        seen,
+        pending: 0,
+        waker: None,
+    });
+    Ok(Signal {
+        reactor,
+        key,
+        signum,
+    })
+}
+
+impl Signal {
+    /// The signal number.
+    pub fn signum(&self) -> i32 {
+        self.signum
+    }
+
+    /// Polls for the next delivery.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.reactor.signals.borrow_mut();
+        // Catch deliveries that happened before the reactor looked.
+        let count = COUNTS[self.signum as usize].load(Ordering::SeqCst);
+        let l = state
+            .listeners
+            .get_mut(self.key)
+            .expect("signal listener vanished");
+        if count > l.seen {
+            l.pending += count - l.seen;
+            l.seen = count;
+        }
+        if l.pending > 0 {
+            l.pending -= 1;
+            return Poll::Ready(());
+        }
+        match &l.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => l.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Waits for the next delivery.
+    pub async fn recv(&mut self) {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+}
+
+impl Stream for Signal {
+    type Item = ();
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        self.get_mut().poll_recv(cx).map(Some)
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let mut state = self.reactor.signals.borrow_mut();
+        state.listeners.remove(self.key);
+        if state.listeners.len() == 0 {
+            let poller = self.reactor.poller.borrow().clone();
+            state.drop_pipe(&poller);
+        }
+        drop(state);
+        uninstall(self.signum);
+    }
+}
+
+/// Completes at the next `SIGINT` (Ctrl-C).
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// runtime_reactor::signal::ctrl_c().await?;
+/// println!("interrupted, shutting down");
+/// # Ok(()) }
+/// ```
+pub async fn ctrl_c() -> io::Result<()> {
+    let mut s = signal(libc::SIGINT)?;
+    s.recv().await;
+    Ok(())
+}

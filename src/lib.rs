@@ -1,0 +1,54 @@
+//! # runtime
+//!
+//! An async/await runtime that does with futures everything libevent does
+//! with callbacks. This crate only re-exports the layers:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`reactor`] | poll backends (epoll, poll, select), registrations, the per-thread reactor |
+//! | [`time`] | `sleep`, `timeout`, `interval` with microsecond resolution |
+//! | [`signal`] | Unix signals as streams, `ctrl_c` |
+//! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! #[runtime::main]
+//! async fn main() {
+//!     let task = runtime::spawn(async {
+//!         runtime::time::sleep(Duration::from_millis(1)).await;
+//!         "done"
+//!     });
+//!     assert_eq!(task.await.unwrap(), "done");
+//! }
+//! ```
+
+#![warn(missing_docs)]
+
+pub use runtime_executor::{
+    block_on, reinit, spawn, spawn_with_priority, try_spawn, yield_now, AbortHandle, Builder,
+    JoinError, JoinHandle, Runtime, YieldNow,
+};
+pub use runtime_macros::{main, test};
+
+/// The event reactor: poll backends, registrations, the per-thread loop.
+pub mod reactor {
+    pub use runtime_reactor::{
+        coop, supported_methods, Direction, EnterGuard, Event, Features, Interest, Method,
+        Notifier, Poller, PollerConfig, Reactor, ReactorConfig, Readiness, ReadyEvent,
+        Registration,
+    };
+}
+
+/// Timers: microsecond-precise, never early.
+pub mod time {
+    pub use runtime_reactor::time::*;
+}
+
+/// Unix signals as streams.
+pub mod signal {
+    pub use runtime_reactor::signal::*;
+}
+
+#[doc = include_str!("macros_doc.md")]
+pub mod macros_doc {}
