@@ -52,3 +52,8 @@ pub mod signal {
 
 #[doc = include_str!("macros_doc.md")]
 pub mod macros_doc {}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -10,10 +10,11 @@
 //! Notes on fairness:
 //! * `wake_ping_pong` uses `Rc`-based (`!Send`) tasks, so tokio runs it on a
 //!   `LocalSet` (`spawn_local`) — tokio's way of running `!Send` tasks.
-//! * the timer groups poll a `Sleep` once inside a tight loop; tokio's coop
-//!   budget would make `Sleep::poll` return Pending without registering the
-//!   timer after 128 polls, so tokio's loop runs inside
-//!   `tokio::task::unconstrained`.
+//! * the timer groups poll a `Sleep` once inside a tight loop; both runtimes'
+//!   coop budgets (128 operations per task poll) would make `Sleep::poll`
+//!   return Pending *without registering the timer* once spent, so tokio's
+//!   loop runs inside `tokio::task::unconstrained` and runtime's inside
+//!   `runtime::reactor::coop::with_budget(u32::MAX, ..)` (unconstrained).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -55,6 +56,12 @@ fn joined<T, E>(r: Result<T, E>) -> T {
 fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
     f.poll(&mut cx)
+}
+
+/// Run a synchronous section without runtime's coop budget (the equivalent
+/// of `tokio::task::unconstrained`).
+fn runtime_unconstrained<R>(f: impl FnOnce() -> R) -> R {
+    runtime::reactor::coop::with_budget(u32::MAX, f)
 }
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
@@ -317,12 +324,14 @@ fn timer_insert_cancel(c: &mut Criterion) {
     g.bench_function("runtime", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let s = pin!(runtime::time::sleep(Duration::from_secs(1)));
-                    black_box(poll_once(s).is_pending());
-                }
-                start.elapsed()
+                runtime_unconstrained(|| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let s = pin!(runtime::time::sleep(Duration::from_secs(1)));
+                        black_box(poll_once(s).is_pending());
+                    }
+                    start.elapsed()
+                })
             })
         })
     });
@@ -352,21 +361,23 @@ fn timer_insert_cancel_pending(c: &mut Criterion) {
     g.bench_function("runtime", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let base = Instant::now();
-                let mut pending: Vec<Pin<Box<runtime::time::Sleep>>> = (0..PENDING)
-                    .map(|i| Box::pin(runtime::time::sleep_until(base + pending_offset(i))))
-                    .collect();
-                for s in &mut pending {
-                    assert!(poll_once(s.as_mut()).is_pending());
-                }
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let s = pin!(runtime::time::sleep(Duration::from_secs(1)));
-                    black_box(poll_once(s).is_pending());
-                }
-                let elapsed = start.elapsed();
-                drop(pending);
-                elapsed
+                runtime_unconstrained(|| {
+                    let base = Instant::now();
+                    let mut pending: Vec<Pin<Box<runtime::time::Sleep>>> = (0..PENDING)
+                        .map(|i| Box::pin(runtime::time::sleep_until(base + pending_offset(i))))
+                        .collect();
+                    for s in &mut pending {
+                        assert!(poll_once(s.as_mut()).is_pending());
+                    }
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let s = pin!(runtime::time::sleep(Duration::from_secs(1)));
+                        black_box(poll_once(s).is_pending());
+                    }
+                    let elapsed = start.elapsed();
+                    drop(pending);
+                    elapsed
+                })
             })
         })
     });
