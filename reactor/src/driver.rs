@@ -117,6 +117,7 @@ pub(crate) struct Inner {
     pub(crate) poller: RefCell<Arc<Poller>>,
     notify: Arc<NotifyShared>,
     edge: bool,
+    early_close: bool,
     pub(crate) slots: RefCell<Slab<Rc<Slot>>>,
     events: RefCell<Vec<Event>>,
     wakers: RefCell<Vec<Waker>>,
@@ -185,6 +186,7 @@ impl Reactor {
         let precise = config.precise_timer || std::env::var_os("EVENT_PRECISE_TIMER").is_some();
         let now = Instant::now();
         let edge = poller.is_edge_triggered();
+        let early_close = poller.features().contains(Features::EARLY_CLOSE);
         Ok(Reactor {
             inner: Rc::new(Inner {
                 notify: Arc::new(NotifyShared {
@@ -192,6 +194,7 @@ impl Reactor {
                 }),
                 poller: RefCell::new(poller),
                 edge,
+                early_close,
                 slots: RefCell::new(Slab::new()),
                 events: RefCell::new(Vec::with_capacity(1024)),
                 wakers: RefCell::new(Vec::new()),
@@ -331,6 +334,10 @@ impl Inner {
         self.edge
     }
 
+    pub(crate) fn early_close(&self) -> bool {
+        self.early_close
+    }
+
     pub(crate) fn next_generation(&self) -> u32 {
         let g = self.next_generation.get();
         self.next_generation.set((g + 1) & 0x7fff_ffff);
@@ -390,7 +397,7 @@ impl Inner {
                 if ev.error {
                     ready |= Readiness::ERROR | Readiness::READABLE | Readiness::WRITABLE;
                 }
-                slot.set_ready(ready, &mut wakers);
+                slot.set_ready(ready, self.early_close, &mut wakers);
                 if !self.edge {
                     // Level-triggered: stop asking for what we already know.
                     let armed = slot.armed.get();
@@ -398,6 +405,7 @@ impl Inner {
                     let want = Interest {
                         read: armed.read && !cur.contains(Readiness::READABLE),
                         write: armed.write && !cur.contains(Readiness::WRITABLE),
+                        closed: armed.closed && !cur.contains(Readiness::READ_CLOSED),
                     };
                     if want != armed {
                         slot.armed.set(want);
@@ -427,9 +435,8 @@ impl Inner {
 
     fn advance_timers(&self, now: Instant, wakers: &mut Vec<Waker>) {
         let mut wheel = self.wheel.borrow_mut();
-        if wheel.pending() == 0 {
-            return;
-        }
+        // Advance even with no timer pending (a scan of empty masks), so a
+        // deadline already in the past is seen as due at its first poll.
         let mut now_tick = self.now_tick(now);
         wheel.advance(now_tick, wakers);
         if self.precise.get() {

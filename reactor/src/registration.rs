@@ -138,8 +138,10 @@ impl Slot {
         self.readiness.get()
     }
 
-    /// Called by the reactor when the backend reports an event.
-    pub(crate) fn set_ready(&self, ready: Readiness, wakers: &mut Vec<Waker>) {
+    /// Called by the reactor when the backend reports an event. Without
+    /// early-close support a close can only show as readability, so the
+    /// close waiter is woken on that too and probes.
+    pub(crate) fn set_ready(&self, ready: Readiness, early_close: bool, wakers: &mut Vec<Waker>) {
         self.readiness.set(self.readiness.get() | ready);
         self.tick.set(self.tick.get().wrapping_add(1));
         if ready.intersects(Direction::Read.mask()) {
@@ -152,7 +154,12 @@ impl Slot {
                 wakers.push(w);
             }
         }
-        if ready.intersects(Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0)) {
+        let close_mask = if early_close {
+            Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0)
+        } else {
+            Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0 | Readiness::READABLE.0)
+        };
+        if ready.intersects(close_mask) {
             if let Some(w) = self.close_waker.take() {
                 wakers.push(w);
             }
@@ -163,6 +170,33 @@ impl Slot {
         match dir {
             Direction::Read => &self.read_waker,
             Direction::Write => &self.write_waker,
+        }
+    }
+}
+
+/// Peeks one byte of a socket: `Some(true)` at EOF, `Some(false)` when data
+/// is pending, `None` when nothing can be told yet (would block, or not a
+/// socket).
+fn peek_closed(fd: RawFd) -> Option<bool> {
+    let mut b = 0u8;
+    // SAFETY: peeks at most one byte into a live local; MSG_DONTWAIT never blocks.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&mut b as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => Some(true),
+        n if n > 0 => Some(false),
+        _ => {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::ECONNRESET) | Some(libc::EPIPE) => Some(true),
+                _ => None,
+            }
         }
     }
 }
@@ -296,24 +330,39 @@ impl Registration {
     }
 
     /// Ready once the peer has closed its write half or the descriptor has
-    /// an error, without consuming data (libevent's `EV_CLOSED`). Needs a
-    /// backend with [`Features::EARLY_CLOSE`](crate::Features::EARLY_CLOSE)
-    /// to notice a close while unread data is pending; select notices only
-    /// once the data has been read.
+    /// an error, without consuming data (libevent's `EV_CLOSED`). Backends
+    /// with [`Features::EARLY_CLOSE`](crate::Features::EARLY_CLOSE) (epoll,
+    /// poll) notice a close even while unread data is pending; select notices
+    /// it on sockets once the pending data has been read (it peeks with
+    /// `MSG_PEEK`), and cannot tell on other descriptor kinds.
     pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self
-            .slot
-            .readiness()
-            .intersects(Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0))
-        {
+        let closed = Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0);
+        if self.slot.readiness().intersects(closed) {
             return Poll::Ready(Ok(()));
         }
         store_waker(&self.slot.close_waker, cx.waker());
-        if !self.reactor.edge_triggered() {
-            // Only a read interest makes poll report POLLRDHUP.
-            self.force_arm(Direction::Read);
+        if self.reactor.edge_triggered() {
+            return Poll::Pending;
         }
-        Poll::Pending
+        if self.reactor.early_close() {
+            self.force_arm_closed();
+            return Poll::Pending;
+        }
+        match peek_closed(self.slot.fd) {
+            Some(true) => {
+                self.slot
+                    .readiness
+                    .set(self.slot.readiness() | Readiness::READ_CLOSED);
+                self.slot.close_waker.take();
+                Poll::Ready(Ok(()))
+            }
+            // Data is pending: the close cannot show until it is read.
+            Some(false) => Poll::Pending,
+            None => {
+                self.force_arm(Direction::Read);
+                Poll::Pending
+            }
+        }
     }
 
     /// Forgets readiness for the event's direction, unless the reactor has
@@ -337,6 +386,22 @@ impl Registration {
             return;
         }
         self.force_arm(dir);
+    }
+
+    fn force_arm_closed(&self) {
+        let armed = self.slot.armed.get();
+        if !armed.closed {
+            let want = Interest {
+                closed: true,
+                ..armed
+            };
+            self.slot.armed.set(want);
+            let _ = self
+                .reactor
+                .poller
+                .borrow()
+                .modify(self.slot.fd, self.slot.token, want);
+        }
     }
 
     fn force_arm(&self, dir: Direction) {

@@ -26,6 +26,9 @@ pub struct Interest {
     pub read: bool,
     /// Wake when the descriptor is writable.
     pub write: bool,
+    /// Wake when the peer closes, without asking for readability
+    /// (`POLLRDHUP` alone on poll; epoll always watches it; select cannot).
+    pub closed: bool,
 }
 
 impl Interest {
@@ -33,21 +36,25 @@ impl Interest {
     pub const BOTH: Interest = Interest {
         read: true,
         write: true,
+        closed: false,
     };
     /// Read only.
     pub const READ: Interest = Interest {
         read: true,
         write: false,
+        closed: false,
     };
     /// Write only.
     pub const WRITE: Interest = Interest {
         read: false,
         write: true,
+        closed: false,
     };
     /// Nothing (the descriptor stays known to the backend).
     pub const NONE: Interest = Interest {
         read: false,
         write: false,
+        closed: false,
     };
 }
 

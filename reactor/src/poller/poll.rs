@@ -150,6 +150,9 @@ fn poll_events(interest: Interest) -> libc::c_short {
     if interest.write {
         ev |= libc::POLLOUT;
     }
+    if interest.closed {
+        ev |= libc::POLLRDHUP;
+    }
     ev
 }
 
