@@ -82,7 +82,9 @@ impl ReactorConfig {
 
 /// The part other threads may hold: wakes the reactor's thread.
 pub(crate) struct NotifyShared {
-    poller: Mutex<Arc<Poller>>,
+    /// `None` once the reactor is gone: its descriptors close with it even
+    /// while other threads still hold notifiers.
+    poller: Mutex<Option<Arc<Poller>>>,
 }
 
 /// A `Send + Sync` handle that wakes a reactor blocked in [`Reactor::turn`].
@@ -109,7 +111,10 @@ impl Notifier {
     /// Wakes the reactor (or makes its next wait return at once).
     pub fn notify(&self) -> io::Result<()> {
         let poller = self.shared.poller.lock().clone();
-        poller.notify()
+        match poller {
+            Some(p) => p.notify(),
+            None => Err(io::Error::new(io::ErrorKind::NotConnected, "the reactor has been dropped")),
+        }
     }
 }
 
@@ -190,7 +195,7 @@ impl Reactor {
         Ok(Reactor {
             inner: Rc::new(Inner {
                 notify: Arc::new(NotifyShared {
-                    poller: Mutex::new(poller.clone()),
+                    poller: Mutex::new(Some(poller.clone())),
                 }),
                 poller: RefCell::new(poller),
                 edge,
@@ -303,9 +308,17 @@ impl Reactor {
             poller.add(slot.fd, slot.token, slot.armed.get())?;
         }
         *inner.poller.borrow_mut() = poller.clone();
-        *inner.notify.poller.lock() = poller.clone();
+        *inner.notify.poller.lock() = Some(poller.clone());
         inner.signals.borrow_mut().reinit(&poller)?;
         Ok(())
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Let the poller (and its descriptors) go now, not when the last
+        // notifier held by another thread goes.
+        self.notify.poller.lock().take();
     }
 }
 
