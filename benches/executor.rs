@@ -28,7 +28,9 @@ fn spawn_join(c: &mut Criterion) {
             rt.block_on(async move {
                 let start = Instant::now();
                 for _ in 0..iters {
-                    let handles: Vec<_> = (0..1000u32).map(|i| runtime::spawn(async move { i })).collect();
+                    let handles: Vec<_> = (0..1000u32)
+                        .map(|i| runtime::spawn(async move { i }))
+                        .collect();
                     for h in handles {
                         std::hint::black_box(h.await.unwrap());
                     }

@@ -33,8 +33,9 @@ fn insert_cancel(c: &mut Criterion) {
     c.bench_function("timer_insert_cancel_100k_pending", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async move {
-                let mut pending: Vec<_> =
-                    (0..100_000u64).map(|i| runtime::time::sleep(Duration::from_micros(1_000_000 + i * 37))).collect();
+                let mut pending: Vec<_> = (0..100_000u64)
+                    .map(|i| runtime::time::sleep(Duration::from_micros(1_000_000 + i * 37)))
+                    .collect();
                 pending.iter_mut().for_each(poll_once);
                 let start = Instant::now();
                 for _ in 0..iters {

@@ -35,13 +35,23 @@ fn usage(msg: &str) -> ! {
 }
 
 fn parse_args() -> Args {
-    let mut a = Args { pipes: 100, active: 1, writes: 0, rounds: 25, method: None, verbose: false };
+    let mut a = Args {
+        pipes: 100,
+        active: 1,
+        writes: 0,
+        rounds: 25,
+        method: None,
+        verbose: false,
+    };
     let mut writes = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut num = |name: &str| -> usize {
-            let v = it.next().unwrap_or_else(|| usage(&format!("{name} needs a value")));
-            v.parse().unwrap_or_else(|_| usage(&format!("{name}: not a number: {v}")))
+            let v = it
+                .next()
+                .unwrap_or_else(|| usage(&format!("{name} needs a value")));
+            v.parse()
+                .unwrap_or_else(|_| usage(&format!("{name}: not a number: {v}")))
         };
         match flag.as_str() {
             "-n" => a.pipes = num("-n"),
@@ -65,7 +75,10 @@ fn parse_args() -> Args {
 }
 
 fn raise_fd_limit(needed: u64) -> io::Result<()> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit fills a live rlimit struct.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } < 0 {
         return Err(io::Error::last_os_error());
@@ -74,7 +87,10 @@ fn raise_fd_limit(needed: u64) -> io::Result<()> {
         return Ok(());
     }
     if lim.rlim_max < needed {
-        return Err(io::Error::other(format!("need {needed} descriptors, hard limit is {}", lim.rlim_max)));
+        return Err(io::Error::other(format!(
+            "need {needed} descriptors, hard limit is {}",
+            lim.rlim_max
+        )));
     }
     lim.rlim_cur = needed;
     // SAFETY: setrlimit reads a live rlimit struct.
@@ -88,7 +104,12 @@ fn socketpair() -> io::Result<(RawFd, RawFd)> {
     let mut fds = [0; 2];
     // SAFETY: fills a live two-element array.
     let r = unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
     };
     if r < 0 {
         return Err(io::Error::last_os_error());

@@ -8,6 +8,7 @@
 //! | [`reactor`] | poll backends (epoll, poll, select), registrations, the per-thread reactor |
 //! | [`time`] | `sleep`, `timeout`, `interval` with microsecond resolution |
 //! | [`signal`] | Unix signals as streams, `ctrl_c` |
+//! | [`net`] | TCP, UDP and Unix sockets as `futures-io` streams; listeners with an accept loop |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
 //! ```
@@ -29,6 +30,9 @@ pub use runtime_executor::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, yield_now, AbortHandle, Builder,
     JoinError, JoinHandle, Runtime, YieldNow,
 };
+pub use runtime_executor::{
+    spawn_blocking, worker_index, BlockingHandle, Handle, RemoteHandle, WaitForShutdown,
+};
 pub use runtime_macros::{main, test};
 
 /// The event reactor: poll backends, registrations, the per-thread loop.
@@ -48,6 +52,16 @@ pub mod time {
 /// Unix signals as streams.
 pub mod signal {
     pub use runtime_reactor::signal::*;
+}
+
+/// Sockets: TCP, UDP and Unix, non-blocking and registered with the thread's reactor.
+pub mod net {
+    pub use runtime_net::*;
+}
+
+/// Buffers: [`io::Buffer`] (libevent's evbuffer), a chain of chunks.
+pub mod io {
+    pub use runtime_io::*;
 }
 
 #[doc = include_str!("macros_doc.md")]

@@ -470,8 +470,6 @@ fn panic_in_task_drop_does_not_take_down_the_loop() {
 /// survive it as it survives a panicking future destructor, and dropping the
 /// runtime afterwards must not hang.
 #[test]
-#[ignore = "library bug: TaskCell::complete (executor/src/task.rs) drops a detached task's output outside \
-            catch_unwind: the panic escapes block_on and leaves the task registered, so Runtime::drop spins forever"]
 fn panic_dropping_detached_output_does_not_take_down_the_loop() {
     let (tx, rx) = mpsc::channel::<Result<i32, String>>();
     let (dropped_tx, dropped_rx) = mpsc::channel::<()>();

@@ -2,12 +2,14 @@
 //! `spawn` and same-thread wakes reach its queues without locks.
 
 use crate::shared::Shared;
-use crate::task::{self, JoinHandle, TaskCell, TaskRef};
+use crate::task::{self, Header, JoinHandle, TaskCell, TaskRef};
+use crate::workers::Handle;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 /// The owner-thread half of an executor.
 pub(crate) struct Core {
@@ -19,16 +21,47 @@ pub(crate) struct Core {
     pub(crate) default_priority: usize,
     /// Set while the tasks' queues are being torn down: new spawns are refused.
     pub(crate) shutting_down: Cell<bool>,
+    /// The runtime this executor belongs to (its workers, blocking pool
+    /// and shutdown signal).
+    pub(crate) handle: Handle,
+    /// `Some(i)` on worker thread `i` of a per-thread runtime.
+    pub(crate) worker: Option<usize>,
+    /// Woken when the last task finishes (graceful shutdown waits on it).
+    idle_waker: RefCell<Option<Waker>>,
 }
 
 impl Core {
-    pub(crate) fn new(shared: Arc<Shared>, priorities: usize, default_priority: usize) -> Core {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        priorities: usize,
+        default_priority: usize,
+        handle: Handle,
+        worker: Option<usize>,
+    ) -> Core {
         Core {
             shared,
             queues: RefCell::new((0..priorities).map(|_| VecDeque::new()).collect()),
             tasks: RefCell::new(runtime_reactor::slab::Slab::new()),
             default_priority,
             shutting_down: Cell::new(false),
+            handle,
+            worker,
+            idle_waker: RefCell::new(None),
+        }
+    }
+
+    /// Whether no task is alive and no job waits to be run.
+    fn is_idle(&self) -> bool {
+        self.tasks.borrow().is_empty() && !self.shared.has_jobs()
+    }
+
+    /// Wakes the graceful-shutdown waiter if the executor became idle.
+    pub(crate) fn notify_if_idle(&self) {
+        if self.idle_waker.borrow().is_some() && self.is_idle() {
+            let waker = self.idle_waker.borrow_mut().take();
+            if let Some(w) = waker {
+                w.wake();
+            }
         }
     }
 
@@ -133,14 +166,27 @@ pub(crate) fn schedule(task: TaskRef) {
 }
 
 /// Removes a finished task from the registry of its executor (owner thread).
-pub(crate) fn unregister(shared: &Shared, key: usize) {
+/// Only the entry that is this very task is removed (shutdown may have taken
+/// it out already, and the slot may hold another task by then).
+pub(crate) fn unregister(shared: &Shared, key: usize, header: &Header) {
     with_core(|core| {
         if let Some(core) = core {
             if core.shared.id == shared.id {
                 // Dropping the registry's reference may drop the task's
                 // last Arc; release the borrow first.
-                let removed = core.tasks.borrow_mut().remove(key);
+                let removed = {
+                    let mut reg = core.tasks.borrow_mut();
+                    let same = reg
+                        .get(key)
+                        .is_some_and(|t| std::ptr::eq(t.header(), header));
+                    if same {
+                        reg.remove(key)
+                    } else {
+                        None
+                    }
+                };
                 drop(removed);
+                core.notify_if_idle();
             }
         }
     });
@@ -161,6 +207,21 @@ pub(crate) fn spawn_with_priority<F: Future + 'static>(
     with_core(|core| match core {
         Some(core) => core.spawn(priority, future),
         None => Err(outside()),
+    })
+}
+
+/// Ready when the current executor has no task alive and no job queued;
+/// otherwise remembers the waker until it has.
+pub(crate) fn poll_idle(cx: &mut Context<'_>) -> Poll<()> {
+    with_core(|core| match core {
+        None => Poll::Ready(()),
+        Some(core) => {
+            if core.is_idle() {
+                return Poll::Ready(());
+            }
+            *core.idle_waker.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        }
     })
 }
 

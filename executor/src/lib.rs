@@ -1,19 +1,29 @@
-//! Tasks and the single-threaded executor of `runtime`: [`spawn`] for
-//! `'static` futures without a `Send` bound, [`JoinHandle`] with
-//! [`abort`](JoinHandle::abort), panics turned into [`JoinError`]s,
-//! [`block_on`], [`yield_now`], task priorities and a cooperative budget.
+//! Tasks and executors of `runtime`: [`spawn`] for `'static` futures
+//! without a `Send` bound, [`JoinHandle`] with [`abort`](JoinHandle::abort),
+//! panics turned into [`JoinError`]s, [`block_on`], [`yield_now`], task
+//! priorities and a cooperative budget; the per-thread executor
+//! ([`Builder::threads`], [`Handle::spawn_on`]: one reactor and executor per
+//! worker thread, tasks never move between threads) with graceful shutdown;
+//! and the blocking pool ([`spawn_blocking`]).
 
 #![warn(missing_docs)]
 
+mod blocking;
 mod context;
+mod oneshot;
 mod runtime;
 mod shared;
 mod task;
+mod workers;
 mod yield_now;
 
+pub use blocking::{
+    spawn_blocking, BlockingHandle, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS,
+};
 pub use runtime::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, Builder, Runtime,
     DEFAULT_EVENT_INTERVAL,
 };
 pub use task::{AbortHandle, JoinError, JoinHandle};
+pub use workers::{worker_index, Handle, RemoteHandle, WaitForShutdown};
 pub use yield_now::{yield_now, YieldNow};

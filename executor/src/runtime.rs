@@ -1,13 +1,17 @@
-//! The single-threaded runtime: one reactor and one executor on the calling
-//! thread. `block_on` runs the main future, spawned tasks and the reactor
-//! until the main future completes.
+//! The runtime: one reactor and one executor on the calling thread, plus,
+//! when built with [`Builder::threads`], worker threads that each run their
+//! own reactor and executor. `block_on` runs the main future, spawned tasks
+//! and the reactor until the main future completes.
 
+use crate::blocking::{Pool, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 use crate::context::{self, Core, CoreGuard};
-use crate::shared::Shared;
+use crate::shared::{Job, Shared};
 use crate::task::{JoinHandle, TaskRef};
+use crate::workers::{self, Handle};
 use runtime_reactor::{coop, Features, Method, PollerConfig, Reactor, ReactorConfig};
 use std::future::Future;
 use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,7 +23,8 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 
 /// Builds a [`Runtime`]: the event method, timer behaviour, priorities and
-/// dispatch limits (libevent's `event_config`).
+/// dispatch limits (libevent's `event_config`), worker threads and the
+/// blocking pool.
 ///
 /// ```
 /// let rt = runtime_executor::Builder::new()
@@ -37,6 +42,10 @@ pub struct Builder {
     default_priority: Option<usize>,
     event_interval: u32,
     max_dispatch: MaxDispatch,
+    threads: Option<usize>,
+    pin_cpus: bool,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -60,6 +69,10 @@ impl Default for Builder {
                 callbacks: usize::MAX,
                 min_priority: 0,
             },
+            threads: None,
+            pin_cpus: false,
+            max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
+            blocking_keep_alive: DEFAULT_BLOCKING_KEEP_ALIVE,
         }
     }
 }
@@ -154,8 +167,87 @@ impl Builder {
         self
     }
 
-    /// Creates the runtime (the reactor is created now, on this thread).
+    /// Starts `n` worker threads (the per-thread executor): each runs its
+    /// own reactor and single-threaded executor with this builder's
+    /// configuration, as libevent runs one `event_base` per thread. Tasks
+    /// sent to a worker with [`Handle::spawn_on`] stay on it. `block_on`
+    /// still runs its future on the calling thread. `n == 0` makes
+    /// [`build`](Builder::build) fail with `InvalidInput`.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// assert_eq!(rt.handle().workers(), 2);
+    /// assert!(runtime_executor::Builder::new().threads(0).build().is_err());
+    /// ```
+    pub fn threads(mut self, n: usize) -> Builder {
+        self.threads = Some(n);
+        self
+    }
+
+    /// One worker thread per CPU ([`std::thread::available_parallelism`],
+    /// 1 if unknown).
+    pub fn threads_auto(self) -> Builder {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.threads(n)
+    }
+
+    /// Pins worker `i` to the `i % n`-th of the `n` CPUs this process may
+    /// run on (`sched_setaffinity`). No effect without worker threads.
+    pub fn pin_cpus(mut self, yes: bool) -> Builder {
+        self.pin_cpus = yes;
+        self
+    }
+
+    /// The most threads the blocking pool starts (default 512); more
+    /// closures than that wait in a queue. 0 makes `build` fail.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for work before it
+    /// exits (default 10 s).
+    pub fn blocking_keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.blocking_keep_alive = keep_alive;
+        self
+    }
+
+    /// Creates the runtime (the reactor is created now, on this thread),
+    /// and starts the worker threads if [`threads`](Builder::threads) was
+    /// set; it returns once every worker has built its reactor.
     pub fn build(self) -> io::Result<Runtime> {
+        if self.threads == Some(0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "threads must be at least 1",
+            ));
+        }
+        if self.max_blocking_threads == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "max_blocking_threads must be at least 1",
+            ));
+        }
+        let pool = Pool::new(self.max_blocking_threads, self.blocking_keep_alive);
+        let nworkers = self.threads.unwrap_or(0);
+        let handle = Handle::new(nworkers, pool);
+        let mut rt = self.build_local(handle.clone(), None)?;
+        rt.owner = true;
+        if nworkers == 0 {
+            handle.set_workers(Vec::new());
+        } else {
+            rt.threads = workers::start(&self, nworkers, self.pin_cpus, &handle)?;
+        }
+        Ok(rt)
+    }
+
+    /// Builds worker `index`'s runtime, on that worker's thread.
+    pub(crate) fn build_worker(&self, handle: Handle, index: usize) -> io::Result<Runtime> {
+        self.build_local(handle, Some(index))
+    }
+
+    /// A reactor and executor on this thread, belonging to `handle`'s runtime.
+    fn build_local(&self, handle: Handle, worker: Option<usize>) -> io::Result<Runtime> {
         let default_priority = self.default_priority.unwrap_or(self.priorities / 2);
         if default_priority >= self.priorities {
             return Err(io::Error::new(
@@ -167,24 +259,34 @@ impl Builder {
             ));
         }
         let cfg = ReactorConfig::new()
-            .poller(self.poller)
+            .poller(self.poller.clone())
             .precise_timer(self.precise_timer)
             .timer_slack(self.timer_slack);
         let reactor = Reactor::with_config(cfg)?;
         let shared = Arc::new(Shared::new(reactor.notifier()));
-        let core = Core::new(shared, self.priorities, default_priority);
+        let core = Core::new(shared, self.priorities, default_priority, handle, worker);
         Ok(Runtime {
             reactor,
             core,
             event_interval: self.event_interval,
             max_dispatch: self.max_dispatch,
+            threads: Vec::new(),
+            owner: false,
         })
     }
 }
 
-/// A single-threaded runtime: a reactor and an executor on this thread.
-/// Spawned futures need not be `Send`; they run on this thread only.
-/// Dropping the runtime drops every unfinished task here, then the reactor.
+/// A runtime: a reactor and an executor on this thread, and, when built
+/// with [`Builder::threads`], worker threads each running their own.
+/// Spawned futures need not be `Send`; they run on the thread that spawned
+/// them only.
+///
+/// Dropping the runtime is a shutdown with a zero deadline (see
+/// [`shutdown_timeout`](Runtime::shutdown_timeout)): the workers drop their
+/// unfinished tasks on their own threads and are joined, then the tasks of
+/// this thread are dropped here, then the reactor. Closures running on the
+/// blocking pool are not waited for (they finish in the background, as in
+/// tokio); those still queued are dropped without running.
 ///
 /// ```
 /// let rt = runtime_executor::Runtime::new().unwrap();
@@ -199,12 +301,18 @@ pub struct Runtime {
     core: Core,
     event_interval: u32,
     max_dispatch: MaxDispatch,
+    /// The worker threads (top-level runtime only).
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Set on the runtime `build` returned (not on a worker's): it owns the
+    /// shutdown of the workers and of the blocking pool.
+    owner: bool,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("method", &self.method())
+            .field("workers", &self.core.handle.workers())
             .finish()
     }
 }
@@ -252,9 +360,77 @@ impl Runtime {
         self.core.priorities()
     }
 
-    /// Number of tasks spawned and not yet finished.
+    /// Number of tasks spawned on this thread's executor and not yet
+    /// finished (the workers' tasks are not counted).
     pub fn alive_tasks(&self) -> usize {
         self.core.tasks.borrow().len()
+    }
+
+    /// A `Send + Sync` handle to this runtime: spawns onto its workers,
+    /// observes shutdown, reaches its blocking pool.
+    pub fn handle(&self) -> Handle {
+        self.core.handle.clone()
+    }
+
+    /// Number of worker threads (0 for a single-threaded runtime).
+    pub fn workers(&self) -> usize {
+        self.core.handle.workers()
+    }
+
+    /// Threads currently alive in the runtime's blocking pool.
+    pub fn blocking_threads(&self) -> usize {
+        self.core.handle.blocking_threads()
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.core.shared
+    }
+
+    /// Shuts the runtime down gracefully: new [`Handle::spawn_on`] calls
+    /// fail, [`Handle::shutdown_requested`] turns true and
+    /// [`Handle::wait_for_shutdown`] futures complete (so accept loops and
+    /// the like can stop), then every worker — and this thread's executor —
+    /// keeps running its tasks until none is left or `timeout` has passed.
+    /// Tasks still alive then are dropped on their own threads, the worker
+    /// threads are joined and the runtime is dropped. Returns at most about
+    /// `timeout` after the call, unless a task blocks its thread.
+    ///
+    /// This thread's tasks only get the grace period when the call is not
+    /// made from inside another runtime's `block_on`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// let forever = rt.handle().spawn(|| std::future::pending::<()>()).unwrap();
+    /// let start = Instant::now();
+    /// rt.shutdown_timeout(Duration::from_millis(50));
+    /// assert!(start.elapsed() >= Duration::from_millis(50));
+    /// assert!(forever.is_finished()); // dropped: it reports a cancellation
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.stop(timeout);
+    }
+
+    /// Signals shutdown, gives the tasks until the deadline and joins the
+    /// workers (top-level runtime only; a second call does nothing).
+    fn stop(&mut self, timeout: Duration) {
+        if !self.owner || self.core.handle.shutdown_requested() {
+            return;
+        }
+        let start = Instant::now();
+        let deadline = start
+            .checked_add(timeout)
+            .unwrap_or_else(|| start + Duration::from_secs(86400 * 365));
+        self.core.handle.request_shutdown(deadline);
+        let nested = context::with_core(|c| c.is_some());
+        if !timeout.is_zero() && !nested && self.alive_tasks() > 0 {
+            self.block_on(workers::drain_until(deadline));
+        }
+        for t in self.threads.drain(..) {
+            // A worker only panics when its reactor fails; its runtime has
+            // been dropped during the unwinding, so there is nothing to do.
+            let _ = t.join();
+        }
     }
 
     /// Spawns a task from outside `block_on`; it starts running at the
@@ -286,6 +462,7 @@ impl Runtime {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         let mut ready = Vec::new();
+        let mut jobs = Vec::new();
         let mut since_turn: u32 = 0;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
@@ -320,25 +497,15 @@ impl Runtime {
                 }
             }
             let idle = !self.core.has_work() && !main.woken.load(Ordering::Acquire);
-            if idle && !self.has_injected() {
+            if idle && !self.drain_inject(&mut ready, &mut jobs) {
                 self.turn(None);
                 since_turn = 0;
             } else if limited || since_turn >= self.event_interval {
                 self.turn(Some(Duration::ZERO));
                 since_turn = 0;
             }
-            self.drain_inject(&mut ready);
+            self.drain_inject(&mut ready, &mut jobs);
         }
-    }
-
-    fn has_injected(&self) -> bool {
-        let mut tmp = Vec::new();
-        self.core.shared.drain_inject(&mut tmp);
-        let any = !tmp.is_empty();
-        for t in tmp {
-            self.core.push_local(t);
-        }
-        any
     }
 
     fn turn(&self, max_wait: Option<Duration>) {
@@ -348,24 +515,49 @@ impl Runtime {
         self.core.shared.reset_notified();
     }
 
-    fn drain_inject(&self, buf: &mut Vec<TaskRef>) {
-        self.core.shared.drain_inject(buf);
+    /// Moves remotely woken tasks to the run queues and runs the jobs sent
+    /// by other threads (each spawns a task here). Returns whether there
+    /// was anything.
+    fn drain_inject(&self, buf: &mut Vec<TaskRef>, jobs: &mut Vec<Job>) -> bool {
+        let shared = &self.core.shared;
+        if !shared.has_pending() {
+            return false;
+        }
+        shared.drain_inject(buf);
+        let mut any = !buf.is_empty();
         for t in buf.drain(..) {
             self.core.push_local(t);
         }
+        shared.drain_jobs(jobs);
+        if !jobs.is_empty() {
+            any = true;
+            for job in jobs.drain(..) {
+                // Jobs catch their own panics; this guards the loop against
+                // a panicking destructor.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+            self.core.notify_if_idle();
+        }
+        any
     }
 
     fn shutdown(&mut self) {
         let _reactor = self.reactor.enter();
         let _core = CoreGuard::enter(&self.core);
+        // Refuse further jobs from other threads; dropping the queued ones
+        // cancels their handles.
+        let jobs = self.core.shared.close_jobs();
+        drop(jobs);
         self.core.shutting_down.set(true);
         // Dropping a future may wake or drop other tasks; repeat until the
         // registry is empty.
         loop {
+            // Take the entries out, so a task that cannot complete (its
+            // destructor panicked half-way) is never visited twice.
             let tasks: Vec<TaskRef> = {
-                let reg = self.core.tasks.borrow();
-                let all: Vec<TaskRef> = reg.iter().map(|(_, t)| t.clone()).collect();
-                all
+                let mut reg = self.core.tasks.borrow_mut();
+                let keys: Vec<usize> = reg.iter().map(|(k, _)| k).collect();
+                keys.into_iter().filter_map(|k| reg.remove(k)).collect()
             };
             if tasks.is_empty() {
                 break;
@@ -390,7 +582,11 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        self.stop(Duration::ZERO);
         self.shutdown();
+        if self.owner {
+            self.core.handle.blocking_pool().shutdown();
+        }
     }
 }
 

@@ -118,13 +118,19 @@ impl<F: Future + 'static> TaskCell<F> {
     /// Stores the result (or drops it if nobody will read it), marks the
     /// task complete, wakes the joiner and leaves the registry. Owner thread.
     fn complete(&self, output: Result<F::Output, JoinError>) {
+        // Leave the registry first: nothing below may stop that.
         // SAFETY: owner thread only (callers are `run` and `shutdown`).
+        let key = unsafe { *self.header.registry_key.get() };
+        context::unregister(&self.header.shared, key, &self.header);
+        // SAFETY: owner thread only.
         let stage = unsafe { &mut *self.stage.get() };
-        // Drop the future first, in place (it is pinned); its destructor may panic.
+        // Drop the future first, in place (it is pinned). User destructors
+        // (the future's, a discarded output's, a waker's) may panic: each is
+        // caught so the loop goes on.
         let dropped = catch_unwind(AssertUnwindSafe(|| *stage = Stage::Consumed));
         let output = match (output, dropped) {
             (Ok(v), Err(p)) => {
-                drop(v);
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(v)));
                 Err(JoinError::panic(p))
             }
             (o, _) => o,
@@ -133,15 +139,12 @@ impl<F: Future + 'static> TaskCell<F> {
         if prev & JOIN_DROPPED == 0 {
             *stage = Stage::Finished(output);
         } else {
-            drop(output);
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(output)));
         }
         // SAFETY: owner thread only.
         if let Some(w) = unsafe { (*self.join_waker.get()).take() } {
-            w.wake();
+            let _ = catch_unwind(AssertUnwindSafe(|| w.wake()));
         }
-        // SAFETY: owner thread only.
-        let key = unsafe { *self.header.registry_key.get() };
-        context::unregister(&self.header.shared, key);
     }
 }
 

@@ -1,8 +1,9 @@
 //! `#[runtime::main]` and `#[runtime::test]`.
 //!
 //! Both attributes turn an `async fn` into a plain `fn` whose body runs the original body on a
-//! runtime: `::runtime::block_on(async move { BODY })`, or, with `method = "..."`,
-//! `::runtime::Builder::new().method("...").and_then(|b| b.build()).expect(..).block_on(..)`.
+//! runtime: `::runtime::block_on(async move { BODY })`, or, with `method = "..."` and/or
+//! `threads = N` / `threads = "auto"`, a runtime built with `::runtime::Builder`
+//! (`.method("...")`, `.threads(N)` / `.threads_auto()`) whose `block_on` runs the body.
 //!
 //! The crate has no dependencies: the function is split with a small parser over
 //! [`proc_macro::TokenTree`]s, and the user's tokens are spliced back unchanged so that errors in
@@ -43,8 +44,12 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 /// - `method = "poll"`: build the runtime on the named backend (`"epoll"`, `"poll"`,
 ///   `"select"`, ...) with `runtime::Builder`; the program panics at start-up if that backend
 ///   is not available.
-/// - `threads = N` / `threads = "auto"`: reserved for the per-thread executor, and rejected
-///   until it exists.
+/// - `threads = N` / `threads = "auto"`: also start the per-thread executor, `N` worker
+///   threads (at least 1) or one per CPU, with `runtime::Builder::new().threads(N)` /
+///   `.threads_auto()`. The body still runs on the calling thread (so `runtime::spawn` in it
+///   stays there); reach the workers with `runtime::Handle::current()`. When the body
+///   completes, the runtime is dropped: the workers drop their remaining tasks and are joined.
+///   Combinable with `method`, which then applies to every worker.
 ///
 /// The function must be `async`, take no arguments and have no generic parameters.
 #[proc_macro_attribute]
@@ -195,6 +200,32 @@ impl Error {
 struct Args {
     /// The backend name, a string literal spliced as written.
     method: Option<Literal>,
+    /// The worker threads of the per-thread executor.
+    threads: Option<Threads>,
+}
+
+enum Threads {
+    /// `threads = N`: the integer literal, spliced as written.
+    Count(Literal),
+    /// `threads = "auto"`: one per CPU.
+    Auto,
+}
+
+/// The value of a decimal integer literal (`4`, `1_000`, `8usize`), if it is one.
+fn int_value(lit: &Literal) -> Option<u128> {
+    let text = lit.to_string();
+    let digits_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(digits_end);
+    if digits.is_empty() || !digits.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    // `threads` takes a `usize`: no other suffix would type-check.
+    if !suffix.is_empty() && suffix != "usize" {
+        return None;
+    }
+    digits.replace('_', "").parse().ok()
 }
 
 const ACCEPTED: &str = "`method = \"<backend>\"` (e.g. `method = \"poll\"`) and \
@@ -230,15 +261,43 @@ fn parse_args(kind: Kind, attr: TokenStream) -> (Args, Vec<Error>) {
         };
         let name = name.to_string();
         match name.as_str() {
-            "threads" => errors.push(Error::spanning(
-                start,
-                end,
-                format!(
-                    "`threads = ...` needs the per-thread executor, which is not available yet; \
-                     use {} for the single-threaded runtime",
-                    kind.attr()
-                ),
-            )),
+            "threads" => {
+                let threads = match &chunk[1..] {
+                    [TokenTree::Punct(eq), TokenTree::Literal(lit)] if eq.as_char() == '=' => {
+                        if lit.to_string() == "\"auto\"" {
+                            Some(Threads::Auto)
+                        } else {
+                            match int_value(lit) {
+                                Some(0) => {
+                                    errors.push(Error::spanning(
+                                        start,
+                                        end,
+                                        "`threads` must be at least 1",
+                                    ));
+                                    continue;
+                                }
+                                Some(_) => Some(Threads::Count(lit.clone())),
+                                None => None,
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let Some(threads) = threads else {
+                    errors.push(Error::spanning(
+                        start,
+                        end,
+                        "`threads` takes a number of worker threads or \"auto\", \
+                         e.g. `threads = 4` or `threads = \"auto\"`",
+                    ));
+                    continue;
+                };
+                if args.threads.is_some() {
+                    errors.push(Error::spanning(start, end, "`threads` is given twice"));
+                } else {
+                    args.threads = Some(threads);
+                }
+            }
             "method" => {
                 let literal = match &chunk[1..] {
                     [TokenTree::Punct(eq), TokenTree::Literal(lit)]
@@ -461,14 +520,37 @@ fn expand(kind: Kind, args: &Args, func: Func) -> TokenStream {
     let mut future = code("async move");
     future.extend([TokenTree::from(func.body.clone())]);
 
-    let mut block = match &args.method {
-        None => code("::runtime::block_on"),
-        Some(method) => {
+    // `.threads(N)` / `.threads_auto()`, or nothing.
+    let threads = match &args.threads {
+        None => TokenStream::new(),
+        Some(Threads::Auto) => code(".threads_auto()"),
+        Some(Threads::Count(n)) => {
+            let mut call = code(".threads");
+            call.extend([paren(TokenTree::from(n.clone()).into())]);
+            call
+        }
+    };
+    let expect = ".expect(\"runtime: cannot build the runtime\").block_on";
+    let mut block = match (&args.method, &args.threads) {
+        (None, None) => code("::runtime::block_on"),
+        (Some(method), _) => {
+            // ::runtime::Builder::new().method(M).and_then(|b| b THREADS .build()).expect(..)
             let mut call = code("::runtime::Builder::new().method");
             call.extend([paren(TokenTree::from(method.clone()).into())]);
-            call.extend(code(
-                ".and_then(|b| b.build()).expect(\"runtime: cannot build the runtime\").block_on",
-            ));
+            call.extend(code(".and_then"));
+            let mut closure = code("|b| b");
+            closure.extend(threads);
+            closure.extend(code(".build()"));
+            call.extend([paren(closure)]);
+            call.extend(code(expect));
+            call
+        }
+        (None, Some(_)) => {
+            // ::runtime::Builder::new() THREADS .build().expect(..)
+            let mut call = code("::runtime::Builder::new()");
+            call.extend(threads);
+            call.extend(code(".build()"));
+            call.extend(code(expect));
             call
         }
     };

@@ -113,7 +113,10 @@ impl Notifier {
         let poller = self.shared.poller.lock().clone();
         match poller {
             Some(p) => p.notify(),
-            None => Err(io::Error::new(io::ErrorKind::NotConnected, "the reactor has been dropped")),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the reactor has been dropped",
+            )),
         }
     }
 }

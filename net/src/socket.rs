@@ -1,0 +1,362 @@
+//! The core every socket type wraps: a descriptor registered with the
+//! thread's reactor, and the I/O loops over it.
+//!
+//! Each loop tries the system call first and waits for readiness only after
+//! `WouldBlock`, which is also the only moment readiness is cleared, except
+//! for stream sockets where a short read (or write) already proves the
+//! kernel buffer empty (or full): edge-triggered epoll reports the next
+//! change, so clearing then saves the `EAGAIN` call.
+
+use crate::sys::{self, RawAddr};
+use runtime_reactor::coop;
+use runtime_reactor::{Direction, Readiness, ReadyEvent, Registration};
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::task::{Context, Poll, Waker};
+
+/// A registered, non-blocking socket. The registration is declared first so
+/// it is dropped (deregistered) before the descriptor closes.
+pub(crate) struct Socket {
+    reg: Registration,
+    fd: OwnedFd,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket").field("fd", &self.fd()).finish()
+    }
+}
+
+/// What a successful call says about the kernel buffer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// Nothing: the buffer may have more (or more room).
+    Unknown,
+    /// A short transfer on a stream: the buffer is empty (or full).
+    Yes,
+}
+
+impl Socket {
+    /// Registers a non-blocking descriptor with the current thread's reactor.
+    pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
+        let reg = Registration::new(fd.as_raw_fd())?;
+        Ok(Socket { reg, fd })
+    }
+
+    /// Takes over a std socket: makes it non-blocking and registers it.
+    pub(crate) fn from_std<S: Into<OwnedFd>>(s: S) -> io::Result<Socket> {
+        Socket::new(sys::from_std(s)?)
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    pub(crate) fn owned_fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// Deregisters and hands back the (still non-blocking) descriptor.
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        let Socket { reg, fd } = self;
+        drop(reg);
+        fd
+    }
+
+    /// Forgets the optimistic write readiness a fresh registration starts
+    /// with: after `connect` returned `EINPROGRESS` the socket is known not
+    /// to be writable yet. Done right after registering, before the reactor
+    /// can deliver an event, so no real event is lost.
+    pub(crate) fn forget_write_readiness(&self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        // Unconstrained budget: this bookkeeping must not yield.
+        let ready = coop::with_budget(u32::MAX, || self.reg.poll_write_ready(&mut cx));
+        if let Poll::Ready(Ok(ev)) = ready {
+            self.reg.clear_readiness(ev);
+        }
+    }
+
+    /// Runs `op` once `dir` is ready; clears readiness on `WouldBlock` (and
+    /// waits again) or when `op` reports the buffer drained; retries `EINTR`.
+    fn poll_op<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<(R, Drained)>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let ev: ReadyEvent = match self.reg.poll_ready(dir, cx) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Ok((r, drained)) => {
+                    if drained == Drained::Yes {
+                        self.reg.clear_readiness(ev);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.reg.clear_readiness(ev);
+                    if self.only_sticky_readiness(dir) {
+                        // The reactor keeps error and hang-up bits, which
+                        // `clear_readiness` does not clear, so waiting on
+                        // the registration would return at once, forever
+                        // (a connected UDP socket after an ICMP error does
+                        // that). Yield to the loop instead of spinning here.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// Whether the cached readiness for `dir` holds only error or hang-up
+    /// bits: no fresh readable/writable event, yet `poll_ready` would say
+    /// ready.
+    fn only_sticky_readiness(&self, dir: Direction) -> bool {
+        let r = self.reg.readiness();
+        let (fresh, sticky) = match dir {
+            Direction::Read => (
+                Readiness::READABLE,
+                Readiness::READ_CLOSED | Readiness::ERROR,
+            ),
+            Direction::Write => (
+                Readiness::WRITABLE,
+                Readiness::WRITE_CLOSED | Readiness::ERROR,
+            ),
+        };
+        !r.intersects(fresh) && r.intersects(sticky)
+    }
+
+    /// Like [`poll_op`](Self::poll_op) for calls that never prove a drain.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_op(dir, cx, || op().map(|r| (r, Drained::Unknown)))
+    }
+
+    /// Waits until `dir` is (believed) ready.
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.reg.poll_ready(dir, cx).map_ok(drop)
+    }
+
+    /// Stream read: 0 is end of file; a short read clears read readiness.
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let len = buf.len();
+        self.poll_op(Direction::Read, cx, || {
+            let n = sys::recv(self.fd(), buf, 0)?;
+            Ok((n, drained_if(n > 0 && n < len)))
+        })
+    }
+
+    /// Stream `readv`: a short read clears read readiness.
+    pub(crate) fn poll_read_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_op(Direction::Read, cx, || {
+            let (n, cap) = sys::readv(self.fd(), bufs)?;
+            Ok((n, drained_if(n > 0 && n < cap)))
+        })
+    }
+
+    /// Stream write: a short write clears write readiness.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_op(Direction::Write, cx, || {
+            let n = sys::send(self.fd(), buf)?;
+            Ok((n, drained_if(n < buf.len())))
+        })
+    }
+
+    /// Stream gathering write (one `sendmsg`): a short write clears write
+    /// readiness.
+    pub(crate) fn poll_write_vectored(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if bufs.iter().all(|b| b.is_empty()) {
+            return Poll::Ready(Ok(0));
+        }
+        self.poll_op(Direction::Write, cx, || {
+            let (n, total) = sys::writev(self.fd(), bufs)?;
+            Ok((n, drained_if(n < total)))
+        })
+    }
+
+    /// Reads without consuming (`MSG_PEEK`).
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, || {
+            sys::recv(self.fd(), buf, libc::MSG_PEEK)
+        })
+    }
+
+    /// Datagram receive (`flags` may hold `MSG_PEEK`).
+    pub(crate) fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        flags: libc::c_int,
+    ) -> Poll<io::Result<(usize, RawAddr)>> {
+        self.poll_io(Direction::Read, cx, || {
+            sys::recv_from(self.fd(), buf, flags)
+        })
+    }
+
+    /// Datagram receive on a connected socket.
+    pub(crate) fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        flags: libc::c_int,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Read, cx, || sys::recv(self.fd(), buf, flags))
+    }
+
+    /// Datagram send to `addr`.
+    pub(crate) fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        addr: &RawAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, || sys::send_to(self.fd(), buf, addr))
+    }
+
+    /// Datagram send on a connected socket.
+    pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_io(Direction::Write, cx, || sys::send(self.fd(), buf))
+    }
+
+    /// Completes a non-blocking connect: waits for writability, then reads
+    /// `SO_ERROR` (the kernel reports success as writable, failure as an
+    /// error or hang-up, which also wake the writer).
+    pub(crate) async fn finish_connect(&self) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(Direction::Write, cx)).await?;
+        match sys::take_error(self.fd())? {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a connect to `addr` on an unregistered socket, then registers
+    /// it (registering first would let the unconnected socket's `EPOLLHUP`
+    /// stick) and waits for the result.
+    pub(crate) async fn connect(fd: OwnedFd, addr: &RawAddr) -> io::Result<Socket> {
+        let in_progress = match sys::connect(fd.as_raw_fd(), addr) {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
+            Err(e) => return Err(e),
+        };
+        let sock = Socket::new(fd)?;
+        if in_progress {
+            sock.forget_write_readiness();
+            sock.finish_connect().await?;
+        }
+        Ok(sock)
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        sys::shutdown(self.fd(), how)
+    }
+
+    /// `AsyncWrite::poll_close`: shuts the write half down; already shut
+    /// (or never connected any more) is fine.
+    pub(crate) fn close_write(&self) -> io::Result<()> {
+        match self.shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        sys::take_error(self.fd())
+    }
+
+    pub(crate) fn local_raw(&self) -> io::Result<RawAddr> {
+        sys::local_addr(self.fd())
+    }
+
+    pub(crate) fn peer_raw(&self) -> io::Result<RawAddr> {
+        sys::peer_addr(self.fd())
+    }
+
+    // Async helpers shared by the stream types and their halves.
+
+    pub(crate) async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    pub(crate) async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "end of stream before the buffer was filled",
+                    ))
+                }
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_peek(cx, buf)).await
+    }
+
+    pub(crate) async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write(cx, buf)).await
+    }
+
+    pub(crate) async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write_vectored(cx, bufs)).await
+    }
+}
+
+fn drained_if(yes: bool) -> Drained {
+    if yes {
+        Drained::Yes
+    } else {
+        Drained::Unknown
+    }
+}
