@@ -81,6 +81,11 @@ impl Core {
         None
     }
 
+    /// Number of queued tasks over all priorities.
+    pub(crate) fn queued(&self) -> usize {
+        self.queues.borrow().iter().map(|q| q.len()).sum()
+    }
+
     pub(crate) fn has_work(&self) -> bool {
         self.queues.borrow().iter().any(|q| !q.is_empty())
     }

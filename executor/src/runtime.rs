@@ -508,6 +508,45 @@ impl Runtime {
         }
     }
 
+    /// One loop iteration without a main future, as libevent's
+    /// `event_base_loop` with `EVLOOP_ONCE` (`block = true`) or
+    /// `EVLOOP_NONBLOCK` (`block = false`): looks at the reactor (waiting,
+    /// when `block` is set and no task is ready, until a descriptor, a timer
+    /// or another thread wakes it), then polls every task that is ready.
+    /// Returns how many task polls it made; a blocking call can return 0
+    /// after a wake-up that readied nothing.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let h = rt.spawn(async { 7 });
+    /// assert_eq!(rt.run_once(false), 1);
+    /// assert!(h.is_finished());
+    /// ```
+    ///
+    /// # Panics
+    /// Inside a running `block_on` on this thread, or when the reactor fails.
+    pub fn run_once(&self, block: bool) -> usize {
+        let nested = context::with_core(|c| c.is_some());
+        assert!(!nested, "runtime: run_once called from inside a running runtime");
+        let _reactor = self.reactor.enter();
+        let _core = CoreGuard::enter(&self.core);
+        let mut ready = Vec::new();
+        let mut jobs = Vec::new();
+        self.drain_inject(&mut ready, &mut jobs);
+        let wait = if block && !self.core.has_work() { None } else { Some(Duration::ZERO) };
+        self.turn(wait);
+        self.drain_inject(&mut ready, &mut jobs);
+        // Poll what is ready now; tasks woken meanwhile wait for the next
+        // iteration, so a task that keeps waking itself cannot hold us here.
+        let mut ran = 0;
+        for _ in 0..self.core.queued() {
+            let Some(task) = self.core.pop() else { break };
+            task.run();
+            ran += 1;
+        }
+        ran
+    }
+
     fn turn(&self, max_wait: Option<Duration>) {
         if let Err(e) = self.reactor.turn(max_wait) {
             panic!("runtime: the reactor failed: {e}");
