@@ -9,6 +9,7 @@
 //! | [`time`] | `sleep`, `timeout`, `interval` with microsecond resolution |
 //! | [`signal`] | Unix signals as streams, `ctrl_c` |
 //! | [`net`] | TCP, UDP and Unix sockets as `futures-io` streams; listeners with an accept loop |
+//! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
 //! ```

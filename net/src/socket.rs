@@ -102,11 +102,10 @@ impl Socket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.reg.clear_readiness(ev);
                     if self.only_sticky_readiness(dir) {
-                        // The reactor keeps error and hang-up bits, which
-                        // `clear_readiness` does not clear, so waiting on
-                        // the registration would return at once, forever
-                        // (a connected UDP socket after an ICMP error does
-                        // that). Yield to the loop instead of spinning here.
+                        // The reactor keeps peer-close bits (they are
+                        // final), so waiting on the registration would
+                        // return at once, forever. Yield to the loop
+                        // instead of spinning here.
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }

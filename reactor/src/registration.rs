@@ -373,8 +373,11 @@ impl Registration {
         if self.slot.tick.get() != event.tick {
             return;
         }
+        // A pending socket error is returned by the next I/O call, so once a
+        // call said `WouldBlock` (or drained the buffer) the error bit is
+        // stale too; peer-close bits stay, they are final.
         let cur = self.slot.readiness();
-        let cleared = Readiness(cur.0 & !event.direction.clearable().0);
+        let cleared = Readiness(cur.0 & !(event.direction.clearable().0 | Readiness::ERROR.0));
         self.slot.readiness.set(cleared);
         self.arm(event.direction);
     }
