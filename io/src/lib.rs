@@ -18,6 +18,25 @@
 //! # Ok::<(), runtime_io::BufferError>(())
 //! ```
 
+//!
+//! # For stream implementations
+//!
+//! - Reading in: [`Buffer::reserve`] hands out writable space at the tail
+//!   (zeroed once, reused while not committed) for an `AsyncRead`'s
+//!   `poll_read`, then [`Buffer::commit`] appends what was read — no copy.
+//!   On a raw descriptor, [`Buffer::read_from`] does one `readv` into the
+//!   tail's free space plus a new chunk.
+//! - Writing out: [`Buffer::fill_io_slices`] / [`Buffer::io_slices`] give the
+//!   in-memory chunks for `poll_write_vectored`, then [`Buffer::drain`]; on a
+//!   raw descriptor [`Buffer::write_to`] does one `writev` over up to 1024
+//!   chunks, or `sendfile` for a file segment at the front.
+//! - Framing: [`Buffer::search_eol`], [`Buffer::readln_max`] (typed
+//!   [`BufferError::LineTooLong`]), [`Buffer::search_range`] all work across
+//!   chunk boundaries; [`Buffer::pullup`] makes a header contiguous.
+//! - Watermarks and wake-ups: [`Buffer::on_change`] callbacks and
+//!   [`Buffer::counters`]; [`Buffer::freeze`] to fence one end while I/O is
+//!   in flight.
+
 #![warn(missing_docs)]
 
 pub mod buffer;
