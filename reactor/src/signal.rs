@@ -203,7 +203,7 @@ impl SignalState {
 
     /// Delivers new signals to listeners; called by every reactor turn.
     pub(crate) fn dispatch(&mut self, pipe_ready: bool, wakers: &mut Vec<Waker>) {
-        if self.listeners.len() == 0 {
+        if self.listeners.is_empty() {
             return;
         }
         if pipe_ready {
@@ -373,7 +373,7 @@ impl Drop for Signal {
     fn drop(&mut self) {
         let mut state = self.reactor.signals.borrow_mut();
         state.listeners.remove(self.key);
-        if state.listeners.len() == 0 {
+        if state.listeners.is_empty() {
             let poller = self.reactor.poller.borrow().clone();
             state.drop_pipe(&poller);
         }
