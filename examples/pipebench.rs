@@ -9,7 +9,10 @@
 //! pipebench impl=runtime api=futures method=epoll n=100 a=1 w=100 r=25 usec_per_round=...
 //! ```
 //! Flags: `-n N` pairs (100), `-a A` active (1), `-w W` writes per round
-//! (N), `-r R` rounds (25), `-m METHOD` backend, `-v` one line per round.
+//! (N), `-r R` rounds (25), `-m METHOD` backend, `-v` one line per round,
+//! `--api futures|callbacks`: reader tasks awaiting readiness (default), or
+//! libevent-style `EV_READ | EV_PERSIST` events of `runtime::compat` with
+//! a callback per read, as libevent's own `bench.c` does.
 
 use runtime::reactor::{Direction, Registration};
 use std::cell::Cell;
@@ -27,10 +30,11 @@ struct Args {
     rounds: usize,
     method: Option<String>,
     verbose: bool,
+    callbacks: bool,
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("pipebench: {msg}\nusage: pipebench [-n pipes] [-a active] [-w writes] [-r rounds] [-m method] [-v]");
+    eprintln!("pipebench: {msg}\nusage: pipebench [-n pipes] [-a active] [-w writes] [-r rounds] [-m method] [-v] [--api futures|callbacks]");
     std::process::exit(2)
 }
 
@@ -42,6 +46,7 @@ fn parse_args() -> Args {
         rounds: 25,
         method: None,
         verbose: false,
+        callbacks: false,
     };
     let mut writes = None;
     let mut it = std::env::args().skip(1);
@@ -61,8 +66,9 @@ fn parse_args() -> Args {
             "-m" => a.method = Some(it.next().unwrap_or_else(|| usage("-m needs a value"))),
             "-v" => a.verbose = true,
             "--api" => match it.next().as_deref() {
-                Some("futures") => {}
-                other => usage(&format!("--api {other:?}: only `futures` is available")),
+                Some("futures") => a.callbacks = false,
+                Some("callbacks") => a.callbacks = true,
+                other => usage(&format!("--api {other:?}: `futures` or `callbacks`")),
             },
             other => usage(&format!("unknown flag {other}")),
         }
@@ -185,9 +191,105 @@ async fn reader(ring: Rc<Ring>, idx: usize, read_fd: RawFd) -> io::Result<()> {
     }
 }
 
+/// The same ring with the callback API: one persistent read event per
+/// pair; the round ends with `loopbreak` from the callback that reads the
+/// last byte.
+fn run_callbacks(args: &Args, read_fds: &[RawFd], write_fds: &[RawFd]) -> io::Result<()> {
+    use runtime::compat::{Event, EventConfig, EV_PERSIST, EV_READ};
+    let mut config = EventConfig::new();
+    if let Some(m) = &args.method {
+        config = config.method(m);
+    }
+    let base = config.build()?;
+    let ring = Rc::new(Ring {
+        write_fds: write_fds.to_vec(),
+        count: Cell::new(0),
+        fired: Cell::new(0),
+        writes_left: Cell::new(0),
+        done: Cell::new(None),
+    });
+    let mut events = Vec::with_capacity(read_fds.len());
+    for (i, &fd) in read_fds.iter().enumerate() {
+        let ring = ring.clone();
+        let next = write_fds[(i + 1) % write_fds.len()];
+        let b = base.handle();
+        let ev = Event::new(&base, fd, EV_READ | EV_PERSIST, move |fd, _what| {
+            let mut buf = [0u8; 64];
+            // SAFETY: reads into a live buffer of the given length.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return;
+            }
+            let n = n as usize;
+            ring.count.set(ring.count.get() + n);
+            for _ in 0..n {
+                let left = ring.writes_left.get();
+                if left > 0 {
+                    send_byte(next);
+                    ring.writes_left.set(left - 1);
+                    ring.fired.set(ring.fired.get() + 1);
+                }
+            }
+            if ring.count.get() == ring.fired.get() {
+                let _ = b.loopbreak();
+            }
+        })?;
+        ev.add(None)?;
+        events.push(ev);
+    }
+    let space = args.pipes / args.active;
+    let mut total = 0f64;
+    for round in 0..args.rounds {
+        ring.count.set(0);
+        ring.fired.set(0);
+        ring.writes_left.set(args.writes);
+        for i in 0..args.active {
+            send_byte(write_fds[i * space]);
+            ring.fired.set(ring.fired.get() + 1);
+        }
+        let start = Instant::now();
+        while ring.count.get() != ring.fired.get() {
+            base.dispatch()?;
+        }
+        let us = start.elapsed().as_secs_f64() * 1e6;
+        if args.verbose {
+            println!("round {round}: {us:.1} usec, {} reads", ring.count.get());
+        }
+        total += us;
+    }
+    println!(
+        "pipebench impl=runtime api=callbacks method={} n={} a={} w={} r={} usec_per_round={:.1}",
+        base.method()?,
+        args.pipes,
+        args.active,
+        args.writes,
+        args.rounds,
+        total / args.rounds as f64
+    );
+    for ev in events {
+        ev.free();
+    }
+    Ok(())
+}
+
 fn main() -> io::Result<()> {
     let args = parse_args();
     raise_fd_limit(2 * args.pipes as u64 + 50)?;
+    if args.callbacks {
+        let mut read_fds = Vec::with_capacity(args.pipes);
+        let mut write_fds = Vec::with_capacity(args.pipes);
+        for _ in 0..args.pipes {
+            let (r, w) = socketpair()?;
+            read_fds.push(r);
+            write_fds.push(w);
+        }
+        let res = run_callbacks(&args, &read_fds, &write_fds);
+        for fd in read_fds.into_iter().chain(write_fds) {
+            // SAFETY: closes descriptors this program opened, once.
+            unsafe { libc::close(fd) };
+        }
+        return res;
+    }
     let mut builder = runtime::Builder::new();
     if let Some(m) = &args.method {
         builder = builder.method(m)?;

@@ -65,6 +65,12 @@ pub mod io {
     pub use runtime_io::*;
 }
 
+/// libevent's callback API: `EventBase`, `Event` (`EV_READ | EV_PERSIST`),
+/// timers, signals, `event_base_once`, `ConnListener` — each event a task.
+pub mod compat {
+    pub use runtime_compat::*;
+}
+
 #[doc = include_str!("macros_doc.md")]
 pub mod macros_doc {}
 

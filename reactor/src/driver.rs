@@ -421,7 +421,7 @@ impl Inner {
                     let want = Interest {
                         read: armed.read && !cur.contains(Readiness::READABLE),
                         write: armed.write && !cur.contains(Readiness::WRITABLE),
-                        closed: armed.closed && !cur.contains(Readiness::READ_CLOSED),
+                        closed: armed.closed && !cur.intersects(Readiness::READ_CLOSED | Readiness::ERROR),
                     };
                     if want != armed {
                         slot.armed.set(want);

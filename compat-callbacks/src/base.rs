@@ -1,0 +1,1382 @@
+//! [`EventBase`]: libevent's `struct event_base`, owning a
+//! [`Runtime`](runtime_executor::Runtime) whose loop it drives one
+//! iteration at a time; [`BaseHandle`], the weak handle callbacks use;
+//! [`EventConfig`], the `event_config` builder.
+
+use crate::event::{gone, Event, EventInner};
+use crate::fd::{check_open, FdEntry};
+use crate::flags::*;
+use crate::listener::ListenerInner;
+use crate::log::{log_debug, log_warn};
+use runtime_executor::{Builder, JoinHandle, Runtime};
+use runtime_reactor::coop;
+use runtime_reactor::signal::Signal;
+use runtime_reactor::slab::Slab;
+use runtime_reactor::{Features, Reactor, Registration};
+use std::any::Any;
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, Write};
+use std::ops::{ControlFlow, Deref};
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The most priorities a base may have (libevent's `EVENT_MAX_PRIORITIES`).
+pub const MAX_PRIORITIES: usize = 256;
+
+/// The most common timeouts per base (libevent's `MAX_COMMON_TIMEOUTS`).
+pub const MAX_COMMON_TIMEOUTS: usize = 256;
+
+static NEXT_BASE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Configuration of an [`EventBase`] (libevent's `event_config`), builder
+/// style. Errors (an unknown method name, a bad priority count) are kept
+/// and returned by [`build`](EventConfig::build).
+///
+/// ```
+/// use runtime_compat::EventConfig;
+/// use runtime_reactor::Features;
+/// use std::time::Duration;
+///
+/// let base = EventConfig::new()
+///     .avoid_method("select")
+///     .require_features(Features::O1)
+///     .priorities(3)
+///     .precise_timer(true)
+///     .max_dispatch_interval(Some(Duration::from_millis(5)), 16, 1)
+///     .build()
+///     .unwrap();
+/// assert_eq!(base.method().unwrap(), "epoll");
+/// assert_eq!(base.npriorities().unwrap(), 3);
+///
+/// // No backend has every feature: creation fails, as event_base_new_with_config
+/// // returns NULL.
+/// let all = Features::EDGE_TRIGGERED | Features::ALL_FDS | Features::EARLY_CLOSE;
+/// assert!(EventConfig::new().require_features(all).build().is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventConfig {
+    builder: Builder,
+    error: Option<(io::ErrorKind, String)>,
+    no_cache_time: bool,
+    priorities: usize,
+    max_dispatch: MaxDispatch,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MaxDispatch {
+    interval: Option<Duration>,
+    callbacks: usize,
+    min_priority: usize,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig::new()
+    }
+}
+
+impl EventConfig {
+    /// The defaults: the fastest backend the environment allows, one
+    /// priority, the cached clock.
+    pub fn new() -> EventConfig {
+        EventConfig {
+            builder: Builder::new(),
+            error: None,
+            no_cache_time: false,
+            priorities: 1,
+            max_dispatch: MaxDispatch {
+                interval: None,
+                callbacks: usize::MAX,
+                min_priority: 0,
+            },
+        }
+    }
+
+    fn keep(&mut self, r: io::Result<Builder>, old: Builder) {
+        match r {
+            Ok(b) => self.builder = b,
+            Err(e) => {
+                self.builder = old;
+                if self.error.is_none() {
+                    self.error = Some((e.kind(), e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Never uses this backend (`event_config_avoid_method`).
+    pub fn avoid_method(mut self, name: &str) -> EventConfig {
+        let old = self.builder.clone();
+        let r = self.builder.clone().avoid_method(name);
+        self.keep(r, old);
+        self
+    }
+
+    /// Uses exactly this backend (`"epoll"`, `"poll"`, `"select"`); the
+    /// same as avoiding every other one.
+    pub fn method(mut self, name: &str) -> EventConfig {
+        let old = self.builder.clone();
+        let r = self.builder.clone().method(name);
+        self.keep(r, old);
+        self
+    }
+
+    /// Requires backend features (`event_config_require_features`).
+    pub fn require_features(mut self, features: Features) -> EventConfig {
+        self.builder = self.builder.require_features(features);
+        self
+    }
+
+    /// Ignores the `EVENT_NO*` environment variables
+    /// (`EVENT_BASE_FLAG_IGNORE_ENV`).
+    pub fn ignore_env(mut self, yes: bool) -> EventConfig {
+        self.builder = self.builder.ignore_env(yes);
+        self
+    }
+
+    /// Never caches the time (`EVENT_BASE_FLAG_NO_CACHE_TIME`):
+    /// [`gettimeofday_cached`](BaseHandle::gettimeofday_cached) reads the
+    /// clock every time.
+    pub fn no_cache_time(mut self, yes: bool) -> EventConfig {
+        self.no_cache_time = yes;
+        self
+    }
+
+    /// Reads the clock per timer check (`EVENT_BASE_FLAG_PRECISE_TIMER`).
+    pub fn precise_timer(mut self, yes: bool) -> EventConfig {
+        self.builder = self.builder.precise_timer(yes);
+        self
+    }
+
+    /// Number of priorities, 1 to 256 (`event_base_priority_init` at
+    /// creation). Events get the middle one, `n / 2`, by default.
+    pub fn priorities(mut self, n: usize) -> EventConfig {
+        if n == 0 || n > MAX_PRIORITIES {
+            if self.error.is_none() {
+                self.error = Some((
+                    io::ErrorKind::InvalidInput,
+                    format!("priorities must be 1..={MAX_PRIORITIES}, got {n}"),
+                ));
+            }
+        } else {
+            self.priorities = n;
+        }
+        self
+    }
+
+    /// `event_config_set_max_dispatch_interval`: within one loop iteration,
+    /// once `max_callbacks` callbacks of priority `min_priority` or less
+    /// urgent have run, or `max_interval` has passed, the loop polls for
+    /// new events before running more of them.
+    pub fn max_dispatch_interval(
+        mut self,
+        max_interval: Option<Duration>,
+        max_callbacks: usize,
+        min_priority: usize,
+    ) -> EventConfig {
+        self.max_dispatch = MaxDispatch {
+            interval: max_interval,
+            callbacks: max_callbacks.max(1),
+            min_priority,
+        };
+        self.builder =
+            self.builder
+                .max_dispatch_interval(max_interval, max_callbacks, min_priority);
+        self
+    }
+
+    /// Creates the base (`event_base_new_with_config`).
+    pub fn build(self) -> io::Result<EventBase> {
+        EventBase::with_config(self)
+    }
+
+    fn runtime(&self) -> io::Result<Runtime> {
+        if let Some((kind, msg)) = &self.error {
+            return Err(io::Error::new(*kind, msg.clone()));
+        }
+        self.builder
+            .clone()
+            .priorities(self.priorities)?
+            .default_priority(self.priorities / 2)
+            .build()
+    }
+}
+
+/// Why [`EventBase::run_loop`] returned (libevent's 0 and 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopExit {
+    /// Stopped by `loopexit`/`loopbreak`, or done with the iterations
+    /// `EVLOOP_ONCE`/`EVLOOP_NONBLOCK` asked for (libevent's 0).
+    Done,
+    /// No event was pending or active (libevent's 1).
+    NoEvents,
+}
+
+/// A duration registered with [`BaseHandle::init_common_timeout`]; add
+/// events with it through [`Event::add_common`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommonTimeout {
+    pub(crate) base_id: u64,
+    pub(crate) index: u8,
+    pub(crate) duration: Duration,
+}
+
+impl CommonTimeout {
+    /// The duration.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+    /// Its queue number in the base (0 to 255).
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+}
+
+pub(crate) struct BaseState {
+    /// Every event that is pending or active: the base keeps them alive.
+    pub(crate) members: Slab<Rc<EventInner>>,
+    /// One registration per descriptor with inserted events.
+    pub(crate) fds: HashMap<RawFd, Rc<FdEntry>>,
+    /// Events held back to the next iteration.
+    pub(crate) deferred: Vec<Rc<EventInner>>,
+    pub(crate) listeners: Slab<Rc<ListenerInner>>,
+    common: Vec<Duration>,
+}
+
+pub(crate) struct BaseInner {
+    pub(crate) id: u64,
+    pub(crate) rt: RefCell<Runtime>,
+    config: RefCell<EventConfig>,
+    no_cache_time: bool,
+    max_dispatch: MaxDispatch,
+    pub(crate) priorities: Cell<usize>,
+    pub(crate) default_priority: Cell<usize>,
+    pub(crate) state: RefCell<BaseState>,
+    pub(crate) in_loop: Cell<bool>,
+    pub(crate) closing: Cell<bool>,
+    /// Something was added once: the priority count is fixed from then on.
+    pub(crate) ever_added: Cell<bool>,
+    got_exit: Cell<bool>,
+    got_break: Cell<bool>,
+    got_continue: Cell<bool>,
+    callbacks_run: Cell<u64>,
+    /// `callbacks_run` when the iteration started, and the callbacks the
+    /// previous iteration ran (they decide whether probes are batched).
+    iter_first_cb: Cell<u64>,
+    last_iter_cbs: Cell<u64>,
+    pub(crate) n_active: Cell<usize>,
+    pub(crate) listeners_enabled: Cell<usize>,
+    /// Most urgent priority that ran a callback in this iteration.
+    iter_best: Cell<usize>,
+    iter_counted: Cell<usize>,
+    iter_start: Cell<Option<Instant>>,
+    panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
+    pub(crate) running: RefCell<Option<Weak<EventInner>>>,
+    /// Level-triggered events whose callback just ran, waiting for the
+    /// batched probe, and the task that runs it.
+    probe_queue: RefCell<Vec<Rc<EventInner>>>,
+    probe_fds: RefCell<Vec<libc::pollfd>>,
+    prober: RefCell<Option<JoinHandle<()>>>,
+    prober_waker: RefCell<Option<Waker>>,
+    weak_self: RefCell<Weak<BaseInner>>,
+}
+
+/// The task that runs the batched probe: one `poll(2)` with a zero timeout
+/// over every level-triggered descriptor whose callback ran, to learn which
+/// are still ready (they fire again) and which were drained (their cached
+/// readiness is cleared and they wait for the reactor). It runs at the
+/// least urgent priority, after the callbacks of the iteration.
+struct ProbeTask {
+    base: Weak<BaseInner>,
+}
+
+impl Future for ProbeTask {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(b) = self.base.upgrade() else {
+            return Poll::Ready(());
+        };
+        if b.closing.get() {
+            return Poll::Ready(());
+        }
+        {
+            let mut w = b.prober_waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        // Registration polls below spend no budget of ours: a budget
+        // running out half-way would leave readiness half-cleared.
+        coop::with_budget(u32::MAX, || b.run_probes());
+        Poll::Pending
+    }
+}
+
+impl BaseInner {
+    /// Spawns a task at `prio` on the base's executor, from inside the
+    /// loop or outside it.
+    pub(crate) fn spawn_task<F: Future<Output = ()> + 'static>(
+        &self,
+        prio: usize,
+        fut: F,
+    ) -> io::Result<JoinHandle<()>> {
+        let rt = self.rt.borrow();
+        if prio == self.default_priority.get() {
+            return Ok(rt.spawn(fut));
+        }
+        if self.in_loop.get() || Reactor::current().is_some() {
+            return runtime_executor::spawn_with_priority(prio, fut);
+        }
+        // Outside the loop: enter the runtime just long enough to spawn
+        // (the future below is ready at its first poll).
+        rt.block_on(async move { runtime_executor::spawn_with_priority(prio, fut) })
+    }
+
+    /// The shared registration of `fd`, created on first use.
+    pub(crate) fn acquire_fd(&self, fd: RawFd, events: EventFlags) -> io::Result<Rc<FdEntry>> {
+        let et = events.contains(EV_ET);
+        let existing = self.state.borrow().fds.get(&fd).cloned();
+        let fe = match existing {
+            Some(fe) => {
+                if fe.et != et {
+                    let e = io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "events on fd {fd} must all be edge-triggered or all level-triggered"
+                        ),
+                    );
+                    log_warn!("event_add: {e}");
+                    return Err(e);
+                }
+                fe
+            }
+            None => {
+                let reg = check_open(fd)
+                    .and_then(|()| Registration::with_reactor(self.rt.borrow().reactor(), fd));
+                let reg = match reg {
+                    Ok(r) => r,
+                    Err(e) => {
+                        log_warn!("event_add: cannot watch fd {fd}: {e}");
+                        return Err(e);
+                    }
+                };
+                let fe = Rc::new(FdEntry::new(reg, et));
+                self.state.borrow_mut().fds.insert(fd, fe.clone());
+                fe
+            }
+        };
+        fe.retain(
+            events.contains(EV_READ),
+            events.contains(EV_WRITE),
+            events.contains(EV_CLOSED),
+        );
+        Ok(fe)
+    }
+
+    /// An event on `fe` is deleted; the last one deregisters the descriptor.
+    pub(crate) fn release_fd(&self, fe: &Rc<FdEntry>, events: EventFlags) {
+        let left = fe.release(
+            events.contains(EV_READ),
+            events.contains(EV_WRITE),
+            events.contains(EV_CLOSED),
+        );
+        if left == 0 {
+            let fd = fe.reg.fd();
+            let removed = {
+                let mut st = self.state.borrow_mut();
+                match st.fds.get(&fd) {
+                    Some(cur) if Rc::ptr_eq(cur, fe) => st.fds.remove(&fd),
+                    _ => None,
+                }
+            };
+            drop(removed);
+        }
+    }
+
+    pub(crate) fn listen_signal(&self, signum: i32) -> io::Result<Signal> {
+        let rt = self.rt.borrow();
+        let _enter = rt.reactor().enter();
+        runtime_reactor::signal::signal(signum).inspect_err(|e| {
+            log_warn!("event_add: cannot listen for signal {signum}: {e}");
+        })
+    }
+
+    /// Whether an event about to fire must wait for the next iteration:
+    /// `loopbreak`/`loopcontinue` were called, a more urgent callback ran
+    /// in this iteration (libevent runs one priority level per iteration),
+    /// or the dispatch limits are reached.
+    pub(crate) fn must_defer(&self, ev: &EventInner) -> bool {
+        if !self.in_loop.get() {
+            return false;
+        }
+        if self.got_break.get() || self.got_continue.get() {
+            return true;
+        }
+        let p = ev.priority.get();
+        if !ev.internal && self.iter_best.get() < p {
+            return true;
+        }
+        let md = self.max_dispatch;
+        if p >= md.min_priority {
+            if self.iter_counted.get() >= md.callbacks {
+                return true;
+            }
+            if let (Some(max), Some(t0)) = (md.interval, self.iter_start.get()) {
+                if self.iter_counted.get() > 0 && t0.elapsed() >= max {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the listeners must wait for the next iteration
+    /// (`loopbreak`/`loopcontinue`).
+    pub(crate) fn must_defer_listener(&self) -> bool {
+        self.in_loop.get() && (self.got_break.get() || self.got_continue.get())
+    }
+
+    /// Counts a callback that is not an event's (an accept callback).
+    pub(crate) fn count_callback(&self) {
+        self.callbacks_run.set(self.callbacks_run.get() + 1);
+    }
+
+    /// Whether the probes after callbacks are batched: when iterations run
+    /// several callbacks (one `poll(2)` then replaces many); with one
+    /// callback per iteration the probe is made inline, which saves the
+    /// prober's task poll.
+    pub(crate) fn batch_probes(&self) -> bool {
+        self.in_loop.get()
+            && (self.last_iter_cbs.get() >= 2
+                || self.callbacks_run.get() - self.iter_first_cb.get() >= 2)
+    }
+
+    /// Queues `ev` for the batched probe, starting or waking the prober.
+    pub(crate) fn queue_probe(&self, ev: Rc<EventInner>) {
+        let first = {
+            let mut q = self.probe_queue.borrow_mut();
+            q.push(ev);
+            q.len() == 1
+        };
+        if !first {
+            return;
+        }
+        if let Some(w) = self.prober_waker.borrow().as_ref() {
+            w.wake_by_ref();
+            return;
+        }
+        if self.prober.borrow().is_some() {
+            return; // spawned, not polled yet
+        }
+        let fut = ProbeTask {
+            base: self.self_weak(),
+        };
+        match self.spawn_task(self.priorities.get() - 1, fut) {
+            Ok(h) => *self.prober.borrow_mut() = Some(h),
+            Err(e) => {
+                // Cannot happen outside shutdown; probe inline instead.
+                log_warn!("cannot start the probe task: {e}");
+                self.run_probes();
+            }
+        }
+    }
+
+    fn self_weak(&self) -> Weak<BaseInner> {
+        self.weak_self.borrow().clone()
+    }
+
+    /// One `poll(2)` for every queued event, then each event learns its
+    /// answer.
+    fn run_probes(&self) {
+        let list = std::mem::take(&mut *self.probe_queue.borrow_mut());
+        if list.is_empty() {
+            return;
+        }
+        let mut fds = std::mem::take(&mut *self.probe_fds.borrow_mut());
+        fds.clear();
+        for ev in &list {
+            let (r, w) = ev.probing();
+            let mut events: libc::c_short = 0;
+            if r {
+                events |= libc::POLLIN | libc::POLLRDHUP;
+            }
+            if w {
+                events |= libc::POLLOUT;
+            }
+            // A negative descriptor makes poll skip the entry.
+            let fd = if events == 0 { -1 } else { ev.fd };
+            fds.push(libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            });
+        }
+        // SAFETY: `fds` is a live array of `fds.len()` pollfds; a zero
+        // timeout never blocks.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+        let failed = n < 0;
+        for (ev, p) in list.iter().zip(fds.iter()) {
+            if p.fd < 0 {
+                continue;
+            }
+            let r = p.revents;
+            let invalid = !failed && r & libc::POLLNVAL != 0;
+            let any = libc::POLLHUP | libc::POLLERR;
+            let (read, write) = if failed {
+                // Unknown: let the callbacks find out.
+                (p.events & libc::POLLIN != 0, p.events & libc::POLLOUT != 0)
+            } else if invalid {
+                (false, false)
+            } else {
+                (
+                    r & (libc::POLLIN | libc::POLLRDHUP | any) != 0,
+                    r & (libc::POLLOUT | any) != 0,
+                )
+            };
+            ev.resolve_probe(read, write, invalid);
+        }
+        *self.probe_fds.borrow_mut() = fds;
+        drop(list);
+    }
+
+    pub(crate) fn note_fired(&self, ev: &EventInner) {
+        self.callbacks_run.set(self.callbacks_run.get() + 1);
+        let p = ev.priority.get();
+        if !ev.internal && p < self.iter_best.get() {
+            self.iter_best.set(p);
+        }
+        if p >= self.max_dispatch.min_priority {
+            self.iter_counted.set(self.iter_counted.get() + 1);
+        }
+    }
+
+    pub(crate) fn store_panic(&self, p: Box<dyn Any + Send + 'static>) {
+        let mut slot = self.panic.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(p);
+        }
+        self.got_break.set(true);
+    }
+
+    fn has_events(&self) -> bool {
+        !self.state.borrow().members.is_empty() || self.listeners_enabled.get() > 0
+    }
+
+    fn requeue_deferred(&self) {
+        let list = std::mem::take(&mut self.state.borrow_mut().deferred);
+        for ev in &list {
+            if ev.deferred.replace(false) {
+                ev.wake_task();
+            }
+        }
+        drop(list);
+    }
+
+    fn members(&self) -> Vec<Rc<EventInner>> {
+        self.state
+            .borrow()
+            .members
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+/// A weak handle to an [`EventBase`], for callbacks and events: it can
+/// stop the loop, create events, activate them, read the clock — anything
+/// but run the loop. Every call fails with an error once the base is
+/// dropped. [`EventBase`] dereferences to its own handle, so its methods
+/// are the base's methods too.
+///
+/// ```
+/// use runtime_compat::{Event, EventBase};
+/// let base = EventBase::new().unwrap();
+/// let handle = base.handle();
+/// let ev = Event::new_user(&base, move |_, _| handle.loopbreak().unwrap()).unwrap();
+/// ev.trigger().unwrap();
+/// base.dispatch().unwrap();
+/// assert!(base.got_break().unwrap());
+/// ```
+#[derive(Clone)]
+pub struct BaseHandle {
+    pub(crate) inner: Weak<BaseInner>,
+}
+
+impl fmt::Debug for BaseHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.upgrade() {
+            Some(b) => f
+                .debug_struct("BaseHandle")
+                .field("method", &b.rt.borrow().method().name())
+                .field("events", &b.state.borrow().members.len())
+                .finish(),
+            None => f.write_str("BaseHandle(freed)"),
+        }
+    }
+}
+
+impl BaseHandle {
+    pub(crate) fn inner(&self) -> io::Result<Rc<BaseInner>> {
+        let b = self.inner.upgrade().ok_or_else(gone)?;
+        if b.closing.get() {
+            return Err(gone());
+        }
+        Ok(b)
+    }
+
+    /// The backend's name (`event_base_get_method`): `"epoll"`, `"poll"`
+    /// or `"select"`.
+    pub fn method(&self) -> io::Result<&'static str> {
+        Ok(self.inner()?.rt.borrow().method().name())
+    }
+
+    /// The backend's features (`event_base_get_features`).
+    pub fn features(&self) -> io::Result<Features> {
+        Ok(self.inner()?.rt.borrow().features())
+    }
+
+    /// Number of priorities (`event_base_get_npriorities`).
+    pub fn npriorities(&self) -> io::Result<usize> {
+        Ok(self.inner()?.priorities.get())
+    }
+
+    /// Ends the loop after `timeout`, or after the current iteration's
+    /// callbacks when `None` (`event_base_loopexit`). Outside the loop,
+    /// `None` makes the next loop stop after its first iteration.
+    ///
+    /// ```
+    /// use runtime_compat::{EventBase, EVLOOP_NO_EXIT_ON_EMPTY};
+    /// use std::time::{Duration, Instant};
+    /// let base = EventBase::new().unwrap();
+    /// let start = Instant::now();
+    /// base.loopexit(Some(Duration::from_millis(10))).unwrap();
+    /// base.run_loop(EVLOOP_NO_EXIT_ON_EMPTY).unwrap();
+    /// assert!(start.elapsed() >= Duration::from_millis(10));
+    /// assert!(base.got_exit().unwrap());
+    /// ```
+    pub fn loopexit(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let b = self.inner()?;
+        if timeout.is_none() && b.in_loop.get() {
+            b.got_exit.set(true);
+            return Ok(());
+        }
+        let weak = self.inner.clone();
+        let cb = Box::new(move |ev: &Event, _fd: RawFd, _what: EventFlags| {
+            if let Some(b) = weak.upgrade() {
+                b.got_exit.set(true);
+            }
+            ev.free();
+        });
+        let ev = EventInner::new(&b, -1, EventFlags::empty(), true, cb)?;
+        match timeout {
+            None | Some(Duration::ZERO) => ev.activate(EV_TIMEOUT),
+            Some(d) => {
+                let at = Instant::now().checked_add(d).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("timeout {d:?} overflows the clock"),
+                    )
+                })?;
+                ev.add(Some((d, at)), None)
+            }
+        }
+    }
+
+    /// Stops the loop right after the running callback returns
+    /// (`event_base_loopbreak`); the events that were about to run stay
+    /// active and run when the loop is started again.
+    pub fn loopbreak(&self) -> io::Result<()> {
+        self.inner()?.got_break.set(true);
+        Ok(())
+    }
+
+    /// After the running callback, looks for new events before running
+    /// the other active ones (`event_base_loopcontinue`); they run in the
+    /// next iteration.
+    pub fn loopcontinue(&self) -> io::Result<()> {
+        self.inner()?.got_continue.set(true);
+        Ok(())
+    }
+
+    /// Whether the last loop was ended by `loopexit`
+    /// (`event_base_got_exit`); reset when a loop starts.
+    pub fn got_exit(&self) -> io::Result<bool> {
+        Ok(self.inner()?.got_exit.get())
+    }
+
+    /// Whether the last loop was ended by `loopbreak`
+    /// (`event_base_got_break`); reset when a loop starts.
+    pub fn got_break(&self) -> io::Result<bool> {
+        Ok(self.inner()?.got_break.get())
+    }
+
+    /// The wall-clock time cached at the start of this loop iteration
+    /// (`event_base_gettimeofday_cached`); the current time outside the
+    /// loop or with [`EventConfig::no_cache_time`].
+    pub fn gettimeofday_cached(&self) -> io::Result<SystemTime> {
+        let b = self.inner()?;
+        let now = SystemTime::now();
+        if b.no_cache_time || !b.in_loop.get() {
+            return Ok(now);
+        }
+        let cached = b.rt.borrow().reactor().now();
+        let lag = Instant::now().saturating_duration_since(cached);
+        Ok(now.checked_sub(lag).unwrap_or(now))
+    }
+
+    /// The monotonic time cached at the start of this loop iteration.
+    pub fn now(&self) -> io::Result<Instant> {
+        let b = self.inner()?;
+        if b.no_cache_time {
+            return Ok(Instant::now());
+        }
+        let now = b.rt.borrow().reactor().now();
+        Ok(now)
+    }
+
+    /// Refreshes the cached time (`event_base_update_cache_time`).
+    pub fn update_cache_time(&self) -> io::Result<()> {
+        self.inner()?.rt.borrow().reactor().update_cached_time();
+        Ok(())
+    }
+
+    /// Runs `callback` once (`event_base_once`), without an event object:
+    /// when `fd` is ready for `what` (`EV_READ`, `EV_WRITE`, `EV_CLOSED`),
+    /// or the timeout passes, whichever comes first. With only
+    /// `EV_TIMEOUT`, it runs after `timeout`, or at the next iteration for
+    /// `None`. `EV_SIGNAL` and `EV_PERSIST` are refused, as is a `what`
+    /// with neither I/O flags nor `EV_TIMEOUT`. A once-event that never
+    /// fires is dropped with the base.
+    ///
+    /// ```
+    /// use runtime_compat::{EventBase, EV_TIMEOUT};
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// let base = EventBase::new().unwrap();
+    /// let ran = Rc::new(Cell::new(false));
+    /// let r = ran.clone();
+    /// base.once(-1, EV_TIMEOUT, None, move |_fd, what| {
+    ///     assert_eq!(what, EV_TIMEOUT);
+    ///     r.set(true);
+    /// })
+    /// .unwrap();
+    /// base.dispatch().unwrap();
+    /// assert!(ran.get());
+    /// ```
+    pub fn once(
+        &self,
+        fd: RawFd,
+        what: EventFlags,
+        timeout: Option<Duration>,
+        callback: impl FnOnce(RawFd, EventFlags) + 'static,
+    ) -> io::Result<()> {
+        let b = self.inner()?;
+        if what.intersects(EV_SIGNAL | EV_PERSIST) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event_base_once does not support EV_SIGNAL or EV_PERSIST",
+            ));
+        }
+        let io_flags = what & (EV_READ | EV_WRITE | EV_CLOSED);
+        let timer_only = io_flags.is_empty();
+        if timer_only && !what.contains(EV_TIMEOUT) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "event_base_once needs EV_TIMEOUT or an I/O flag",
+            ));
+        }
+        let deadline = timeout
+            .map(|d| {
+                Instant::now()
+                    .checked_add(d)
+                    .map(|at| (d, at))
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("timeout {d:?} overflows the clock"),
+                        )
+                    })
+            })
+            .transpose()?;
+        let mut cb = Some(callback);
+        let events = if timer_only {
+            EventFlags::empty()
+        } else {
+            io_flags | (what & EV_ET)
+        };
+        let ev = EventInner::new(
+            &b,
+            fd,
+            events,
+            false,
+            Box::new(move |ev: &Event, fd, w| {
+                if let Some(f) = cb.take() {
+                    f(fd, w);
+                }
+                ev.free();
+            }),
+        )?;
+        if timer_only && timeout.is_none_or(|d| d.is_zero()) {
+            return ev.activate(EV_TIMEOUT);
+        }
+        let r = ev.add(deadline, None);
+        if r.is_err() {
+            ev.free();
+        }
+        r
+    }
+
+    /// Activates the pending events on `fd` whose flags intersect
+    /// `events` (`event_base_active_by_fd`), each with the matching flags.
+    pub fn active_by_fd(&self, fd: RawFd, events: EventFlags) -> io::Result<()> {
+        let b = self.inner()?;
+        for ev in b.members() {
+            if ev.inserted.get() && ev.fd == fd && !ev.events.contains(EV_SIGNAL) {
+                let m = events & ev.events & (EV_READ | EV_WRITE | EV_CLOSED);
+                if !m.is_empty() {
+                    ev.activate(m)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Activates the pending events for signal `signum` with `EV_SIGNAL`
+    /// (`event_base_active_by_signal`), as if it had been delivered.
+    pub fn active_by_signal(&self, signum: i32) -> io::Result<()> {
+        let b = self.inner()?;
+        for ev in b.members() {
+            if ev.inserted.get() && ev.fd == signum && ev.events.contains(EV_SIGNAL) {
+                ev.activate(EV_SIGNAL)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts events (`event_base_get_num_events`): `EVENT_BASE_COUNT_ADDED`
+    /// pending ones (enabled listeners included), `EVENT_BASE_COUNT_ACTIVE`
+    /// those waiting for their callback. There are no virtual events.
+    pub fn num_events(&self, which: CountFlags) -> io::Result<usize> {
+        let b = self.inner()?;
+        let mut n = 0;
+        if which.contains(EVENT_BASE_COUNT_ACTIVE) {
+            n += b.n_active.get();
+        }
+        if which.contains(EVENT_BASE_COUNT_ADDED) {
+            n += b
+                .state
+                .borrow()
+                .members
+                .iter()
+                .filter(|(_, e)| e.inserted.get() || e.has_timer())
+                .count();
+            n += b.listeners_enabled.get();
+        }
+        Ok(n)
+    }
+
+    /// The pending and active events, in no particular order (a snapshot:
+    /// safe to add or delete events while going through it).
+    pub fn events(&self) -> io::Result<Vec<Event>> {
+        Ok(self
+            .inner()?
+            .members()
+            .into_iter()
+            .map(|inner| Event { inner })
+            .collect())
+    }
+
+    /// Calls `f` for each pending or active event until it returns
+    /// `ControlFlow::Break` (`event_base_foreach_event`).
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase};
+    /// use std::ops::ControlFlow;
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// t.add(Some(Duration::from_secs(5))).unwrap();
+    /// let mut n = 0;
+    /// base.foreach_event(|ev| {
+    ///     assert_eq!(ev, &t);
+    ///     n += 1;
+    ///     ControlFlow::<()>::Continue(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(n, 1);
+    /// ```
+    pub fn foreach_event<B>(
+        &self,
+        mut f: impl FnMut(&Event) -> ControlFlow<B>,
+    ) -> io::Result<Option<B>> {
+        for ev in self.events()? {
+            if let ControlFlow::Break(b) = f(&ev) {
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The event whose callback is running (`event_base_get_running_event`).
+    pub fn running_event(&self) -> io::Result<Option<Event>> {
+        let b = self.inner()?;
+        let cur = b.running.borrow().as_ref().and_then(Weak::upgrade);
+        Ok(cur.map(|inner| Event { inner }))
+    }
+
+    /// Registers a duration many events will use as their timeout
+    /// (`event_base_init_common_timeout`); the same duration gives the
+    /// same value. Our timer wheel makes every timeout O(1) already, so
+    /// this is for source compatibility and for the dump; at most 256 per
+    /// base.
+    pub fn init_common_timeout(&self, duration: Duration) -> io::Result<CommonTimeout> {
+        let b = self.inner()?;
+        let mut st = b.state.borrow_mut();
+        let index = match st.common.iter().position(|d| *d == duration) {
+            Some(i) => i,
+            None => {
+                if st.common.len() >= MAX_COMMON_TIMEOUTS {
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "too many common timeouts (256 per base)",
+                    ));
+                }
+                st.common.push(duration);
+                st.common.len() - 1
+            }
+        };
+        Ok(CommonTimeout {
+            base_id: b.id,
+            index: index as u8,
+            duration,
+        })
+    }
+
+    /// Writes the pending and active events, one per line, for debugging
+    /// (`event_base_dump_events`):
+    ///
+    /// ```text
+    /// Inserted events:
+    ///   0x55d0c3a1b2c0 [fd 7] Read Persist
+    ///   0x55d0c3a1b3f0 [fd -1] Timeout=+0.250000
+    ///   0x55d0c3a1b520 [sig 1] Signal Persist
+    /// Active events:
+    ///   0x55d0c3a1b650 [fd -1, priority=0] Timeout active
+    /// ```
+    /// Timeouts are shown as seconds from now; `Internal` marks the base's
+    /// own timers (`loopexit`), `Deferred` events held for the next
+    /// iteration.
+    pub fn dump_events(&self, out: &mut dyn Write) -> io::Result<()> {
+        let b = self.inner()?;
+        let mut list = b.members();
+        list.sort_by_key(|e| Rc::as_ptr(e) as usize);
+        let now = Instant::now();
+        writeln!(out, "Inserted events:")?;
+        for e in &list {
+            if !(e.inserted.get() || e.has_timer()) {
+                continue;
+            }
+            let kind = if e.events.contains(EV_SIGNAL) {
+                "sig"
+            } else {
+                "fd"
+            };
+            let mut line = format!("  {:p} [{kind} {}]", Rc::as_ptr(e), e.fd);
+            if e.inserted.get() {
+                for (f, name) in [
+                    (EV_READ, " Read"),
+                    (EV_WRITE, " Write"),
+                    (EV_CLOSED, " EOF"),
+                    (EV_SIGNAL, " Signal"),
+                ] {
+                    if e.events.contains(f) {
+                        line.push_str(name);
+                    }
+                }
+            }
+            for (f, name) in [(EV_PERSIST, " Persist"), (EV_ET, " ET")] {
+                if e.events.contains(f) {
+                    line.push_str(name);
+                }
+            }
+            if e.internal {
+                line.push_str(" Internal");
+            }
+            if let (true, Some(at)) = (e.has_timer(), e.deadline.get()) {
+                let left = at.saturating_duration_since(now);
+                line.push_str(&format!(
+                    " Timeout=+{}.{:06}",
+                    left.as_secs(),
+                    left.subsec_micros()
+                ));
+                if let Some(i) = e.common.get() {
+                    line.push_str(&format!(" Common={i}"));
+                }
+            }
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, "Active events:")?;
+        for e in &list {
+            if !e.active.get() {
+                continue;
+            }
+            let kind = if e.events.contains(EV_SIGNAL) {
+                "sig"
+            } else {
+                "fd"
+            };
+            let mut line = format!(
+                "  {:p} [{kind} {}, priority={}]",
+                Rc::as_ptr(e),
+                e.fd,
+                e.priority.get()
+            );
+            let res = e.active_res.get();
+            for (f, name) in [
+                (EV_READ, " Read"),
+                (EV_WRITE, " Write"),
+                (EV_CLOSED, " EOF"),
+                (EV_SIGNAL, " Signal"),
+                (EV_TIMEOUT, " Timeout"),
+            ] {
+                if res.contains(f) {
+                    line.push_str(name);
+                }
+            }
+            line.push_str(" active");
+            if e.deferred.get() {
+                line.push_str(" Deferred");
+            }
+            if e.internal {
+                line.push_str(" Internal");
+            }
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The event loop (libevent's `struct event_base`): owns a
+/// [`Runtime`](runtime_executor::Runtime) and the table of pending
+/// events, and runs their callbacks on this thread.
+///
+/// Dropping it frees every pending event (their callbacks are dropped)
+/// and the runtime; handles that outlive it get errors.
+///
+/// ```
+/// use runtime_compat::{Event, EventBase, LoopExit};
+/// use std::time::Duration;
+///
+/// let base = EventBase::new().unwrap();
+/// println!("using {}", base.method().unwrap());
+/// let b = base.handle();
+/// let timer = Event::new_timer(&base, move |_fd, _what| {
+///     println!("tick");
+///     b.loopbreak().unwrap();
+/// })
+/// .unwrap();
+/// timer.add(Some(Duration::from_millis(1))).unwrap();
+/// assert_eq!(base.dispatch().unwrap(), LoopExit::Done);
+/// assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents); // nothing left
+/// ```
+pub struct EventBase {
+    inner: Rc<BaseInner>,
+    handle: BaseHandle,
+}
+
+impl fmt::Debug for EventBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventBase")
+            .field("method", &self.inner.rt.borrow().method().name())
+            .field("events", &self.inner.state.borrow().members.len())
+            .field("priorities", &self.inner.priorities.get())
+            .finish()
+    }
+}
+
+impl Deref for EventBase {
+    type Target = BaseHandle;
+    fn deref(&self) -> &BaseHandle {
+        &self.handle
+    }
+}
+
+impl AsRef<BaseHandle> for EventBase {
+    fn as_ref(&self) -> &BaseHandle {
+        &self.handle
+    }
+}
+
+struct LoopGuard<'a>(&'a BaseInner);
+
+impl Drop for LoopGuard<'_> {
+    fn drop(&mut self) {
+        self.0.in_loop.set(false);
+        *self.0.running.borrow_mut() = None;
+    }
+}
+
+impl EventBase {
+    /// A base with the default configuration (`event_base_new`).
+    pub fn new() -> io::Result<EventBase> {
+        EventBase::with_config(EventConfig::new())
+    }
+
+    /// A base with `config` (`event_base_new_with_config`).
+    pub fn with_config(config: EventConfig) -> io::Result<EventBase> {
+        let rt = config.runtime()?;
+        let n = config.priorities;
+        let inner = Rc::new(BaseInner {
+            id: NEXT_BASE_ID.fetch_add(1, Ordering::Relaxed),
+            rt: RefCell::new(rt),
+            no_cache_time: config.no_cache_time,
+            max_dispatch: config.max_dispatch,
+            priorities: Cell::new(n),
+            default_priority: Cell::new(n / 2),
+            config: RefCell::new(config),
+            state: RefCell::new(BaseState {
+                members: Slab::new(),
+                fds: HashMap::new(),
+                deferred: Vec::new(),
+                listeners: Slab::new(),
+                common: Vec::new(),
+            }),
+            in_loop: Cell::new(false),
+            closing: Cell::new(false),
+            ever_added: Cell::new(false),
+            got_exit: Cell::new(false),
+            got_break: Cell::new(false),
+            got_continue: Cell::new(false),
+            callbacks_run: Cell::new(0),
+            iter_first_cb: Cell::new(0),
+            last_iter_cbs: Cell::new(0),
+            n_active: Cell::new(0),
+            listeners_enabled: Cell::new(0),
+            iter_best: Cell::new(usize::MAX),
+            iter_counted: Cell::new(0),
+            iter_start: Cell::new(None),
+            panic: RefCell::new(None),
+            running: RefCell::new(None),
+            probe_queue: RefCell::new(Vec::new()),
+            probe_fds: RefCell::new(Vec::new()),
+            prober: RefCell::new(None),
+            prober_waker: RefCell::new(None),
+            weak_self: RefCell::new(Weak::new()),
+        });
+        *inner.weak_self.borrow_mut() = Rc::downgrade(&inner);
+        let handle = BaseHandle {
+            inner: Rc::downgrade(&inner),
+        };
+        log_debug!(
+            "event base {} uses {}",
+            inner.id,
+            inner.rt.borrow().method().name()
+        );
+        Ok(EventBase { inner, handle })
+    }
+
+    /// A weak handle for callbacks (see [`BaseHandle`]).
+    pub fn handle(&self) -> BaseHandle {
+        self.handle.clone()
+    }
+
+    /// The runtime underneath, to mix futures with callbacks: tasks
+    /// spawned on it run while the loop runs.
+    ///
+    /// ```
+    /// use runtime_compat::EventBase;
+    /// let base = EventBase::new().unwrap();
+    /// let h = base.runtime().spawn(async { 6 * 7 });
+    /// base.dispatch().unwrap(); // no events: returns at once
+    /// assert_eq!(base.runtime().block_on(h).unwrap(), 42);
+    /// ```
+    pub fn runtime(&self) -> Ref<'_, Runtime> {
+        self.inner.rt.borrow()
+    }
+
+    /// Sets the number of priorities (`event_base_priority_init`): only
+    /// before anything was added to the base, and not from inside its loop.
+    ///
+    /// ```
+    /// use runtime_compat::EventBase;
+    /// let base = EventBase::new().unwrap();
+    /// base.priority_init(4).unwrap();
+    /// assert_eq!(base.npriorities().unwrap(), 4);
+    /// assert!(base.priority_init(0).is_err());
+    /// ```
+    pub fn priority_init(&self, n: usize) -> io::Result<()> {
+        let b = &self.inner;
+        if n == 0 || n > MAX_PRIORITIES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("priorities must be 1..={MAX_PRIORITIES}, got {n}"),
+            ));
+        }
+        if b.in_loop.get() || b.ever_added.get() || b.n_active.get() > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "priorities can only be set before events are added",
+            ));
+        }
+        let cfg = b.config.borrow().clone().priorities(n);
+        let rt = cfg.runtime()?;
+        b.prober.borrow_mut().take();
+        b.prober_waker.borrow_mut().take();
+        *b.rt.borrow_mut() = rt;
+        *b.config.borrow_mut() = cfg;
+        b.priorities.set(n);
+        b.default_priority.set(n / 2);
+        Ok(())
+    }
+
+    /// Rebuilds the backend in a child after `fork()` (`event_reinit`):
+    /// pending events keep working.
+    pub fn reinit(&self) -> io::Result<()> {
+        if self.inner.in_loop.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "reinit from inside the loop",
+            ));
+        }
+        self.inner.rt.borrow().reactor().reinit()
+    }
+
+    /// Runs the loop until no event is pending or active, or until
+    /// `loopexit`/`loopbreak` (`event_base_dispatch`).
+    pub fn dispatch(&self) -> io::Result<LoopExit> {
+        self.run_loop(LoopFlags::empty())
+    }
+
+    /// One pass as `EVLOOP_ONCE` (wait for events, run them, return).
+    pub fn loop_once(&self) -> io::Result<LoopExit> {
+        self.run_loop(EVLOOP_ONCE)
+    }
+
+    /// One non-blocking pass as `EVLOOP_NONBLOCK`.
+    pub fn loop_nonblock(&self) -> io::Result<LoopExit> {
+        self.run_loop(EVLOOP_NONBLOCK)
+    }
+
+    /// Runs the loop (`event_base_loop`) with [`LoopFlags`]. Each
+    /// iteration polls the backend (waiting unless something is active or
+    /// `EVLOOP_NONBLOCK` is given), then runs the callbacks of the events
+    /// that became active, most urgent priority first; less urgent ones
+    /// wait for an iteration in which nothing more urgent runs.
+    ///
+    /// Errors: called from inside a callback of this base (reentrant) or
+    /// from inside a running runtime. A panic in a callback stops the loop
+    /// and resumes here.
+    ///
+    /// ```
+    /// use runtime_compat::{EventBase, LoopExit, EVLOOP_NONBLOCK};
+    /// let base = EventBase::new().unwrap();
+    /// assert_eq!(base.run_loop(EVLOOP_NONBLOCK).unwrap(), LoopExit::NoEvents);
+    /// ```
+    pub fn run_loop(&self, flags: LoopFlags) -> io::Result<LoopExit> {
+        let b = &*self.inner;
+        if b.in_loop.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "event_base_loop: reentrant invocation (the loop is already running)",
+            ));
+        }
+        if Reactor::current().is_some() {
+            return Err(io::Error::other(
+                "event_base_loop: called from inside a running runtime",
+            ));
+        }
+        let rt = b.rt.borrow();
+        b.got_exit.set(false);
+        b.got_break.set(false);
+        b.in_loop.set(true);
+        let guard = LoopGuard(b);
+        let mut exit = LoopExit::Done;
+        loop {
+            b.got_continue.set(false);
+            b.iter_best.set(usize::MAX);
+            b.iter_counted.set(0);
+            if b.max_dispatch.interval.is_some() {
+                b.iter_start.set(Some(Instant::now()));
+            }
+            if b.got_exit.get() || b.got_break.get() {
+                break;
+            }
+            b.requeue_deferred();
+            if !flags.contains(EVLOOP_NO_EXIT_ON_EMPTY) && !b.has_events() && b.n_active.get() == 0
+            {
+                exit = LoopExit::NoEvents;
+                break;
+            }
+            let before = b.callbacks_run.get();
+            b.iter_first_cb.set(before);
+            let block = !flags.contains(EVLOOP_NONBLOCK) && b.n_active.get() == 0;
+            rt.run_once(block);
+            let panic = b.panic.borrow_mut().take();
+            if let Some(p) = panic {
+                drop(guard);
+                drop(rt);
+                std::panic::resume_unwind(p);
+            }
+            let ran = b.callbacks_run.get() - before;
+            b.last_iter_cbs.set(ran);
+            if ran > 0 {
+                if flags.contains(EVLOOP_ONCE) && b.n_active.get() == 0 {
+                    break;
+                }
+            } else if flags.contains(EVLOOP_NONBLOCK) {
+                break;
+            }
+        }
+        drop(guard);
+        Ok(exit)
+    }
+}
+
+impl Drop for EventBase {
+    fn drop(&mut self) {
+        let b = &*self.inner;
+        b.closing.set(true);
+        let (members, deferred, listeners, fds) = {
+            let mut st = b.state.borrow_mut();
+            let keys: Vec<usize> = st.members.iter().map(|(k, _)| k).collect();
+            let members: Vec<_> = keys
+                .into_iter()
+                .filter_map(|k| st.members.remove(k))
+                .collect();
+            let lkeys: Vec<usize> = st.listeners.iter().map(|(k, _)| k).collect();
+            let listeners: Vec<_> = lkeys
+                .into_iter()
+                .filter_map(|k| st.listeners.remove(k))
+                .collect();
+            (
+                members,
+                std::mem::take(&mut st.deferred),
+                listeners,
+                std::mem::take(&mut st.fds),
+            )
+        };
+        // User destructors (in dropped callbacks) run here, with no borrow
+        // held; every base call they make fails with "freed".
+        for ev in &members {
+            ev.teardown();
+        }
+        for l in &listeners {
+            l.teardown();
+        }
+        let probes = std::mem::take(&mut *b.probe_queue.borrow_mut());
+        drop(probes);
+        b.prober_waker.borrow_mut().take();
+        drop(deferred);
+        drop(members);
+        drop(listeners);
+        drop(fds);
+    }
+}

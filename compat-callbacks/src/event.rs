@@ -1,0 +1,1248 @@
+//! [`Event`]: libevent's `struct event`, a callback bound to a descriptor,
+//! a signal and/or a timeout. Underneath, each event that has ever been
+//! added or activated has one task on the base's executor; the task waits
+//! for the event's readiness, timeout, signal or manual activation and
+//! calls the callback on the loop's thread.
+
+use crate::base::{BaseHandle, BaseInner};
+use crate::fd::{probe, FdEntry};
+use crate::flags::*;
+use crate::log::{log_error, log_warn};
+use runtime_executor::JoinHandle;
+use runtime_reactor::signal::Signal;
+use runtime_reactor::time::{sleep_until, Sleep};
+use runtime_reactor::{Direction, Readiness, ReadyEvent};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// The callback type stored in an event: the event itself, its descriptor
+/// (or signal number) and what happened.
+pub(crate) type Callback = Box<dyn FnMut(&Event, RawFd, EventFlags)>;
+
+const IO_FLAGS: EventFlags = EventFlags::from_bits(0x02 | 0x04 | 0x80); // READ | WRITE | CLOSED
+
+/// What is known about the cached readiness of one direction.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Verify {
+    /// Cleared since the callback last ran: a readiness now is a new edge.
+    Verified,
+    /// Just added: the registration's readiness is a guess.
+    Fresh,
+    /// The callback ran since: the descriptor may have been drained.
+    Stale,
+    /// Waiting for the base's batched probe (see `BaseInner::probe_batch`).
+    Probing,
+    /// The batched probe found it still ready: fire.
+    ProbedReady,
+}
+
+pub(crate) fn gone() -> io::Error {
+    io::Error::other("the event base has been freed")
+}
+
+pub(crate) fn freed() -> io::Error {
+    io::Error::other("the event has been freed")
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg.into())
+}
+
+pub(crate) struct EventInner {
+    pub(crate) base: Weak<BaseInner>,
+    pub(crate) fd: RawFd,
+    pub(crate) events: EventFlags,
+    pub(crate) priority: Cell<usize>,
+    /// Created by the base itself (the `loopexit` timer): shown as such in
+    /// dumps and never counted as a "real" callback for priorities.
+    pub(crate) internal: bool,
+    callback: Cell<Option<Callback>>,
+    /// Descriptor or signal interest is added (libevent's `EVLIST_INSERTED`).
+    pub(crate) inserted: Cell<bool>,
+    io: RefCell<Option<Rc<FdEntry>>>,
+    signal: RefCell<Option<Signal>>,
+    /// The armed timeout (libevent's `EVLIST_TIMEOUT`).
+    timer: RefCell<Option<Sleep>>,
+    /// The relative timeout, re-armed by persistent events.
+    timeout: Cell<Option<Duration>>,
+    pub(crate) deadline: Cell<Option<Instant>>,
+    pub(crate) common: Cell<Option<u8>>,
+    /// Waiting for its callback (libevent's `EVLIST_ACTIVE`), with `res`.
+    pub(crate) active: Cell<bool>,
+    pub(crate) active_res: Cell<EventFlags>,
+    /// Readiness found after the callback already ran in this poll: it
+    /// fires at the next iteration (level-triggered repeat).
+    carry: Cell<EventFlags>,
+    verify: [Cell<Verify>; 2],
+    sticky_seen: [Cell<bool>; 2],
+    closed_seen: Cell<bool>,
+    /// A probe said the descriptor is not open any more (closed while the
+    /// event was pending): the event stays quiet until added again.
+    fd_gone: Cell<bool>,
+    /// Slot in the base's table of pending/active events.
+    key: Cell<Option<usize>>,
+    /// Held back by `loopbreak`/`loopcontinue`/priorities/dispatch limits.
+    pub(crate) deferred: Cell<bool>,
+    task: RefCell<Option<JoinHandle<()>>>,
+    task_priority: Cell<usize>,
+    waker: RefCell<Option<Waker>>,
+    freed: Cell<bool>,
+    running: Cell<bool>,
+}
+
+impl Drop for EventInner {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.get_mut().take() {
+            t.abort();
+        }
+    }
+}
+
+/// The future of an event's task.
+struct EventTask {
+    ev: Weak<EventInner>,
+}
+
+impl Future for EventTask {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(ev) = self.ev.upgrade() else {
+            return Poll::Ready(());
+        };
+        if ev.freed.get() {
+            return Poll::Ready(());
+        }
+        let Some(base) = ev.base.upgrade() else {
+            return Poll::Ready(());
+        };
+        ev.remember_waker(cx);
+        ev.run(&base, cx)
+    }
+}
+
+impl EventInner {
+    pub(crate) fn new(
+        base: &Rc<BaseInner>,
+        fd: RawFd,
+        events: EventFlags,
+        internal: bool,
+        callback: Callback,
+    ) -> io::Result<Rc<EventInner>> {
+        if events.contains(EV_SIGNAL) && events.intersects(IO_FLAGS) {
+            return Err(invalid(
+                "EV_SIGNAL is not compatible with EV_READ, EV_WRITE or EV_CLOSED",
+            ));
+        }
+        if base.closing.get() {
+            return Err(gone());
+        }
+        let prio = base.default_priority.get();
+        Ok(Rc::new(EventInner {
+            base: Rc::downgrade(base),
+            fd,
+            events,
+            priority: Cell::new(prio),
+            internal,
+            callback: Cell::new(Some(callback)),
+            inserted: Cell::new(false),
+            io: RefCell::new(None),
+            signal: RefCell::new(None),
+            timer: RefCell::new(None),
+            timeout: Cell::new(None),
+            deadline: Cell::new(None),
+            common: Cell::new(None),
+            active: Cell::new(false),
+            active_res: Cell::new(EventFlags::empty()),
+            carry: Cell::new(EventFlags::empty()),
+            verify: [Cell::new(Verify::Fresh), Cell::new(Verify::Fresh)],
+            sticky_seen: [Cell::new(false), Cell::new(false)],
+            closed_seen: Cell::new(false),
+            fd_gone: Cell::new(false),
+            key: Cell::new(None),
+            deferred: Cell::new(false),
+            task: RefCell::new(None),
+            task_priority: Cell::new(prio),
+            waker: RefCell::new(None),
+            freed: Cell::new(false),
+            running: Cell::new(false),
+        }))
+    }
+
+    fn base(&self) -> io::Result<Rc<BaseInner>> {
+        if self.freed.get() {
+            return Err(freed());
+        }
+        let b = self.base.upgrade().ok_or_else(gone)?;
+        if b.closing.get() {
+            return Err(gone());
+        }
+        Ok(b)
+    }
+
+    pub(crate) fn has_timer(&self) -> bool {
+        self.timer.borrow().is_some()
+    }
+
+    /// Pending (inserted or timed) or active.
+    fn is_member(&self) -> bool {
+        self.inserted.get() || self.has_timer() || self.active.get()
+    }
+
+    /// Keeps the event in the base's table while it is pending or active
+    /// (so it lives on without user handles, as in libevent), and out of
+    /// it otherwise.
+    fn sync_membership(self: &Rc<Self>, base: &BaseInner) {
+        if base.closing.get() {
+            return;
+        }
+        let want = self.is_member();
+        match (want, self.key.get()) {
+            (true, None) => {
+                let key = base.state.borrow_mut().members.insert(self.clone());
+                self.key.set(Some(key));
+            }
+            (false, Some(k)) => {
+                self.key.set(None);
+                // Dropped outside the borrow: it may be the last reference.
+                let removed = base.state.borrow_mut().members.remove(k);
+                drop(removed);
+            }
+            _ => {}
+        }
+    }
+
+    fn remember_waker(&self, cx: &Context<'_>) {
+        let mut w = self.waker.borrow_mut();
+        match w.as_ref() {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *w = Some(cx.waker().clone()),
+        }
+    }
+
+    pub(crate) fn wake_task(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Spawns the event's task if it has none (or has one at another
+    /// priority), else wakes it so it looks at its new state.
+    fn ensure_task(self: &Rc<Self>, base: &BaseInner) -> io::Result<()> {
+        let prio = self.priority.get().min(base.priorities.get() - 1);
+        let current = self
+            .task
+            .borrow()
+            .as_ref()
+            .is_some_and(|t| !t.is_finished() && self.task_priority.get() == prio);
+        if current {
+            self.wake_task();
+            return Ok(());
+        }
+        let fut = EventTask {
+            ev: Rc::downgrade(self),
+        };
+        let handle = base.spawn_task(prio, fut)?;
+        let old = self.task.replace(Some(handle));
+        self.task_priority.set(prio);
+        self.waker.replace(None);
+        if let Some(old) = old {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    fn set_active(&self, base: &BaseInner, res: EventFlags) {
+        if self.active.replace(true) {
+            self.active_res.set(self.active_res.get() | res);
+        } else {
+            self.active_res.set(res);
+            base.n_active.set(base.n_active.get() + 1);
+        }
+    }
+
+    fn clear_active(&self, base: &BaseInner) {
+        if self.active.replace(false) {
+            base.n_active.set(base.n_active.get().saturating_sub(1));
+        }
+        self.active_res.set(EventFlags::empty());
+        self.deferred.set(false);
+    }
+
+    /// Inserts the descriptor/signal interest and (re)arms the timeout.
+    pub(crate) fn add(
+        self: &Rc<Self>,
+        timeout: Option<(Duration, Instant)>,
+        common: Option<u8>,
+    ) -> io::Result<()> {
+        let base = self.base()?;
+        let wants_io = self.events.intersects(IO_FLAGS);
+        let wants_sig = self.events.contains(EV_SIGNAL);
+        if (wants_io || wants_sig) && !self.inserted.get() {
+            if wants_io {
+                let fe = base.acquire_fd(self.fd, self.events)?;
+                *self.io.borrow_mut() = Some(fe);
+                for v in &self.verify {
+                    v.set(Verify::Fresh);
+                }
+                for s in &self.sticky_seen {
+                    s.set(false);
+                }
+                self.closed_seen.set(false);
+                self.fd_gone.set(false);
+            } else {
+                let sig = base.listen_signal(self.fd)?;
+                *self.signal.borrow_mut() = Some(sig);
+            }
+            self.inserted.set(true);
+            base.ever_added.set(true);
+        }
+        if let Some((d, at)) = timeout {
+            // Re-arming a timeout that already fired but whose callback has
+            // not run yet takes the event off the active list (libevent).
+            if self.active.get() && self.active_res.get().contains(EV_TIMEOUT) {
+                self.clear_active(&base);
+            }
+            self.timeout.set(Some(d));
+            self.deadline.set(Some(at));
+            self.common.set(common);
+            let mut t = self.timer.borrow_mut();
+            match t.as_mut() {
+                Some(s) => s.reset(at),
+                None => *t = Some(sleep_until(at)),
+            }
+            drop(t);
+            base.ever_added.set(true);
+        }
+        self.sync_membership(&base);
+        if self.is_member() {
+            self.ensure_task(&base)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the event non-pending and non-active (`event_del`).
+    pub(crate) fn del_nolock(self: &Rc<Self>, base: Option<&BaseInner>) {
+        if self.inserted.replace(false) {
+            let fe = self.io.borrow_mut().take();
+            if let Some(fe) = fe {
+                match base {
+                    Some(b) => b.release_fd(&fe, self.events),
+                    None => {
+                        fe.release(
+                            self.events.contains(EV_READ),
+                            self.events.contains(EV_WRITE),
+                            self.events.contains(EV_CLOSED),
+                        );
+                    }
+                }
+            }
+            let sig = self.signal.borrow_mut().take();
+            drop(sig);
+        }
+        let timer = self.timer.borrow_mut().take();
+        drop(timer);
+        self.timeout.set(None);
+        self.deadline.set(None);
+        self.common.set(None);
+        self.carry.set(EventFlags::empty());
+        if let Some(b) = base {
+            self.clear_active(b);
+            self.sync_membership(b);
+        } else {
+            self.active.set(false);
+            self.active_res.set(EventFlags::empty());
+            self.deferred.set(false);
+        }
+    }
+
+    pub(crate) fn del(self: &Rc<Self>) -> io::Result<()> {
+        let base = self.base()?;
+        if !self.is_member() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "event is neither pending nor active",
+            ));
+        }
+        self.del_nolock(Some(&base));
+        Ok(())
+    }
+
+    pub(crate) fn remove_timer(self: &Rc<Self>) -> io::Result<()> {
+        let base = self.base()?;
+        let timer = self.timer.borrow_mut().take();
+        drop(timer);
+        self.timeout.set(None);
+        self.deadline.set(None);
+        self.common.set(None);
+        self.sync_membership(&base);
+        Ok(())
+    }
+
+    pub(crate) fn activate(self: &Rc<Self>, res: EventFlags) -> io::Result<()> {
+        let base = self.base()?;
+        self.set_active(&base, res);
+        self.sync_membership(&base);
+        self.ensure_task(&base)
+    }
+
+    pub(crate) fn set_priority(self: &Rc<Self>, prio: usize) -> io::Result<()> {
+        let base = self.base()?;
+        if self.active.get() {
+            return Err(io::Error::new(
+                io::ErrorKind::ResourceBusy,
+                "cannot change the priority of an active event",
+            ));
+        }
+        let n = base.priorities.get();
+        if prio >= n {
+            return Err(invalid(format!(
+                "priority {prio} out of range: the base has {n} priorities"
+            )));
+        }
+        self.priority.set(prio);
+        if self.task.borrow().is_some() && self.is_member() {
+            self.ensure_task(&base)?;
+        }
+        Ok(())
+    }
+
+    /// `event_free`: not pending any more, callback dropped (at once, or
+    /// when it returns if it is running), task ended.
+    pub(crate) fn free(self: &Rc<Self>) {
+        if self.freed.get() {
+            return;
+        }
+        let base = self.base.upgrade();
+        self.del_nolock(base.as_deref().filter(|b| !b.closing.get()));
+        self.freed.set(true);
+        let cb = self.callback.take();
+        let task = self.task.borrow_mut().take();
+        if let Some(t) = task {
+            t.abort();
+        }
+        self.waker.replace(None);
+        drop(cb);
+    }
+
+    /// Base teardown: like `free`, without touching the base's tables.
+    pub(crate) fn teardown(self: &Rc<Self>) {
+        self.key.set(None);
+        self.free();
+    }
+
+    pub(crate) fn pending_flags(&self) -> EventFlags {
+        let mut f = EventFlags::empty();
+        if self.inserted.get() {
+            f |= self.events & (IO_FLAGS | EV_SIGNAL);
+        }
+        if self.active.get() {
+            f |= self.active_res.get();
+        }
+        if self.has_timer() {
+            f |= EV_TIMEOUT;
+        }
+        f
+    }
+
+    /// The task's body: gathers what happened, fires the callback once per
+    /// poll, and leaves anything else for the next loop iteration.
+    fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
+        let mut fired = false;
+        loop {
+            if self.freed.get() {
+                return Poll::Ready(());
+            }
+            let was_active = self.active.get();
+            let mut what = self.carry.take();
+            if was_active {
+                what |= self.active_res.get();
+            }
+            if self.inserted.get() {
+                what |= self.collect(base, cx, fired);
+            }
+            if self.poll_timer(cx) {
+                what |= EV_TIMEOUT;
+            }
+            if what.is_empty() && !was_active {
+                return Poll::Pending;
+            }
+            if fired {
+                // One callback per event per iteration, as in libevent: the
+                // rest runs at the next iteration. A level-triggered
+                // descriptor that is still ready is probed again then (it
+                // may have been drained meanwhile); other causes (another
+                // signal delivery, an activation) are carried over.
+                let mut carry = what;
+                if !self.events.contains(EV_ET) {
+                    if what.contains(EV_READ) {
+                        self.verify[0].set(Verify::Stale);
+                    }
+                    if what.contains(EV_WRITE) {
+                        self.verify[1].set(Verify::Stale);
+                    }
+                    carry = carry.without(IO_FLAGS);
+                }
+                self.carry.set(carry);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if base.must_defer(self) {
+                self.set_active(base, what);
+                if !self.deferred.replace(true) {
+                    base.state.borrow_mut().deferred.push(self.clone());
+                }
+                return Poll::Pending;
+            }
+            if was_active {
+                self.clear_active(base);
+            }
+            self.fire(base, what);
+            fired = true;
+        }
+    }
+
+    fn poll_timer(&self, cx: &mut Context<'_>) -> bool {
+        let mut t = self.timer.borrow_mut();
+        match t.as_mut() {
+            Some(s) => s.poll_sleep(cx).is_ready(),
+            None => false,
+        }
+    }
+
+    /// Descriptor or signal readiness, level-triggered unless `EV_ET`.
+    fn collect(
+        self: &Rc<Self>,
+        base: &BaseInner,
+        cx: &mut Context<'_>,
+        after_fire: bool,
+    ) -> EventFlags {
+        if self.events.contains(EV_SIGNAL) {
+            let mut s = self.signal.borrow_mut();
+            return match s.as_mut().map(|sig| sig.poll_recv(cx)) {
+                Some(Poll::Ready(())) => EV_SIGNAL,
+                _ => EventFlags::empty(),
+            };
+        }
+        if self.fd_gone.get() {
+            return EventFlags::empty();
+        }
+        let io = self.io.borrow();
+        let Some(fe) = io.as_ref() else {
+            return EventFlags::empty();
+        };
+        let et = fe.et;
+        let dirs = [(Direction::Read, EV_READ), (Direction::Write, EV_WRITE)];
+        let mut what = EventFlags::empty();
+        let mut to_probe: [Option<ReadyEvent>; 2] = [None, None];
+        let mut batched = false;
+        for (i, &(dir, flag)) in dirs.iter().enumerate() {
+            if !self.events.contains(flag) {
+                continue;
+            }
+            match fe.poll_ready(dir, cx) {
+                Poll::Pending => {
+                    if self.verify[i].get() == Verify::ProbedReady {
+                        // Cleared since by another event on the descriptor.
+                        self.verify[i].set(Verify::Verified);
+                    }
+                }
+                Poll::Ready(Err(_)) => what |= flag,
+                Poll::Ready(Ok(ev)) => match self.verify[i].get() {
+                    Verify::ProbedReady => {
+                        self.verify[i].set(Verify::Verified);
+                        what |= flag;
+                    }
+                    // The base's batched probe decides.
+                    Verify::Probing => {}
+                    Verify::Stale if after_fire && !et && base.batch_probes() => {
+                        // Right after the callback: probe together with the
+                        // other events that ran in this iteration, one
+                        // poll(2) for all of them.
+                        self.verify[i].set(Verify::Probing);
+                        batched = true;
+                    }
+                    Verify::Verified => {
+                        if self.accept(i, ev, et) {
+                            what |= flag;
+                        }
+                    }
+                    Verify::Stale if et => {
+                        // Edge-triggered: what fired is consumed; only a new
+                        // edge fires again.
+                        fe.reg.clear_readiness(ev);
+                        self.verify[i].set(Verify::Verified);
+                        if self.repoll(fe, i, dir, et, cx) {
+                            what |= flag;
+                        }
+                    }
+                    Verify::Fresh | Verify::Stale => to_probe[i] = Some(ev),
+                },
+            }
+        }
+        if to_probe.iter().any(Option::is_some) {
+            let p = probe(fe.reg.fd(), to_probe[0].is_some(), to_probe[1].is_some());
+            if p.invalid {
+                drop(io);
+                self.descriptor_gone();
+                return what;
+            }
+            for (i, &(dir, flag)) in dirs.iter().enumerate() {
+                let Some(ev) = to_probe[i] else { continue };
+                self.verify[i].set(Verify::Verified);
+                let ready = if i == 0 { p.read } else { p.write };
+                if ready {
+                    if et {
+                        self.accept(i, ev, et);
+                    }
+                    what |= flag;
+                } else {
+                    fe.reg.clear_readiness(ev);
+                    if self.repoll(fe, i, dir, et, cx) {
+                        what |= flag;
+                    }
+                }
+            }
+        }
+        if self.events.contains(EV_CLOSED)
+            && fe.poll_closed(cx).is_ready()
+            && (!et || !self.closed_seen.replace(true))
+        {
+            what |= EV_CLOSED;
+        }
+        drop(io);
+        if batched {
+            base.queue_probe(self.clone());
+        }
+        what
+    }
+
+    /// The batched probe's answer for this event (see
+    /// `BaseInner::run_probes`): still ready, fire at the next iteration;
+    /// not ready, forget the readiness and wait for the reactor.
+    pub(crate) fn resolve_probe(&self, read: bool, write: bool, invalid: bool) {
+        if !self.inserted.get() || self.freed.get() {
+            return;
+        }
+        if invalid {
+            self.descriptor_gone();
+            return;
+        }
+        let io = self.io.borrow();
+        let Some(fe) = io.as_ref() else { return };
+        let waker_slot = self.waker.borrow();
+        let Some(waker) = waker_slot.as_ref() else {
+            // A new task (the priority changed) that has not run yet: it
+            // will probe by itself.
+            for v in &self.verify {
+                if v.get() == Verify::Probing {
+                    v.set(Verify::Stale);
+                }
+            }
+            return;
+        };
+        let mut cx = Context::from_waker(waker);
+        let mut wake = false;
+        for (i, dir, ready) in [(0, Direction::Read, read), (1, Direction::Write, write)] {
+            if self.verify[i].get() != Verify::Probing {
+                continue;
+            }
+            if ready {
+                self.verify[i].set(Verify::ProbedReady);
+                wake = true;
+                continue;
+            }
+            self.verify[i].set(Verify::Verified);
+            // Clear the cached readiness, then register the event's task
+            // with the reactor (with its own waker) for the next edge.
+            match fe.poll_ready(dir, &mut cx) {
+                Poll::Ready(Ok(ev)) => {
+                    fe.reg.clear_readiness(ev);
+                    if fe.poll_ready(dir, &mut cx).is_ready() {
+                        wake = true; // a lasting condition (peer closed)
+                    }
+                }
+                Poll::Ready(Err(_)) => wake = true,
+                Poll::Pending => {}
+            }
+        }
+        if wake {
+            waker.wake_by_ref();
+        }
+        drop(waker_slot);
+        drop(io);
+    }
+
+    /// The descriptor was closed under a pending event (a caller bug that
+    /// libevent documents: delete first). Logged once; the event stays
+    /// quiet until added again, rather than firing forever on a stale
+    /// readiness.
+    fn descriptor_gone(&self) {
+        if !self.fd_gone.replace(true) {
+            log_warn!(
+                "event on fd {}: the descriptor was closed while the event was pending; \
+                 it will not fire again until added again (call del() before closing)",
+                self.fd
+            );
+        }
+        for v in &self.verify {
+            v.set(Verify::Verified);
+        }
+    }
+
+    /// Which directions wait for the batched probe.
+    pub(crate) fn probing(&self) -> (bool, bool) {
+        (
+            self.verify[0].get() == Verify::Probing,
+            self.verify[1].get() == Verify::Probing,
+        )
+    }
+
+    /// Polls a direction again after its readiness was cleared: what is
+    /// left is a condition that never clears (peer closed, error).
+    fn repoll(
+        &self,
+        fe: &FdEntry,
+        i: usize,
+        dir: Direction,
+        et: bool,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        match fe.poll_ready(dir, cx) {
+            Poll::Pending => false,
+            Poll::Ready(Err(_)) => true,
+            Poll::Ready(Ok(ev)) => self.accept(i, ev, et),
+        }
+    }
+
+    /// Whether a readiness fires. Level-triggered: always. Edge-triggered:
+    /// a fresh edge does; a lasting condition (peer closed, error) fires
+    /// once.
+    fn accept(&self, i: usize, ev: ReadyEvent, et: bool) -> bool {
+        if !et {
+            return true;
+        }
+        let clearable = if i == 0 {
+            Readiness::READABLE
+        } else {
+            Readiness::WRITABLE
+        };
+        let sticky = ev
+            .ready
+            .intersects(Readiness::READ_CLOSED | Readiness::WRITE_CLOSED | Readiness::ERROR);
+        if ev.ready.intersects(clearable) {
+            if sticky {
+                self.sticky_seen[i].set(true);
+            }
+            return true;
+        }
+        !self.sticky_seen[i].replace(true)
+    }
+
+    /// Runs the callback for `what`, after libevent's bookkeeping: a
+    /// one-shot event stops being pending first (so the callback may add
+    /// it again), a persistent one re-arms its full timeout.
+    fn fire(self: &Rc<Self>, base: &BaseInner, what: EventFlags) {
+        if !self.events.contains(EV_PERSIST) {
+            self.del_nolock(Some(base));
+        } else if let Some(period) = self.timeout.get() {
+            let now = Instant::now();
+            let from = if what.contains(EV_TIMEOUT) {
+                self.deadline.get().unwrap_or(now)
+            } else {
+                now
+            };
+            let far = now + Duration::from_secs(86400 * 365 * 30);
+            let mut at = from.checked_add(period).unwrap_or(far);
+            if at < now {
+                // The loop fell behind (slow callbacks, a stopped loop):
+                // start a fresh period rather than firing back to back.
+                at = now.checked_add(period).unwrap_or(far);
+            }
+            self.deadline.set(Some(at));
+            let mut t = self.timer.borrow_mut();
+            match t.as_mut() {
+                Some(s) => s.reset(at),
+                None => *t = Some(sleep_until(at)),
+            }
+        }
+        if what.contains(EV_READ) {
+            self.verify[0].set(Verify::Stale);
+        }
+        if what.contains(EV_WRITE) {
+            self.verify[1].set(Verify::Stale);
+        }
+        let Some(mut cb) = self.callback.take() else {
+            return;
+        };
+        let out = if self.events.contains(EV_ET) && what.intersects(IO_FLAGS) {
+            what | EV_ET
+        } else {
+            what
+        };
+        base.note_fired(self);
+        let handle = Event {
+            inner: self.clone(),
+        };
+        let prev = base.running.replace(Some(Rc::downgrade(self)));
+        self.running.set(true);
+        let res = catch_unwind(AssertUnwindSafe(|| cb(&handle, self.fd, out)));
+        self.running.set(false);
+        *base.running.borrow_mut() = prev;
+        drop(handle);
+        if self.freed.get() {
+            drop(cb);
+        } else {
+            match self.callback.take() {
+                // The callback installed another one while running.
+                Some(newer) => {
+                    self.callback.set(Some(newer));
+                    drop(cb);
+                }
+                None => self.callback.set(Some(cb)),
+            }
+        }
+        if let Err(p) = res {
+            log_error!(
+                "callback of event on fd {} panicked; the loop stops and the panic resumes in dispatch",
+                self.fd
+            );
+            base.store_panic(p);
+        }
+    }
+}
+
+/// A callback bound to a descriptor, a signal and/or a timeout: libevent's
+/// `struct event`. The handle is cheap to clone (all clones are the same
+/// event, like copies of a `struct event *`).
+///
+/// An event does nothing until [`add`](Event::add)ed (or
+/// [activated](Event::active)). While it is pending or active the base
+/// keeps it alive even without handles, as libevent does; call
+/// [`free`](Event::free) (or drop every handle of a non-pending event) to
+/// release it and its callback. A callback that captures a handle of its
+/// own event keeps it alive until `free`: prefer the handle passed to
+/// callbacks made with [`Event::new_with_self`].
+///
+/// Semantics follow libevent's documentation:
+/// - without `EV_PERSIST` an event stops being pending when it fires,
+///   *before* its callback runs, so the callback may add it again;
+/// - with `EV_PERSIST` it stays pending, and a timeout is re-armed in full
+///   each time it fires;
+/// - an I/O event with a timeout gets `EV_TIMEOUT` when the time passes
+///   first;
+/// - descriptor events are level-triggered (they fire again at the next
+///   iteration while the descriptor is still ready) unless `EV_ET` is
+///   given;
+/// - each event's callback runs at most once per loop iteration, on the
+///   loop's thread; callbacks may add, delete, activate or free any event,
+///   their own included, and stop the loop.
+///
+/// ```
+/// use runtime_compat::{Event, EventBase, EV_PERSIST, EV_READ};
+/// use std::cell::Cell;
+/// use std::io::Write;
+/// use std::os::fd::AsRawFd;
+/// use std::rc::Rc;
+///
+/// let base = EventBase::new().unwrap();
+/// let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// b.set_nonblocking(true).unwrap();
+/// let got = Rc::new(Cell::new(0));
+/// let g = got.clone();
+/// let ev = Event::new_with_self(&base, b.as_raw_fd(), EV_READ | EV_PERSIST, move |ev, fd, _what| {
+///     let mut buf = [0u8; 16];
+///     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+///     g.set(g.get() + n);
+///     ev.del().unwrap(); // persistent: stop it ourselves
+/// })
+/// .unwrap();
+/// ev.add(None).unwrap();
+/// a.write_all(b"hello").unwrap();
+/// base.dispatch().unwrap(); // returns when no event is pending
+/// assert_eq!(got.get(), 5);
+/// ```
+#[derive(Clone)]
+pub struct Event {
+    pub(crate) inner: Rc<EventInner>,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Event {}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("fd", &self.inner.fd)
+            .field("events", &self.inner.events)
+            .field("priority", &self.inner.priority.get())
+            .field("pending", &self.inner.pending_flags())
+            .finish()
+    }
+}
+
+fn checked_deadline(d: Duration) -> io::Result<(Duration, Instant)> {
+    let at = Instant::now()
+        .checked_add(d)
+        .ok_or_else(|| invalid(format!("timeout {d:?} overflows the clock")))?;
+    Ok((d, at))
+}
+
+impl Event {
+    /// A new event (`event_new`): `fd` and `what` (`EV_READ`, `EV_WRITE`,
+    /// `EV_CLOSED`, `EV_SIGNAL`, `EV_PERSIST`, `EV_ET`; `EV_TIMEOUT` is
+    /// accepted and ignored) and the callback, which gets the descriptor
+    /// and what happened. Use `fd = -1` and no I/O flag for a pure timer.
+    /// `EV_SIGNAL` together with an I/O flag is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_READ, EV_SIGNAL};
+    /// let base = EventBase::new().unwrap();
+    /// let ev = Event::new(&base, 0, EV_READ, |_fd, _what| {}).unwrap();
+    /// assert!(ev.pending(EV_READ).is_empty()); // not added yet
+    /// assert!(Event::new(&base, 0, EV_READ | EV_SIGNAL, |_, _| {}).is_err());
+    /// ```
+    pub fn new(
+        base: &BaseHandle,
+        fd: RawFd,
+        what: EventFlags,
+        mut callback: impl FnMut(RawFd, EventFlags) + 'static,
+    ) -> io::Result<Event> {
+        Event::new_with_self(base, fd, what, move |_ev, fd, w| callback(fd, w))
+    }
+
+    /// Like [`new`](Event::new), with the event itself passed to the
+    /// callback (libevent's `event_self_cbarg()`): the callback can delete,
+    /// re-add or free its own event without keeping it alive.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_PERSIST};
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let mut n = 0;
+    /// let ev = Event::new_with_self(&base, -1, EV_PERSIST, move |ev, _fd, _what| {
+    ///     n += 1;
+    ///     if n == 3 {
+    ///         ev.free(); // a persistent timer that stops itself
+    ///     }
+    /// })
+    /// .unwrap();
+    /// ev.add(Some(Duration::from_millis(1))).unwrap();
+    /// base.dispatch().unwrap();
+    /// assert!(ev.is_freed());
+    /// ```
+    pub fn new_with_self(
+        base: &BaseHandle,
+        fd: RawFd,
+        what: EventFlags,
+        callback: impl FnMut(&Event, RawFd, EventFlags) + 'static,
+    ) -> io::Result<Event> {
+        let b = base.inner()?;
+        let inner = EventInner::new(&b, fd, what, false, Box::new(callback))?;
+        Ok(Event { inner })
+    }
+
+    /// A timer (`evtimer_new`): no descriptor, fires once per
+    /// [`add`](Event::add) with a timeout. Its callback gets `EV_TIMEOUT`.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_TIMEOUT};
+    /// use std::time::{Duration, Instant};
+    /// let base = EventBase::new().unwrap();
+    /// let start = Instant::now();
+    /// let t = Event::new_timer(&base, move |_fd, what| {
+    ///     assert_eq!(what, EV_TIMEOUT);
+    ///     assert!(start.elapsed() >= Duration::from_millis(5));
+    /// })
+    /// .unwrap();
+    /// t.add(Some(Duration::from_millis(5))).unwrap();
+    /// base.dispatch().unwrap();
+    /// ```
+    pub fn new_timer(
+        base: &BaseHandle,
+        callback: impl FnMut(RawFd, EventFlags) + 'static,
+    ) -> io::Result<Event> {
+        Event::new(base, -1, EventFlags::empty(), callback)
+    }
+
+    /// A signal event (`evsignal_new`: `EV_SIGNAL | EV_PERSIST`): the
+    /// callback gets the signal number and `EV_SIGNAL`, once per delivery
+    /// (deliveries the kernel merged count once). The process-wide handler
+    /// is installed when the event is added and the previous disposition
+    /// restored when the last listener goes.
+    ///
+    /// ```no_run
+    /// use runtime_compat::{Event, EventBase};
+    /// let base = EventBase::new().unwrap();
+    /// let b = base.handle();
+    /// let hup = Event::new_signal(&base, libc::SIGHUP, move |_sig, _what| {
+    ///     let _ = b.loopbreak();
+    /// })
+    /// .unwrap();
+    /// hup.add(None).unwrap();
+    /// base.dispatch().unwrap();
+    /// ```
+    pub fn new_signal(
+        base: &BaseHandle,
+        signum: i32,
+        callback: impl FnMut(RawFd, EventFlags) + 'static,
+    ) -> io::Result<Event> {
+        Event::new(base, signum, EV_SIGNAL | EV_PERSIST, callback)
+    }
+
+    /// A user event (libevent 2.2's `evuser_new`): never pending by
+    /// itself; [`trigger`](Event::trigger) runs its callback at the next
+    /// iteration.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase};
+    /// let base = EventBase::new().unwrap();
+    /// let ev = Event::new_user(&base, |_fd, what| assert!(what.is_empty())).unwrap();
+    /// ev.trigger().unwrap();
+    /// base.dispatch().unwrap();
+    /// ```
+    pub fn new_user(
+        base: &BaseHandle,
+        callback: impl FnMut(RawFd, EventFlags) + 'static,
+    ) -> io::Result<Event> {
+        Event::new(base, -1, EventFlags::empty(), callback)
+    }
+
+    /// Makes the event pending (`event_add`), with an optional timeout.
+    ///
+    /// Adding a pending event again replaces its timeout when `timeout` is
+    /// `Some` and keeps it when `None`. A pure timer added with `None` is
+    /// not pending (as in libevent). Errors: an invalid or closed
+    /// descriptor, a descriptor the backend cannot watch (a regular file
+    /// with epoll), events on one descriptor disagreeing on `EV_ET`, an
+    /// unknown signal, a timeout that overflows the clock, a freed event or
+    /// a freed base.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_READ};
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let bad = Event::new(&base, -1, EV_READ, |_, _| {}).unwrap();
+    /// assert!(bad.add(None).is_err());
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// assert!(t.add(Some(Duration::MAX)).is_err());
+    /// ```
+    pub fn add(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let t = timeout.map(checked_deadline).transpose()?;
+        self.inner.add(t, None)
+    }
+
+    /// [`add`](Event::add) with a C `timeval`, as libevent takes it: a
+    /// negative field or microseconds outside `0..1_000_000` is an
+    /// `InvalidInput` error.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase};
+    /// let base = EventBase::new().unwrap();
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// let bad = libc::timeval { tv_sec: -1, tv_usec: 0 };
+    /// assert!(t.add_timeval(Some(bad)).is_err());
+    /// t.add_timeval(Some(libc::timeval { tv_sec: 0, tv_usec: 500 })).unwrap();
+    /// ```
+    pub fn add_timeval(&self, tv: Option<libc::timeval>) -> io::Result<()> {
+        let d = match tv {
+            None => None,
+            Some(tv) => {
+                if tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1_000_000 {
+                    return Err(invalid(format!(
+                        "invalid timeout {{ tv_sec: {}, tv_usec: {} }}",
+                        tv.tv_sec, tv.tv_usec
+                    )));
+                }
+                Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+            }
+        };
+        self.add(d)
+    }
+
+    /// [`add`](Event::add) with a common timeout of the same base (see
+    /// [`BaseHandle::init_common_timeout`]).
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase};
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let ct = base.init_common_timeout(Duration::from_millis(2)).unwrap();
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// t.add_common(&ct).unwrap();
+    /// base.dispatch().unwrap();
+    /// ```
+    pub fn add_common(&self, timeout: &crate::CommonTimeout) -> io::Result<()> {
+        let b = self.inner.base()?;
+        if timeout.base_id != b.id {
+            return Err(invalid("common timeout belongs to another base"));
+        }
+        let t = checked_deadline(timeout.duration)?;
+        self.inner.add(Some(t), Some(timeout.index))
+    }
+
+    /// Makes the event neither pending nor active (`event_del`); its
+    /// callback will not run until it is added or activated again.
+    /// Deleting an event that is neither pending nor active (deleted
+    /// twice, or a one-shot event that already fired) is a `NotFound`
+    /// error, so a double delete is visible; `.ok()` ignores it.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase};
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// t.add(Some(Duration::from_secs(1))).unwrap();
+    /// t.del().unwrap();
+    /// assert_eq!(t.del().unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn del(&self) -> io::Result<()> {
+        self.inner.del()
+    }
+
+    /// Drops the timeout but keeps the descriptor or signal interest
+    /// (`event_remove_timer`).
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_TIMEOUT};
+    /// use std::time::Duration;
+    /// let base = EventBase::new().unwrap();
+    /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// t.add(Some(Duration::from_secs(1))).unwrap();
+    /// t.remove_timer().unwrap();
+    /// assert!(t.pending(EV_TIMEOUT).is_empty());
+    /// ```
+    pub fn remove_timer(&self) -> io::Result<()> {
+        self.inner.remove_timer()
+    }
+
+    /// Makes the event active with `res` (`event_active`): its callback
+    /// runs at the next iteration with `what = res`, whether or not it is
+    /// pending. Activating an already active event adds `res` to the
+    /// flags it will get; the callback still runs once. A one-shot event
+    /// stops being pending when its callback runs.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventBase, EV_READ, EV_WRITE};
+    /// let base = EventBase::new().unwrap();
+    /// let ev = Event::new(&base, -1, EventFlags::empty(), |_, what| {
+    ///     assert_eq!(what, EV_READ | EV_WRITE);
+    /// })
+    /// .unwrap();
+    /// # use runtime_compat::EventFlags;
+    /// ev.active(EV_READ).unwrap();
+    /// ev.active(EV_WRITE).unwrap();
+    /// base.dispatch().unwrap();
+    /// ```
+    pub fn active(&self, res: EventFlags) -> io::Result<()> {
+        self.inner.activate(res)
+    }
+
+    /// Runs a user event's callback at the next iteration (`evuser_trigger`,
+    /// that is `event_active(ev, 0)`).
+    pub fn trigger(&self) -> io::Result<()> {
+        self.inner.activate(EventFlags::empty())
+    }
+
+    /// Which of `what` are pending or active (`event_pending`): the I/O or
+    /// signal flags while added, `EV_TIMEOUT` while a timeout is armed, and
+    /// the flags the event was activated with.
+    pub fn pending(&self, what: EventFlags) -> EventFlags {
+        let mask = EV_TIMEOUT | IO_FLAGS | EV_SIGNAL;
+        self.inner.pending_flags() & what & mask
+    }
+
+    /// Whether the event is pending or active at all.
+    pub fn is_pending(&self) -> bool {
+        !self.pending(EV_TIMEOUT | IO_FLAGS | EV_SIGNAL).is_empty() || self.inner.active.get()
+    }
+
+    /// When the armed timeout expires (the `tv` of `event_pending`).
+    pub fn deadline(&self) -> Option<Instant> {
+        if self.inner.has_timer() {
+            self.inner.deadline.get()
+        } else {
+            None
+        }
+    }
+
+    /// Sets the priority (`event_priority_set`; 0 runs first). Fails for
+    /// an active event or a priority out of range.
+    ///
+    /// ```
+    /// use runtime_compat::{Event, EventConfig};
+    /// let base = EventConfig::new().priorities(3).build().unwrap();
+    /// let ev = Event::new_timer(&base, |_, _| {}).unwrap();
+    /// assert_eq!(ev.priority(), 1); // the middle one by default
+    /// ev.set_priority(0).unwrap();
+    /// assert!(ev.set_priority(3).is_err());
+    /// ```
+    pub fn set_priority(&self, priority: usize) -> io::Result<()> {
+        self.inner.set_priority(priority)
+    }
+
+    /// The priority (`event_get_priority`).
+    pub fn priority(&self) -> usize {
+        self.inner.priority.get()
+    }
+
+    /// The descriptor, or signal number (`event_get_fd`).
+    pub fn fd(&self) -> RawFd {
+        self.inner.fd
+    }
+
+    /// The flags the event was created with (`event_get_events`).
+    pub fn events(&self) -> EventFlags {
+        self.inner.events
+    }
+
+    /// A handle to the event's base (`event_get_base`).
+    pub fn base(&self) -> BaseHandle {
+        BaseHandle {
+            inner: self.inner.base.clone(),
+        }
+    }
+
+    /// Whether its callback is running right now.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// Replaces the callback (part of libevent's `event_assign`). Allowed
+    /// at any time, from the callback itself too (the new one is used from
+    /// the next time the event fires).
+    pub fn set_callback(
+        &self,
+        callback: impl FnMut(&Event, RawFd, EventFlags) + 'static,
+    ) -> io::Result<()> {
+        self.inner.base()?;
+        let old = self.inner.callback.replace(Some(Box::new(callback)));
+        drop(old);
+        Ok(())
+    }
+
+    /// Releases the event (`event_free`): deleted, its callback dropped
+    /// (when it returns, if it is running: an event may free itself), its
+    /// task ended. Later calls on any handle of it fail; freeing twice
+    /// does nothing.
+    pub fn free(&self) {
+        self.inner.free();
+    }
+
+    /// Whether [`free`](Event::free) was called.
+    pub fn is_freed(&self) -> bool {
+        self.inner.freed.get()
+    }
+}

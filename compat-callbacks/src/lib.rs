@@ -1,0 +1,99 @@
+//! libevent's callback API on top of `runtime`: [`EventBase`] (the loop),
+//! [`Event`] (`event_new`, `evtimer_new`, `evsignal_new`, user events,
+//! `event_base_once`), [`ConnListener`] (`evconnlistener`), the flags
+//! (`EV_READ | EV_PERSIST`, `EVLOOP_ONCE`, `LEV_OPT_*`) and the log
+//! callback — for code written the libevent way.
+//!
+//! Underneath, an `EventBase` owns a [`Runtime`](runtime_executor::Runtime)
+//! and drives it one iteration at a time
+//! ([`Runtime::run_once`](runtime_executor::Runtime::run_once)); each event
+//! is a task of that runtime which waits for its descriptor's readiness
+//! (one shared reactor registration per descriptor), its timeout, its
+//! signal or a manual activation, then calls the callback on the loop's
+//! thread, with libevent's semantics:
+//!
+//! | libevent | here |
+//! |---|---|
+//! | `event_base_new`, `event_config_*` | [`EventBase::new`], [`EventConfig`] |
+//! | `event_base_dispatch`, `event_base_loop(flags)` | [`EventBase::dispatch`], [`EventBase::run_loop`] |
+//! | `event_base_loopexit/loopbreak/loopcontinue` | [`BaseHandle::loopexit`] … |
+//! | `event_new(base, fd, what, cb, arg)` | [`Event::new`]`(&base, fd, what, closure)` |
+//! | `event_self_cbarg()` | [`Event::new_with_self`] |
+//! | `event_add(ev, tv)`, `event_del`, `event_free` | [`Event::add`], [`Event::del`], [`Event::free`] |
+//! | `event_active`, `event_pending`, `event_priority_set` | [`Event::active`], [`Event::pending`], [`Event::set_priority`] |
+//! | `evtimer_new`, `evsignal_new`, `evuser_new` | [`Event::new_timer`], [`Event::new_signal`], [`Event::new_user`] |
+//! | `event_base_once` | [`BaseHandle::once`] |
+//! | `evconnlistener_new_bind` | [`ConnListener::bind`] |
+//! | `event_set_log_callback` | [`set_log_callback`] |
+//!
+//! Not here yet: callback bufferevents (`bufferevent_socket_new` and its
+//! read/write/event callbacks and watermarks), which will sit on
+//! `runtime_io`'s `BufferedStream` the same way events sit on the reactor:
+//! a task per bufferevent, callbacks run through the base's deferral rules.
+//!
+//! Errors are `io::Result`s where libevent returns -1; nothing here panics
+//! on bad input. A panic inside a callback stops the loop and resumes in
+//! `dispatch`.
+//!
+//! Descriptor events are level-triggered, as libevent's are by default:
+//! the reactor underneath is edge-triggered, so after a callback has run
+//! the layer asks the kernel, with a zero-timeout `poll(2)`, whether the
+//! descriptor is still ready, and fires again at the next iteration if it
+//! is (when an iteration runs several callbacks, one `poll(2)` after them
+//! covers all their descriptors). `EV_ET` events skip that probe and fire
+//! once per edge. This probe is the layer's main cost over the futures API
+//! (about one system call per callback; see `examples/pipebench.rs
+//! --api callbacks`).
+//!
+//! ```
+//! use runtime_compat::{Event, EventBase, EV_PERSIST, EV_READ, EV_TIMEOUT};
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//!
+//! let base = EventBase::new().unwrap();
+//! let (mut tx, rx) = std::os::unix::net::UnixStream::pair().unwrap();
+//! rx.set_nonblocking(true).unwrap();
+//!
+//! // A read event with a timeout: the callback learns which came first.
+//! let b = base.handle();
+//! let ev = Event::new(&base, rx.as_raw_fd(), EV_READ | EV_PERSIST, move |fd, what| {
+//!     if what.contains(EV_TIMEOUT) {
+//!         b.loopbreak().unwrap();
+//!         return;
+//!     }
+//!     let mut buf = [0u8; 64];
+//!     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+//!     println!("read {n} bytes");
+//! })
+//! .unwrap();
+//! ev.add(Some(Duration::from_millis(20))).unwrap();
+//! tx.write_all(b"ping").unwrap();
+//! base.dispatch().unwrap(); // reads "ping", then times out 20 ms later
+//! ```
+
+#![warn(missing_docs)]
+
+mod base;
+mod event;
+mod fd;
+mod flags;
+mod listener;
+mod log;
+
+pub use base::{
+    BaseHandle, CommonTimeout, EventBase, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS,
+    MAX_PRIORITIES,
+};
+pub use event::Event;
+pub use flags::{
+    CountFlags, EventFlags, ListenerFlags, LoopFlags, EVENT_BASE_COUNT_ACTIVE,
+    EVENT_BASE_COUNT_ADDED, EVENT_BASE_COUNT_VIRTUAL, EVLOOP_NONBLOCK, EVLOOP_NO_EXIT_ON_EMPTY,
+    EVLOOP_ONCE, EV_CLOSED, EV_ET, EV_PERSIST, EV_READ, EV_SIGNAL, EV_TIMEOUT, EV_WRITE,
+    LEV_OPT_BIND_IPV4_AND_IPV6, LEV_OPT_BIND_IPV6ONLY, LEV_OPT_CLOSE_ON_EXEC,
+    LEV_OPT_CLOSE_ON_FREE, LEV_OPT_DEFERRED_ACCEPT, LEV_OPT_DISABLED,
+    LEV_OPT_LEAVE_SOCKETS_BLOCKING, LEV_OPT_REUSEABLE, LEV_OPT_REUSEABLE_PORT, LEV_OPT_THREADSAFE,
+};
+pub use listener::{AcceptCallback, ConnListener, ErrorCallback};
+pub use log::{enable_debug_logging, set_log_callback, LogCallback, Severity};
+pub use runtime_reactor::Features;

@@ -1,0 +1,593 @@
+//! [`ConnListener`]: libevent's `evconnlistener`, on top of
+//! [`runtime_net::TcpListener`] and its accept loop (retries of `EINTR` and
+//! `ECONNABORTED`, a timer back-off when descriptors run out).
+
+use crate::base::{BaseHandle, BaseInner};
+use crate::event::{freed, gone};
+use crate::flags::*;
+use crate::log::{log_error, log_warn};
+use runtime_executor::JoinHandle;
+use runtime_net::TcpListener;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+/// The accept callback: the listener, the new connection (non-blocking
+/// unless `LEV_OPT_LEAVE_SOCKETS_BLOCKING`, not registered with any
+/// reactor, so an [`Event`](crate::Event) can watch it) and the peer.
+pub type AcceptCallback = Box<dyn FnMut(&ConnListener, std::net::TcpStream, SocketAddr)>;
+
+/// The error callback: the listener and the accept error. The listener
+/// stays enabled.
+pub type ErrorCallback = Box<dyn FnMut(&ConnListener, io::Error)>;
+
+/// Accepts handled per task poll before the loop gets a turn.
+const ACCEPTS_PER_POLL: usize = 64;
+
+pub(crate) struct ListenerInner {
+    base: Weak<BaseInner>,
+    listener: RefCell<Option<TcpListener>>,
+    fd: RawFd,
+    flags: ListenerFlags,
+    cb: Cell<Option<AcceptCallback>>,
+    has_cb: Cell<bool>,
+    errcb: Cell<Option<ErrorCallback>>,
+    enabled: Cell<bool>,
+    /// Counted in the base's pending events (enabled, with a callback).
+    counted: Cell<bool>,
+    key: Cell<Option<usize>>,
+    task: RefCell<Option<JoinHandle<()>>>,
+    waker: RefCell<Option<Waker>>,
+    freed: Cell<bool>,
+}
+
+impl Drop for ListenerInner {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.get_mut().take() {
+            t.abort();
+        }
+    }
+}
+
+struct ListenerTask {
+    l: Weak<ListenerInner>,
+}
+
+impl Future for ListenerTask {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(l) = self.l.upgrade() else {
+            return Poll::Ready(());
+        };
+        let Some(base) = l.base.upgrade() else {
+            return Poll::Ready(());
+        };
+        {
+            let mut w = l.waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        l.run(&base, cx)
+    }
+}
+
+impl ListenerInner {
+    fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..ACCEPTS_PER_POLL {
+            if self.freed.get() {
+                return Poll::Ready(());
+            }
+            if !self.enabled.get() || !self.has_cb.get() {
+                return Poll::Pending;
+            }
+            if base.must_defer_listener() {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let res = {
+                let l = self.listener.borrow();
+                let Some(tl) = l.as_ref() else {
+                    return Poll::Ready(());
+                };
+                tl.poll_accept(cx)
+            };
+            let handle = ConnListener {
+                inner: self.clone(),
+            };
+            match res {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok((stream, peer))) => {
+                    let stream = match stream.into_std() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.report(&handle, e);
+                            continue;
+                        }
+                    };
+                    if self.flags.contains(LEV_OPT_LEAVE_SOCKETS_BLOCKING) {
+                        if let Err(e) = stream.set_nonblocking(false) {
+                            self.report(&handle, e);
+                            continue;
+                        }
+                    }
+                    let Some(mut cb) = self.cb.take() else {
+                        continue;
+                    };
+                    base.count_callback();
+                    let r = catch_unwind(AssertUnwindSafe(|| cb(&handle, stream, peer)));
+                    if !self.freed.get() && self.has_cb.get() {
+                        match self.cb.take() {
+                            Some(newer) => self.cb.set(Some(newer)),
+                            None => self.cb.set(Some(cb)),
+                        }
+                    }
+                    if let Err(p) = r {
+                        log_error!("accept callback of listener fd {} panicked", self.fd);
+                        base.store_panic(p);
+                    }
+                }
+                Poll::Ready(Err(e)) => self.report(&handle, e),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn report(&self, handle: &ConnListener, e: io::Error) {
+        match self.errcb.take() {
+            Some(mut cb) => {
+                cb(handle, e);
+                if !self.freed.get() && self.errcb.take().is_none() {
+                    self.errcb.set(Some(cb));
+                }
+            }
+            None => log_warn!("evconnlistener on fd {}: accept failed: {e}", self.fd),
+        }
+    }
+
+    fn base(&self) -> io::Result<Rc<BaseInner>> {
+        if self.freed.get() {
+            return Err(freed());
+        }
+        let b = self.base.upgrade().ok_or_else(gone)?;
+        if b.closing.get() {
+            return Err(gone());
+        }
+        Ok(b)
+    }
+
+    /// Keeps the base's count of pending events in step.
+    fn sync_count(&self, base: &BaseInner) {
+        let want = !self.freed.get() && self.enabled.get() && self.has_cb.get();
+        if want != self.counted.replace(want) {
+            let n = base.listeners_enabled.get();
+            base.listeners_enabled
+                .set(if want { n + 1 } else { n.saturating_sub(1) });
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    fn set_enabled(&self, on: bool) -> io::Result<()> {
+        let base = self.base()?;
+        self.enabled.set(on);
+        if let Some(l) = self.listener.borrow().as_ref() {
+            if on {
+                l.enable();
+            } else {
+                l.disable();
+            }
+        }
+        self.sync_count(&base);
+        if on {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    fn free(&self) {
+        if self.freed.replace(true) {
+            return;
+        }
+        let base = self.base.upgrade();
+        if let Some(b) = base.as_deref().filter(|b| !b.closing.get()) {
+            self.enabled.set(false);
+            if self.counted.replace(false) {
+                b.listeners_enabled
+                    .set(b.listeners_enabled.get().saturating_sub(1));
+            }
+            if let Some(k) = self.key.take() {
+                let removed = b.state.borrow_mut().listeners.remove(k);
+                drop(removed);
+            }
+        }
+        let l = self.listener.borrow_mut().take();
+        if let Some(l) = l {
+            // Deregister first; close unless told to leave the socket open.
+            match l.into_std() {
+                Ok(s) if !self.flags.contains(LEV_OPT_CLOSE_ON_FREE) => {
+                    let _ = s.into_raw_fd();
+                }
+                other => drop(other),
+            }
+        }
+        let task = self.task.borrow_mut().take();
+        if let Some(t) = task {
+            t.abort();
+        }
+        self.waker.replace(None);
+        let cb = self.cb.take();
+        let errcb = self.errcb.take();
+        drop((cb, errcb));
+    }
+
+    pub(crate) fn teardown(&self) {
+        self.key.set(None);
+        self.counted.set(false);
+        self.free();
+    }
+}
+
+/// A listening TCP socket that calls back with each accepted connection:
+/// libevent's `evconnlistener`. Built on [`runtime_net::TcpListener`]
+/// (its accept loop retries `EINTR`/`ECONNABORTED` silently and backs off
+/// on a timer when descriptors run out). The handle is cheap to clone.
+///
+/// Like libevent's, a listener lives until [`free`](ConnListener::free)
+/// (or until its base is dropped), whether or not handles remain; while
+/// enabled with a callback it counts as a pending event, so `dispatch`
+/// keeps running.
+///
+/// ```
+/// use runtime_compat::{ConnListener, EventBase, LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE};
+/// use std::io::{Read, Write};
+///
+/// let base = EventBase::new().unwrap();
+/// let b = base.handle();
+/// let listener = ConnListener::bind(
+///     &base,
+///     "127.0.0.1:0".parse().unwrap(),
+///     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+///     -1,
+///     move |l, mut conn, _peer| {
+///         conn.write_all(b"hi\n").unwrap(); // a small write to a fresh socket
+///         l.free(); // one connection is enough
+///         b.loopbreak().unwrap();
+///     },
+/// )
+/// .unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let client = std::thread::spawn(move || {
+///     let mut s = std::net::TcpStream::connect(addr).unwrap();
+///     let mut line = String::new();
+///     s.read_to_string(&mut line).unwrap();
+///     line
+/// });
+/// base.dispatch().unwrap();
+/// assert_eq!(client.join().unwrap(), "hi\n");
+/// ```
+#[derive(Clone)]
+pub struct ConnListener {
+    inner: Rc<ListenerInner>,
+}
+
+impl PartialEq for ConnListener {
+    fn eq(&self, other: &ConnListener) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for ConnListener {}
+
+impl fmt::Debug for ConnListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnListener")
+            .field("fd", &self.inner.fd)
+            .field("enabled", &self.inner.enabled.get())
+            .field("freed", &self.inner.freed.get())
+            .finish()
+    }
+}
+
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in; we write one value at its start.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn set_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: passes a live int and its size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            opt,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+fn listen_backlog(backlog: i32) -> i32 {
+    if backlog > 0 {
+        backlog
+    } else {
+        128
+    }
+}
+
+/// socket + options + bind + listen, synchronously (callable from inside
+/// callbacks, unlike the async `TcpListener::bind_with`).
+fn bind_socket(
+    addr: SocketAddr,
+    flags: ListenerFlags,
+    backlog: i32,
+) -> io::Result<std::net::TcpListener> {
+    let domain = if addr.is_ipv6() {
+        libc::AF_INET6
+    } else {
+        libc::AF_INET
+    };
+    // SAFETY: plain system call with integer arguments.
+    let fd = cvt(unsafe {
+        libc::socket(
+            domain,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket() and is owned by no one else.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    if flags.contains(LEV_OPT_REUSEABLE) {
+        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    }
+    if flags.contains(LEV_OPT_REUSEABLE_PORT) {
+        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+    }
+    if addr.is_ipv6() {
+        if flags.contains(LEV_OPT_BIND_IPV6ONLY) {
+            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+        } else if flags.contains(LEV_OPT_BIND_IPV4_AND_IPV6) {
+            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
+        }
+    }
+    let (ss, len) = sockaddr(&addr);
+    // SAFETY: `ss` is a live sockaddr of `len` bytes.
+    cvt(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) })?;
+    // SAFETY: plain system call on a descriptor we own.
+    cvt(unsafe { libc::listen(fd, listen_backlog(backlog)) })?;
+    if flags.contains(LEV_OPT_DEFERRED_ACCEPT) {
+        set_int(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
+    }
+    Ok(std::net::TcpListener::from(owned))
+}
+
+impl ConnListener {
+    /// Binds a TCP socket to `addr` and listens (`evconnlistener_new_bind`).
+    /// `flags`: `LEV_OPT_REUSEABLE` (`SO_REUSEADDR`),
+    /// `LEV_OPT_REUSEABLE_PORT` (`SO_REUSEPORT`), `LEV_OPT_DISABLED`
+    /// (start disabled), `LEV_OPT_LEAVE_SOCKETS_BLOCKING`,
+    /// `LEV_OPT_DEFERRED_ACCEPT` (`TCP_DEFER_ACCEPT`),
+    /// `LEV_OPT_BIND_IPV6ONLY`, `LEV_OPT_BIND_IPV4_AND_IPV6`; the socket
+    /// is always close-on-exec and, being ours, always closed on free.
+    /// `backlog <= 0` means 128.
+    ///
+    /// ```
+    /// use runtime_compat::{ConnListener, EventBase, ListenerFlags};
+    /// let base = EventBase::new().unwrap();
+    /// let a = ConnListener::bind(&base, "127.0.0.1:0".parse().unwrap(), ListenerFlags::empty(), 16, |_, _, _| {}).unwrap();
+    /// // The port is taken: a second bind is an error, not a panic.
+    /// let addr = a.local_addr().unwrap();
+    /// assert!(ConnListener::bind(&base, addr, ListenerFlags::empty(), 16, |_, _, _| {}).is_err());
+    /// ```
+    pub fn bind(
+        base: &BaseHandle,
+        addr: SocketAddr,
+        flags: ListenerFlags,
+        backlog: i32,
+        callback: impl FnMut(&ConnListener, std::net::TcpStream, SocketAddr) + 'static,
+    ) -> io::Result<ConnListener> {
+        let b = base.inner()?;
+        let std = bind_socket(addr, flags, backlog).inspect_err(|e| {
+            log_warn!("evconnlistener_new_bind: {addr}: {e}");
+        })?;
+        ConnListener::create(&b, std, flags | LEV_OPT_CLOSE_ON_FREE, Box::new(callback))
+    }
+
+    /// Wraps a socket that is already bound (`evconnlistener_new`):
+    /// `backlog > 0` calls `listen(backlog)`, `< 0` `listen(128)`, `0`
+    /// means it is listening already. Without `LEV_OPT_CLOSE_ON_FREE` the
+    /// descriptor is left open when the listener is freed.
+    pub fn from_std(
+        base: &BaseHandle,
+        listener: std::net::TcpListener,
+        flags: ListenerFlags,
+        backlog: i32,
+        callback: impl FnMut(&ConnListener, std::net::TcpStream, SocketAddr) + 'static,
+    ) -> io::Result<ConnListener> {
+        let b = base.inner()?;
+        if backlog != 0 {
+            let n = if backlog > 0 { backlog } else { 128 };
+            // SAFETY: plain system call on a descriptor the listener owns.
+            cvt(unsafe { libc::listen(listener.as_raw_fd(), n) })?;
+        }
+        ConnListener::create(&b, listener, flags, Box::new(callback))
+    }
+
+    fn create(
+        b: &Rc<BaseInner>,
+        std: std::net::TcpListener,
+        flags: ListenerFlags,
+        cb: AcceptCallback,
+    ) -> io::Result<ConnListener> {
+        let fd = std.as_raw_fd();
+        let tl = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            TcpListener::from_std(std)?
+        };
+        let enabled = !flags.contains(LEV_OPT_DISABLED);
+        if !enabled {
+            tl.disable();
+        }
+        let inner = Rc::new(ListenerInner {
+            base: Rc::downgrade(b),
+            listener: RefCell::new(Some(tl)),
+            fd,
+            flags,
+            cb: Cell::new(Some(cb)),
+            has_cb: Cell::new(true),
+            errcb: Cell::new(None),
+            enabled: Cell::new(enabled),
+            counted: Cell::new(false),
+            key: Cell::new(None),
+            task: RefCell::new(None),
+            waker: RefCell::new(None),
+            freed: Cell::new(false),
+        });
+        let key = b.state.borrow_mut().listeners.insert(inner.clone());
+        inner.key.set(Some(key));
+        inner.sync_count(b);
+        b.ever_added.set(true);
+        let task = b.spawn_task(
+            b.default_priority.get(),
+            ListenerTask {
+                l: Rc::downgrade(&inner),
+            },
+        );
+        match task {
+            Ok(t) => *inner.task.borrow_mut() = Some(t),
+            Err(e) => {
+                inner.free();
+                return Err(e);
+            }
+        }
+        Ok(ConnListener { inner })
+    }
+
+    /// Starts accepting again (`evconnlistener_enable`).
+    pub fn enable(&self) -> io::Result<()> {
+        self.inner.set_enabled(true)
+    }
+
+    /// Stops accepting (`evconnlistener_disable`): connections wait in the
+    /// kernel's backlog until [`enable`](ConnListener::enable).
+    pub fn disable(&self) -> io::Result<()> {
+        self.inner.set_enabled(false)
+    }
+
+    /// Whether it accepts.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.get() && !self.inner.freed.get()
+    }
+
+    /// Replaces the accept callback (`evconnlistener_set_cb`); `None`
+    /// stops accepting as if disabled.
+    pub fn set_callback(&self, callback: Option<AcceptCallback>) -> io::Result<()> {
+        let base = self.inner.base()?;
+        self.inner.has_cb.set(callback.is_some());
+        let old = self.inner.cb.replace(callback);
+        self.inner.sync_count(&base);
+        self.inner.wake();
+        drop(old);
+        Ok(())
+    }
+
+    /// Sets the error callback (`evconnlistener_set_error_cb`), called with
+    /// each accept error other than the ones retried silently; without one
+    /// the error is logged. The listener stays enabled.
+    pub fn set_error_callback(
+        &self,
+        callback: impl FnMut(&ConnListener, io::Error) + 'static,
+    ) -> io::Result<()> {
+        self.inner.base()?;
+        let old = self.inner.errcb.replace(Some(Box::new(callback)));
+        drop(old);
+        Ok(())
+    }
+
+    /// The listening descriptor (`evconnlistener_get_fd`).
+    pub fn fd(&self) -> RawFd {
+        self.inner.fd
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self.inner.listener.borrow().as_ref() {
+            Some(l) => l.local_addr(),
+            None => Err(freed()),
+        }
+    }
+
+    /// A handle to the base (`evconnlistener_get_base`).
+    pub fn base(&self) -> BaseHandle {
+        BaseHandle {
+            inner: self.inner.base.clone(),
+        }
+    }
+
+    /// Releases the listener (`evconnlistener_free`): it stops accepting,
+    /// closes its socket (with `LEV_OPT_CLOSE_ON_FREE`, always for
+    /// [`bind`](ConnListener::bind)) and drops its callbacks (after the
+    /// running one returns). Freeing twice does nothing.
+    pub fn free(&self) {
+        self.inner.free();
+    }
+
+    /// Whether [`free`](ConnListener::free) was called.
+    pub fn is_freed(&self) -> bool {
+        self.inner.freed.get()
+    }
+}
