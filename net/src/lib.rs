@@ -4,7 +4,7 @@
 //! Every socket is non-blocking and close-on-exec from birth and is
 //! registered once, edge-triggered for both directions, with the reactor of
 //! the thread that made it, so sockets are `!Send`: they live on that
-//! thread (shard listeners over threads with [`ListenOptions::reuse_port`]).
+//! thread (shard listeners over worker threads with [`serve_sharded`]).
 //! Streams implement `futures_io::AsyncRead` and `AsyncWrite`, so the
 //! futures ecosystem plugs in, and have inherent async `read`/`write`
 //! helpers too.
@@ -54,6 +54,7 @@
 mod accept;
 mod options;
 mod resolve;
+mod shard;
 mod socket;
 mod split;
 mod stream;
@@ -67,6 +68,7 @@ pub use futures_io::{AsyncRead, AsyncWrite};
 
 pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 pub use options::ListenOptions;
+pub use shard::{serve_sharded, ShardedServer};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
