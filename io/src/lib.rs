@@ -40,7 +40,15 @@
 #![warn(missing_docs)]
 
 pub mod buffer;
+pub mod stream;
 
 pub use buffer::{
     Buffer, BufferChange, BufferError, CallbackId, Eol, FileSegment, Peek, Segment, Shared, Side,
+};
+/// The I/O traits [`BufferedStream`] implements (re-exported from
+/// `futures-io`).
+pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+pub use stream::{
+    pair, pair_with_capacity, BufferedStream, Filter, FilterResult, Filtered, FlushMode, PairEnd,
+    Passthrough, RateLimit, RateLimitGroup, Transport, Watermarks,
 };

@@ -415,6 +415,53 @@ impl Buffer {
         }
     }
 
+    /// Like [`reserve`](Buffer::reserve), but settles for less: hands out
+    /// the tail chunk's free space (up to `max` bytes) when it has at least
+    /// `min` bytes (clamped to `1..=max`), and only otherwise a new chunk of
+    /// `max` bytes. For reads into the buffer: a partly filled tail is used
+    /// up instead of allocating a fresh chunk for every read, the way
+    /// [`read_from`](Buffer::read_from) does. [`commit`](Buffer::commit)
+    /// as usual. `max == 0` hands out an empty slice.
+    ///
+    /// ```
+    /// use runtime_io::Buffer;
+    ///
+    /// let mut buf = Buffer::with_chunk_size(64);
+    /// buf.add(b"0123456789")?;
+    /// // The tail chunk has 54 free bytes: enough, no new chunk.
+    /// assert_eq!(buf.reserve_some(1000, 32)?.len(), 54);
+    /// buf.commit(4)?;
+    /// assert_eq!(buf.chunk_count(), 1);
+    /// // 50 left, fewer than wanted: a new chunk of 1000 bytes.
+    /// assert_eq!(buf.reserve_some(1000, 51)?.len(), 1000);
+    /// # Ok::<(), runtime_io::BufferError>(())
+    /// ```
+    pub fn reserve_some(&mut self, max: usize, min: usize) -> Result<&mut [u8], BufferError> {
+        self.check_back()?;
+        if max == 0 {
+            self.reserved = 0;
+            return Ok(&mut []);
+        }
+        let min = min.clamp(1, max);
+        let room = match self.owned_tail() {
+            Some(tail) => {
+                tail.realign_for(max);
+                tail.spare()
+            }
+            None => 0,
+        };
+        if room < min {
+            return self.reserve(max);
+        }
+        let n = room.min(max);
+        self.check_grow(n)?;
+        self.reserved = n;
+        match self.owned_tail() {
+            Some(tail) => Ok(tail.spare_init(n)),
+            None => Ok(&mut []),
+        }
+    }
+
     /// Appends the first `n` bytes of the space handed out by the last
     /// [`reserve`](Buffer::reserve) (`evbuffer_commit_space`). Committing
     /// less than was reserved is fine; more (or after the reservation was

@@ -1,0 +1,910 @@
+//! `runtime::io::BufferedStream` (bufferevent) over real sockets on
+//! 127.0.0.1: watermarks and backpressure, read and write timeouts,
+//! sendfile, every end-of-line style across chunks and reads, bounded lines
+//! with a server that keeps serving, pairs, filters, finish, peer resets.
+//! Every test is bounded in time. Rate limits are in `tests/ratelimit.rs`.
+
+use runtime::io::{
+    pair, AsyncBufRead, Buffer, BufferError, BufferedStream, Eol, FilterResult, FlushMode,
+    Passthrough, Watermarks,
+};
+use runtime::net::{AsyncRead, AsyncWrite, TcpListener, TcpStream};
+use runtime::time::{sleep, timeout};
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::io::{self, ErrorKind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+async fn bounded<F: Future>(f: F) -> F::Output {
+    timeout(LIMIT, f).await.expect("test ran out of time")
+}
+
+async fn tcp_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    (client, server)
+}
+
+async fn read_to_end(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match s.read(&mut buf).await? {
+            0 => return Ok(out),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn is_line_too_long(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::InvalidData
+        && matches!(
+            e.get_ref().and_then(|i| i.downcast_ref::<BufferError>()),
+            Some(BufferError::LineTooLong)
+        )
+}
+
+// ---------------------------------------------------------------- watermarks
+
+#[runtime::test]
+async fn high_watermark_stops_reading_and_the_writer_blocks() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        // A fixed receive buffer (no autotuning up to 32 MB) so the writer
+        // blocks soon; not a tiny one (loopback crawls on zero windows).
+        server.set_recv_buffer_size(128 * 1024).unwrap();
+        client.set_send_buffer_size(64 * 1024).unwrap();
+        const HIGH: usize = 4096;
+        const TOTAL: usize = 16 << 20;
+        let mut reader = BufferedStream::new(server);
+        reader.set_read_watermarks(0, HIGH);
+
+        let written = Rc::new(Cell::new(0usize));
+        let w = written.clone();
+        let writer = runtime::spawn(async move {
+            let data = pattern(TOTAL, 7);
+            let mut off = 0;
+            while off < TOTAL {
+                let n = client
+                    .write(&data[off..(off + 256 * 1024).min(TOTAL)])
+                    .await?;
+                off += n;
+                w.set(off);
+            }
+            client.shutdown(std::net::Shutdown::Write)?;
+            Ok::<_, io::Error>(())
+        });
+
+        // The reader fills up to the high watermark and then reads no more.
+        let mut reads = 0;
+        loop {
+            let n = reader.fill().await.unwrap();
+            assert!(reader.input().len() <= HIGH);
+            if n == 0 {
+                break;
+            }
+            reads += 1;
+        }
+        assert!(reads >= 1);
+        assert!(!reader.is_eof());
+        assert_eq!(
+            reader.input().len(),
+            HIGH,
+            "memory is bounded by the watermark"
+        );
+
+        // The writer stalls: nothing is read from the socket, the kernel's
+        // buffers fill and its writes block.
+        let mut last = written.get();
+        let mut stalled_since = Instant::now();
+        while stalled_since.elapsed() < Duration::from_millis(400) {
+            sleep(Duration::from_millis(50)).await;
+            // Polling the reader again must not read past the watermark.
+            assert_eq!(reader.fill().await.unwrap(), 0);
+            if written.get() != last {
+                last = written.get();
+                stalled_since = Instant::now();
+            }
+        }
+        assert!(
+            last < TOTAL / 4,
+            "writer got {last} bytes through a stalled reader"
+        );
+
+        // Consuming the input lets everything through, byte-exact, and the
+        // input never holds more than the watermark.
+        let expect = pattern(TOTAL, 7);
+        let mut got = 0usize;
+        loop {
+            let mut chunk = [0u8; 1500];
+            let n = reader.read(&mut chunk).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(chunk[..n] == expect[got..got + n], "corrupted at {got}");
+            got += n;
+            assert!(reader.input().len() <= HIGH);
+        }
+        assert_eq!(got, TOTAL);
+        writer.await.unwrap().unwrap();
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_low_watermark_waits_for_enough_bytes() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut reader = BufferedStream::new(server);
+        reader.set_watermarks(Watermarks {
+            read_low: 10,
+            ..Watermarks::default()
+        });
+        let sent_rest = Rc::new(Cell::new(false));
+        let flag = sent_rest.clone();
+        let writer = runtime::spawn(async move {
+            client.write_all(b"0123").await.unwrap();
+            sleep(Duration::from_millis(50)).await;
+            flag.set(true);
+            client.write_all(b"456789ab").await.unwrap();
+            sleep(Duration::from_millis(20)).await;
+            client.write_all(b"xyz").await.unwrap();
+            client
+        });
+        let mut buf = [0u8; 64];
+        let n = reader.read(&mut buf).await.unwrap();
+        assert!(sent_rest.get(), "a read returned before the low watermark");
+        assert_eq!(&buf[..n], b"0123456789ab");
+        // Fewer than the low watermark, then end of stream: what is there.
+        let client = writer.await.unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let n = reader.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"xyz");
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 0);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn write_low_watermark_ends_flush_early() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        server.set_send_buffer_size(16 * 1024).unwrap();
+        const TOTAL: usize = 2 << 20;
+        const LOW: usize = 256 * 1024;
+        let mut w = BufferedStream::new(server);
+        w.set_write_watermark(LOW);
+        w.write_all(&pattern(TOTAL, 3)).await.unwrap();
+        // A slow reader.
+        let reader = runtime::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match client.read(&mut buf).await.unwrap() {
+                    0 => break got,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+                sleep(Duration::from_micros(200)).await;
+            }
+        });
+        w.flush().await.unwrap();
+        let left = w.output().len();
+        assert!(left <= LOW, "flush returned with {left} bytes buffered");
+        assert!(
+            left > 0,
+            "flush went all the way down instead of stopping at the watermark"
+        );
+        w.set_write_watermark(0);
+        w.flush().await.unwrap();
+        assert!(w.output().is_empty());
+        w.finish().await.unwrap();
+        assert!(reader.await.unwrap() == pattern(TOTAL, 3));
+    })
+    .await
+}
+
+// ------------------------------------------------------------------ timeouts
+
+#[runtime::test]
+async fn read_timeout_fires_on_an_idle_peer() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        s.set_timeouts(Some(Duration::from_millis(100)), None);
+        assert_eq!(s.timeouts(), (Some(Duration::from_millis(100)), None));
+        let t = Instant::now();
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        let waited = t.elapsed();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(waited >= Duration::from_millis(100), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+
+        // Progress restarts the period: data every 60 ms keeps a 100 ms
+        // timeout from firing.
+        let writer = runtime::spawn(async move {
+            for i in 0..5 {
+                sleep(Duration::from_millis(60)).await;
+                client
+                    .write_all(format!("line {i}\n").as_bytes())
+                    .await
+                    .unwrap();
+            }
+            client
+        });
+        for i in 0..5 {
+            let line = s.read_line(Eol::Lf).await.unwrap().unwrap();
+            assert_eq!(line, format!("line {i}").as_bytes());
+        }
+        let _client = writer.await.unwrap();
+        // And it fires again once the peer is idle.
+        assert_eq!(
+            s.read_line(Eol::Lf).await.unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+    })
+    .await
+}
+
+#[runtime::test]
+async fn write_timeout_fires_when_the_peer_does_not_read() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        server.set_send_buffer_size(16 * 1024).unwrap();
+        client.set_recv_buffer_size(64 * 1024).unwrap();
+        let mut s = BufferedStream::new(server);
+        s.set_timeouts(None, Some(Duration::from_millis(150)));
+        s.output_mut().add(&vec![b'x'; 8 << 20]).unwrap();
+        let t = Instant::now();
+        let err = s.flush().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(t.elapsed() >= Duration::from_millis(150));
+        assert!(
+            !s.output().is_empty(),
+            "the unsent bytes stay in the output"
+        );
+        drop(client);
+    })
+    .await
+}
+
+// ------------------------------------------------------------------ sendfile
+
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(contents: &[u8]) -> TempFile {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "runtime-bstream-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::write(&path, contents).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[runtime::test]
+async fn file_segments_are_served_byte_exact_with_and_without_sendfile() {
+    bounded(async {
+        let body = pattern(3 << 20, 9);
+        let file = TempFile::new(&body);
+        for use_sendfile in [true, false] {
+            let (mut client, server) = tcp_pair().await;
+            // Small socket buffers: sendfile meets a full socket many times.
+            server.set_send_buffer_size(32 * 1024).unwrap();
+            let mut s = BufferedStream::new(server);
+            s.set_sendfile(use_sendfile);
+            s.output_mut().add(b"HEADER\n").unwrap();
+            s.output_mut()
+                .add_file(std::fs::File::open(&file.0).unwrap(), 1000, None)
+                .unwrap();
+            s.output_mut().add(b"\nTRAILER").unwrap();
+            let reader = runtime::spawn(async move { read_to_end(&mut client).await.unwrap() });
+            s.finish().await.unwrap();
+            let got = reader.await.unwrap();
+            let mut want = b"HEADER\n".to_vec();
+            want.extend_from_slice(&body[1000..]);
+            want.extend_from_slice(b"\nTRAILER");
+            assert_eq!(got.len(), want.len(), "sendfile={use_sendfile}");
+            assert!(got == want, "sendfile={use_sendfile}: corrupted");
+        }
+    })
+    .await
+}
+
+#[runtime::test]
+async fn buffer_write_to_on_the_socket_descriptor() {
+    bounded(async {
+        let body = pattern(256 * 1024, 4);
+        let file = TempFile::new(&body);
+        let (mut client, server) = tcp_pair().await;
+        let mut out = Buffer::new();
+        out.add_file(std::fs::File::open(&file.0).unwrap(), 0, None)
+            .unwrap();
+        let reader = runtime::spawn(async move { read_to_end(&mut client).await.unwrap() });
+        while !out.is_empty() {
+            match out.write_to(&server) {
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    sleep(Duration::from_millis(1)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        server.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(reader.await.unwrap() == body);
+    })
+    .await
+}
+
+// ----------------------------------------------------------------- read_line
+
+/// Sends `first`, makes the server read it (one socket read), checks no
+/// line is complete yet, then sends `rest` and end of stream.
+async fn lines_across_reads(
+    style: Eol,
+    first: &[u8],
+    rest: &[u8],
+    tiny_chunks: bool,
+) -> (Option<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut client, server) = tcp_pair().await;
+    let mut s = BufferedStream::new(server);
+    if tiny_chunks {
+        // 4-byte chunks and reads: "abc\r" and "\ndef" land in different
+        // chunks of the input.
+        *s.input_mut() = Buffer::with_chunk_size(4);
+        s.set_max_single_read(4);
+    }
+    client.write_all(first).await.unwrap();
+    let mut got = 0;
+    while got < first.len() {
+        got += s.fill().await.unwrap();
+    }
+    let early = s.try_read_line(style).unwrap();
+    client.write_all(rest).await.unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    if tiny_chunks && early.is_none() && first.len() == 4 {
+        // The next read goes into a chunk of its own: the end of line is
+        // split across chunks as well as across reads.
+        assert!(s.fill().await.unwrap() > 0);
+        assert!(s.input().chunk_count() >= 2, "{:?}", s.input());
+    }
+    let mut lines = Vec::new();
+    while let Some(line) = s.read_line(style).await.unwrap() {
+        lines.push(line);
+    }
+    (early, lines)
+}
+
+#[runtime::test]
+async fn every_eol_style_across_chunks_and_socket_reads() {
+    bounded(async {
+        let v = |items: &[&str]| -> Vec<Vec<u8>> {
+            items.iter().map(|s| s.as_bytes().to_vec()).collect()
+        };
+        for tiny in [false, true] {
+            // CRLF split between two socket reads (and two chunks).
+            let (early, lines) =
+                lines_across_reads(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, v(&["abc", "def"]));
+
+            let (early, lines) =
+                lines_across_reads(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, v(&["abc", "def", "ghi"]));
+
+            let (early, lines) = lines_across_reads(Eol::Lf, b"abc\r", b"\ndef\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, v(&["abc\r", "def\r"]));
+
+            // Any: the CR ends the line as soon as it is there; the LF that
+            // follows in the next read ends an empty one.
+            let (early, lines) =
+                lines_across_reads(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n", tiny).await;
+            assert_eq!(early, Some(b"abc".to_vec()));
+            assert_eq!(lines, v(&["", "def", "x"]));
+
+            let (early, lines) = lines_across_reads(Eol::Nul, b"ab", b"c\0d\ne\0", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, v(&["abc", "d\ne"]));
+
+            // CrlfStrict keeps a bare LF and a lone CR as data.
+            let (early, lines) =
+                lines_across_reads(Eol::CrlfStrict, b"a\nb\r", b"c\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, v(&["a\nb\rc"]));
+        }
+    })
+    .await
+}
+
+#[runtime::test]
+async fn end_of_stream_mid_line_is_an_error_and_keeps_the_bytes() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        client.write_all(b"whole\npartial").await.unwrap();
+        drop(client);
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap().unwrap(), b"whole");
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+        assert_eq!(s.input().to_vec().unwrap(), b"partial");
+        s.input_mut().clear().unwrap();
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_until_a_delimiter() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        s.set_max_line(16);
+        client.write_all(b"a=1;bb=22;").await.unwrap();
+        client.write_all(&[b'z'; 40]).await.unwrap();
+        drop(client);
+        assert_eq!(s.read_until(b'=').await.unwrap().unwrap(), b"a");
+        assert_eq!(s.read_until(b';').await.unwrap().unwrap(), b"1");
+        assert_eq!(s.read_until(b'=').await.unwrap().unwrap(), b"bb");
+        assert_eq!(s.read_until(b';').await.unwrap().unwrap(), b"22");
+        assert!(is_line_too_long(&s.read_until(b';').await.unwrap_err()));
+    })
+    .await
+}
+
+/// A line server: echoes lines; a line over 1 KiB gets "ERR too long"
+/// and the connection is finished. Records the largest input it held.
+async fn line_server(listener: TcpListener, max_input: Rc<Cell<usize>>) {
+    loop {
+        let Ok((conn, _)) = listener.accept().await else {
+            return;
+        };
+        let max_input = max_input.clone();
+        runtime::spawn(async move {
+            let mut s = BufferedStream::new(conn);
+            s.set_max_line(1024);
+            loop {
+                let r = s.read_line(Eol::Lf).await;
+                max_input.set(max_input.get().max(s.input().len()));
+                match r {
+                    Ok(Some(line)) => {
+                        s.output_mut().add(&line).unwrap();
+                        s.output_mut().add(b"\n").unwrap();
+                        if s.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        assert!(is_line_too_long(&e), "{e:?}");
+                        s.output_mut().add(b"ERR too long\n").unwrap();
+                        break;
+                    }
+                }
+            }
+            let _ = s.finish().await;
+        });
+    }
+}
+
+#[runtime::test]
+async fn a_line_over_the_cap_is_an_error_and_the_server_keeps_serving() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let max_input = Rc::new(Cell::new(0));
+        let server = runtime::spawn(line_server(listener, max_input.clone()));
+
+        // A good client connected before the bad one.
+        let mut good = BufferedStream::new(TcpStream::connect(addr).await.unwrap());
+        good.write_all(b"first\n").await.unwrap();
+        good.flush().await.unwrap();
+        assert_eq!(good.read_line(Eol::Lf).await.unwrap().unwrap(), b"first");
+
+        // The bad client: 1 MiB without a newline, written while reading.
+        let bad = TcpStream::connect(addr).await.unwrap();
+        let (mut bad_r, mut bad_w) = bad.split();
+        let flood = runtime::spawn(async move {
+            let junk = vec![b'a'; 64 * 1024];
+            for _ in 0..16 {
+                if bad_w.write_all(&junk).await.is_err() {
+                    break; // the server closed on us: fine
+                }
+            }
+        });
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            match bad_r.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(reply, b"ERR too long\n");
+        flood.await.unwrap();
+        drop(bad_r);
+        // Memory stayed bounded: the cap plus one read.
+        assert!(max_input.get() <= 1024 + 16 * 1024, "{}", max_input.get());
+
+        // The same server still serves, old and new connections.
+        good.write_all(b"second\n").await.unwrap();
+        good.flush().await.unwrap();
+        assert_eq!(good.read_line(Eol::Lf).await.unwrap().unwrap(), b"second");
+        let mut newer = BufferedStream::new(TcpStream::connect(addr).await.unwrap());
+        newer.write_all(b"third\n").await.unwrap();
+        newer.finish().await.unwrap();
+        assert_eq!(newer.read_line(Eol::Lf).await.unwrap().unwrap(), b"third");
+        assert_eq!(newer.read_line(Eol::Lf).await.unwrap(), None);
+        server.abort();
+    })
+    .await
+}
+
+#[runtime::test]
+async fn a_flood_faster_than_the_high_watermark_stays_bounded() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        s.set_read_watermarks(0, 8192);
+        s.set_max_line(1 << 20); // the watermark is the tighter bound
+        let (_r, mut w) = client.split();
+        let flood = runtime::spawn(async move {
+            let junk = vec![b'q'; 64 * 1024];
+            while w.write_all(&junk).await.is_ok() {}
+        });
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        assert_eq!(s.input().len(), 8192);
+        drop(s);
+        flood.await.unwrap();
+    })
+    .await
+}
+
+// --------------------------------------------------------- finish, resets
+
+#[runtime::test]
+async fn finish_gives_eof_after_the_data_and_reading_goes_on() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        let data = pattern(300 * 1024, 5);
+        s.write_all(&data).await.unwrap();
+        let mut c = BufferedStream::new(client);
+        let reader = runtime::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 10_000];
+            loop {
+                match c.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            // Half-close: this direction still works.
+            c.write_all(b"thanks\n").await.unwrap();
+            c.finish().await.unwrap();
+            got
+        });
+        s.finish().await.unwrap();
+        assert!(s.is_write_closed());
+        assert_eq!(
+            s.write_all(b"late").await.unwrap_err().kind(),
+            ErrorKind::BrokenPipe
+        );
+        assert!(reader.await.unwrap() == data);
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap().unwrap(), b"thanks");
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn a_peer_reset_is_an_error() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        client.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(client); // RST
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn async_read_bufread_and_write_traits() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        let mut a = BufferedStream::new(client);
+        let mut b = BufferedStream::new(server);
+        poll_fn(|cx| Pin::new(&mut a).poll_write(cx, b"trait "))
+            .await
+            .unwrap();
+        let bufs = [io::IoSlice::new(b"vectored"), io::IoSlice::new(b"\n")];
+        poll_fn(|cx| Pin::new(&mut a).poll_write_vectored(cx, &bufs))
+            .await
+            .unwrap();
+        poll_fn(|cx| Pin::new(&mut a).poll_flush(cx)).await.unwrap();
+        let first = poll_fn(|cx| Pin::new(&mut b).poll_fill_buf(cx).map_ok(|s| s.to_vec()))
+            .await
+            .unwrap();
+        // consume() drains what was looked at.
+        Pin::new(&mut b).consume(0);
+        assert!(b"trait vectored\n".starts_with(&first) && !first.is_empty());
+        let mut all = Vec::new();
+        while all.len() < 15 {
+            let mut buf = [0u8; 4];
+            let n = poll_fn(|cx| Pin::new(&mut b).poll_read(cx, &mut buf))
+                .await
+                .unwrap();
+            all.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(all, b"trait vectored\n");
+        poll_fn(|cx| Pin::new(&mut a).poll_close(cx)).await.unwrap();
+        assert_eq!(b.read(&mut [0u8; 4]).await.unwrap(), 0);
+    })
+    .await
+}
+
+// ---------------------------------------------------------- pairs, filters
+
+#[allow(dead_code)]
+#[path = "../examples/uppercase_filter.rs"]
+mod uppercase_filter;
+
+#[runtime::test]
+async fn uppercase_filter_example_serves_connections() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = runtime::spawn(uppercase_filter::serve(listener));
+        let mut a = TcpStream::connect(addr).await.unwrap();
+        let mut b = BufferedStream::new(TcpStream::connect(addr).await.unwrap());
+        a.write_all(b"hello\nwor").await.unwrap();
+        b.write_all(b"second client\n").await.unwrap();
+        b.flush().await.unwrap();
+        assert_eq!(
+            b.read_line(Eol::Lf).await.unwrap().unwrap(),
+            b"SECOND CLIENT"
+        );
+        let mut line = [0u8; 6];
+        a.read_exact(&mut line).await.unwrap();
+        assert_eq!(&line, b"HELLO\n");
+        // The unfinished line is held until its end arrives...
+        sleep(Duration::from_millis(30)).await;
+        a.write_all(b"ld\nlast, unfinished").await.unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        // ...or the client closes its side (the stream is then finished).
+        assert_eq!(
+            read_to_end(&mut a).await.unwrap(),
+            b"WORLD\nLAST, UNFINISHED"
+        );
+        server.abort();
+    })
+    .await
+}
+
+#[runtime::test]
+async fn pair_round_trip_and_eof_on_close() {
+    bounded(async {
+        let (mut a, mut b) = pair();
+        a.write_all(b"ping\n").await.unwrap();
+        a.flush().await.unwrap();
+        assert_eq!(b.read_line(Eol::Lf).await.unwrap().unwrap(), b"ping");
+        b.write_all(b"pong\n").await.unwrap();
+        b.flush().await.unwrap();
+        assert_eq!(a.read_line(Eol::Lf).await.unwrap().unwrap(), b"pong");
+
+        // A large transfer through the bounded pipe, in two tasks.
+        let data = pattern(1 << 20, 1);
+        let expect = data.clone();
+        let reader = runtime::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 9000];
+            loop {
+                match b.read(&mut buf).await.unwrap() {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            (got, b)
+        });
+        a.write_all(&data).await.unwrap();
+        a.finish().await.unwrap();
+        let (got, b) = reader.await.unwrap();
+        assert!(got == expect);
+
+        // Dropping an end gives end of stream to the other, and its writes
+        // fail.
+        drop(b);
+        assert_eq!(a.read_line(Eol::Lf).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn pair_drop_fails_the_writer() {
+    bounded(async {
+        let (mut a, b) = pair();
+        drop(b);
+        a.write_all(b"into the void").await.unwrap();
+        assert_eq!(a.flush().await.unwrap_err().kind(), ErrorKind::BrokenPipe);
+    })
+    .await
+}
+
+fn upper(src: &mut Buffer, dst: &mut Buffer, mode: FlushMode) -> FilterResult {
+    // Line-oriented: only whole lines, unless flushing.
+    loop {
+        match src.readln(Eol::Lf) {
+            Ok(Some(mut line)) => {
+                line.make_ascii_uppercase();
+                line.push(b'\n');
+                if let Err(e) = dst.add(&line) {
+                    return FilterResult::Error(e.into());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return FilterResult::Error(e.into()),
+        }
+    }
+    if mode != FlushMode::Normal && !src.is_empty() {
+        let mut rest = src.to_vec().unwrap();
+        rest.make_ascii_uppercase();
+        let _ = src.clear();
+        let _ = dst.add(&rest);
+    }
+    FilterResult::Ok
+}
+
+#[runtime::test]
+async fn uppercase_output_filter_over_tcp() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        let mut s = BufferedStream::filtered(server, Passthrough, upper);
+        let mut c = BufferedStream::new(client);
+        s.write_all(b"hello, ").await.unwrap();
+        s.write_all(b"world\npartial").await.unwrap();
+        s.flush().await.unwrap(); // Flush mode: the partial line goes too
+        s.write_all(b" and more\n").await.unwrap();
+        s.finish().await.unwrap();
+        assert_eq!(
+            c.read_line(Eol::Lf).await.unwrap().unwrap(),
+            b"HELLO, WORLD"
+        );
+        assert_eq!(
+            c.read_line(Eol::Lf).await.unwrap().unwrap(),
+            b"PARTIAL AND MORE"
+        );
+        assert_eq!(c.read_line(Eol::Lf).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn input_filter_and_filter_errors() {
+    bounded(async {
+        let (client, server) = tcp_pair().await;
+        // Input: uppercase; a '!' in the input is a filter error.
+        let input = |src: &mut Buffer, dst: &mut Buffer, mode: FlushMode| {
+            if src.search(b"!").unwrap().is_some() {
+                return FilterResult::Error(io::Error::new(ErrorKind::InvalidData, "bang"));
+            }
+            upper(src, dst, mode)
+        };
+        let mut s = BufferedStream::filtered(server, input, Passthrough);
+        let mut c = client;
+        c.write_all(b"abc\ndef").await.unwrap();
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap().unwrap(), b"ABC");
+        c.write_all(b"\n").await.unwrap();
+        assert_eq!(s.read_line(Eol::Lf).await.unwrap().unwrap(), b"DEF");
+        c.write_all(b"bad!\n").await.unwrap();
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        assert_eq!(err.to_string(), "bang");
+
+        // The underlying stream is still there.
+        let under = s.get_mut().underlying_mut();
+        under.input_mut().clear().unwrap();
+        under.write_all(b"raw\n").await.unwrap();
+        under.flush().await.unwrap();
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"raw\n");
+    })
+    .await
+}
+
+#[runtime::test]
+async fn filtered_pair_round_trip_with_finish_mode() {
+    bounded(async {
+        // A filter that appends a trailer when finished.
+        let mut finished = 0;
+        let out = move |src: &mut Buffer, dst: &mut Buffer, mode: FlushMode| {
+            let _ = dst.add_buffer(src);
+            if mode == FlushMode::Finished {
+                finished += 1;
+                assert_eq!(finished, 1, "Finished is passed once");
+                let _ = dst.add(b"<END>\n");
+            }
+            FilterResult::Ok
+        };
+        let (a, mut b) = pair();
+        let mut a = BufferedStream::filtered(a.into_inner(), Passthrough, out);
+        a.write_all(b"body\n").await.unwrap();
+        a.finish().await.unwrap();
+        a.finish().await.unwrap(); // idempotent
+        assert_eq!(b.read_line(Eol::Lf).await.unwrap().unwrap(), b"body");
+        assert_eq!(b.read_line(Eol::Lf).await.unwrap().unwrap(), b"<END>");
+        assert_eq!(b.read_line(Eol::Lf).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn a_large_transfer_through_a_filter_waits_for_the_socket() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        server.set_send_buffer_size(16 * 1024).unwrap();
+        // Lowercase ASCII in, uppercase out: a byte transform, chunk by chunk.
+        let upper_bytes = |src: &mut Buffer, dst: &mut Buffer, _: FlushMode| {
+            let mut bytes = src.to_vec().unwrap();
+            bytes.make_ascii_uppercase();
+            let _ = src.clear();
+            match dst.add(&bytes) {
+                Ok(()) => FilterResult::Ok,
+                Err(e) => FilterResult::Error(e.into()),
+            }
+        };
+        let mut s = BufferedStream::filtered(server, Passthrough, upper_bytes);
+        const TOTAL: usize = 3 << 20;
+        let data: Vec<u8> = (0..TOTAL).map(|i| b'a' + (i % 26) as u8).collect();
+        let reader = runtime::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match client.read(&mut buf).await.unwrap() {
+                    0 => break got,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+                if got.len() % 7 == 0 {
+                    sleep(Duration::from_micros(100)).await;
+                }
+            }
+        });
+        for piece in data.chunks(100_000) {
+            s.write_all(piece).await.unwrap();
+            // The underlying output never holds much more than its limit.
+            assert!(s.get_ref().underlying().output().len() <= 64 * 1024 + 100_000);
+        }
+        s.finish().await.unwrap();
+        let got = reader.await.unwrap();
+        assert_eq!(got.len(), TOTAL);
+        assert!(got == data.to_ascii_uppercase());
+    })
+    .await
+}
