@@ -132,6 +132,9 @@ pub(crate) struct Inner {
     pub(crate) wheel: RefCell<Wheel>,
     base: Instant,
     cached_now: Cell<Instant>,
+    /// Set after a wait when no timer needed the clock: the next `now()`
+    /// reads it (at most once per loop iteration).
+    clock_stale: Cell<bool>,
     precise: Cell<bool>,
     pub(crate) signals: RefCell<SignalState>,
     next_generation: Cell<u32>,
@@ -209,6 +212,7 @@ impl Reactor {
                 wheel: RefCell::new(Wheel::new()),
                 base: now,
                 cached_now: Cell::new(now),
+                clock_stale: Cell::new(false),
                 precise: Cell::new(precise),
                 signals: RefCell::new(SignalState::new()),
                 next_generation: Cell::new(0),
@@ -251,16 +255,14 @@ impl Reactor {
     /// The time cached at the last loop iteration (libevent's
     /// `event_base_gettimeofday_cached`), or a fresh reading in precise mode.
     pub fn now(&self) -> Instant {
-        if self.inner.precise.get() {
-            return Instant::now();
-        }
-        self.inner.cached_now.get()
+        self.inner.now()
     }
 
     /// Reads the clock and caches it (libevent's `event_base_update_cache_time`).
     pub fn update_cached_time(&self) -> Instant {
         let now = Instant::now();
         self.inner.cached_now.set(now);
+        self.inner.clock_stale.set(false);
         now
     }
 
@@ -326,6 +328,28 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// The cached time, read now if this iteration has not read it yet.
+    pub(crate) fn now(&self) -> Instant {
+        if self.precise.get() {
+            return Instant::now();
+        }
+        if self.clock_stale.get() {
+            self.cached_now.set(Instant::now());
+            self.clock_stale.set(false);
+        }
+        self.cached_now.get()
+    }
+
+    /// Brings an empty wheel's clock up to the cached time before a timer
+    /// is inserted, so a deadline already past counts as due at once (idle
+    /// turns do not advance the wheel).
+    pub(crate) fn catch_up_idle_wheel(&self, wheel: &mut Wheel) {
+        if wheel.pending() == 0 {
+            let now = self.now();
+            wheel.catch_up(self.now_tick(now));
+        }
+    }
+
     /// Ticks are microseconds since `base`. Deadlines round up, so a timer
     /// never fires before its instant.
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
@@ -374,8 +398,15 @@ impl Inner {
             let poller = self.poller.borrow();
             poller.wait(&mut events, timeout)?;
         }
-        let now = Instant::now();
-        self.cached_now.set(now);
+        // The clock is read once per iteration, and only when something
+        // needs it: timers to expire now, or a later `now()` call.
+        let timers = self.wheel.borrow().pending() > 0;
+        if timers || self.precise.get() {
+            self.cached_now.set(Instant::now());
+            self.clock_stale.set(false);
+        } else {
+            self.clock_stale.set(true);
+        }
 
         let mut wakers = self.wakers.borrow_mut();
         let mut signal_ready = false;
@@ -421,7 +452,8 @@ impl Inner {
                     let want = Interest {
                         read: armed.read && !cur.contains(Readiness::READABLE),
                         write: armed.write && !cur.contains(Readiness::WRITABLE),
-                        closed: armed.closed && !cur.intersects(Readiness::READ_CLOSED | Readiness::ERROR),
+                        closed: armed.closed
+                            && !cur.intersects(Readiness::READ_CLOSED | Readiness::ERROR),
                     };
                     if want != armed {
                         slot.armed.set(want);
@@ -434,7 +466,9 @@ impl Inner {
         self.signals
             .borrow_mut()
             .dispatch(signal_ready, &mut wakers);
-        self.advance_timers(now, &mut wakers);
+        if timers {
+            self.advance_timers(self.cached_now.get(), &mut wakers);
+        }
         let n = wakers.len();
         // Wake outside every borrow: a waker may run arbitrary code.
         let mut batch = std::mem::take(&mut *wakers);
@@ -451,8 +485,6 @@ impl Inner {
 
     fn advance_timers(&self, now: Instant, wakers: &mut Vec<Waker>) {
         let mut wheel = self.wheel.borrow_mut();
-        // Advance even with no timer pending (a scan of empty masks), so a
-        // deadline already in the past is seen as due at its first poll.
         let mut now_tick = self.now_tick(now);
         wheel.advance(now_tick, wakers);
         if self.precise.get() {

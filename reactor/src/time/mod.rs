@@ -150,7 +150,11 @@ impl Sleep {
             Err(e) => panic!("runtime: a timer was polled outside a runtime: {e}"),
         };
         let tick = reactor.deadline_tick(self.deadline);
-        let key = reactor.wheel.borrow_mut().insert(tick, cx.waker().clone());
+        let key = {
+            let mut wheel = reactor.wheel.borrow_mut();
+            reactor.catch_up_idle_wheel(&mut wheel);
+            wheel.insert(tick, cx.waker().clone())
+        };
         match key {
             None => {
                 self.done = true;

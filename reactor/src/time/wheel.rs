@@ -68,6 +68,14 @@ impl Wheel {
         self.pending
     }
 
+    /// Moves the clock of an empty wheel forward to `now` (never back).
+    pub(crate) fn catch_up(&mut self, now: u64) {
+        debug_assert_eq!(self.pending, 0);
+        if now > self.elapsed {
+            self.elapsed = now;
+        }
+    }
+
     /// Inserts a timer for `deadline` (ticks). Returns `None` when the
     /// deadline is not after the wheel's current time: it is due already.
     pub(crate) fn insert(&mut self, deadline: u64, waker: Waker) -> Option<TimerKey> {
