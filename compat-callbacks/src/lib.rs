@@ -25,11 +25,7 @@
 //! | `event_base_once` | [`BaseHandle::once`] |
 //! | `evconnlistener_new_bind` | [`ConnListener::bind`] |
 //! | `event_set_log_callback` | [`set_log_callback`] |
-//!
-//! Not here yet: callback bufferevents (`bufferevent_socket_new` and its
-//! read/write/event callbacks and watermarks), which will sit on
-//! `runtime_io`'s `BufferedStream` the same way events sit on the reactor:
-//! a task per bufferevent, callbacks run through the base's deferral rules.
+//! | `bufferevent_socket_new`, `_socket_connect`, `_pair_new` | [`BufferEvent`] |
 //!
 //! Errors are `io::Result`s where libevent returns -1; nothing here panics
 //! on bad input. A panic inside a callback stops the loop and resumes in
@@ -75,6 +71,7 @@
 #![warn(missing_docs)]
 
 mod base;
+mod bufferevent;
 mod event;
 mod fd;
 mod flags;
@@ -84,6 +81,12 @@ mod log;
 pub use base::{
     BaseHandle, CommonTimeout, EventBase, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS,
     MAX_PRIORITIES,
+};
+pub use bufferevent::{
+    BevOptions, BufferEvent, BufferGuard, DataCallback, EventCallback, BEV_EVENT_CONNECTED,
+    BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_EVENT_WRITING,
+    BEV_FINISHED, BEV_FLUSH, BEV_NORMAL, BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS,
+    BEV_OPT_THREADSAFE, BEV_OPT_UNLOCK_CALLBACKS,
 };
 pub use event::Event;
 pub use flags::{

@@ -527,13 +527,20 @@ impl Runtime {
     /// Inside a running `block_on` on this thread, or when the reactor fails.
     pub fn run_once(&self, block: bool) -> usize {
         let nested = context::with_core(|c| c.is_some());
-        assert!(!nested, "runtime: run_once called from inside a running runtime");
+        assert!(
+            !nested,
+            "runtime: run_once called from inside a running runtime"
+        );
         let _reactor = self.reactor.enter();
         let _core = CoreGuard::enter(&self.core);
         let mut ready = Vec::new();
         let mut jobs = Vec::new();
         self.drain_inject(&mut ready, &mut jobs);
-        let wait = if block && !self.core.has_work() { None } else { Some(Duration::ZERO) };
+        let wait = if block && !self.core.has_work() {
+            None
+        } else {
+            Some(Duration::ZERO)
+        };
         self.turn(wait);
         self.drain_inject(&mut ready, &mut jobs);
         // Poll what is ready now; tasks woken meanwhile wait for the next

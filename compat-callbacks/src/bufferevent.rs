@@ -1,0 +1,1862 @@
+//! [`BufferEvent`]: libevent's callback bufferevents
+//! (`bufferevent_socket_new`, `bufferevent_socket_connect`,
+//! `bufferevent_pair_new`), built on `runtime_io`'s
+//! [`BufferedStream`](runtime_io::BufferedStream).
+//!
+//! A `BufferedStream` does nothing by itself: bytes move while one of its
+//! poll methods runs. A callback bufferevent is a `BufferedStream` plus a
+//! task of the base's executor that drives it the way libevent's event
+//! loop drives a bufferevent: while reading is enabled (and the input is
+//! under the read high watermark) it reads, one read of at most 16 KiB per
+//! loop iteration, and calls the read callback when the input holds at
+//! least the read low watermark; while writing is enabled and the output
+//! holds data it writes (one `writev` over the output's chunks per system
+//! call) and calls the write callback when the output has drained to the
+//! write low watermark; end of stream, errors, timeouts and connections
+//! go to the event callback with libevent's `BEV_EVENT_*` flags.
+//!
+//! The input and output [`Buffer`]s are the stream's own: they are lent to
+//! the user between I/O calls ([`BufferEvent::input`],
+//! [`BufferEvent::output`]) and handed back to the stream for each read or
+//! write, so there is one buffer implementation and no copy between them.
+//!
+//! | libevent | here |
+//! |---|---|
+//! | `bufferevent_socket_new(base, fd, opts)` | [`BufferEvent::socket_new`] |
+//! | `bufferevent_socket_connect(bev, sa, len)` | [`BufferEvent::socket_connect`], [`BufferEvent::connect`] |
+//! | `bufferevent_pair_new`, `bufferevent_pair_get_partner` | [`BufferEvent::pair_new`], [`BufferEvent::pair_partner`] |
+//! | `bufferevent_setcb(bev, readcb, writecb, eventcb, arg)` | [`BufferEvent::setcb`] |
+//! | `bufferevent_enable/disable/get_enabled` | [`BufferEvent::enable`], [`BufferEvent::disable`], [`BufferEvent::get_enabled`] |
+//! | `bufferevent_setwatermark/getwatermark` | [`BufferEvent::setwatermark`], [`BufferEvent::getwatermark`] |
+//! | `bufferevent_set_timeouts` | [`BufferEvent::set_timeouts`] |
+//! | `bufferevent_get_input/get_output` | [`BufferEvent::input`], [`BufferEvent::output`] |
+//! | `bufferevent_write/write_buffer/read/read_buffer` | [`BufferEvent::write`], [`BufferEvent::write_buffer`], [`BufferEvent::read`], [`BufferEvent::read_buffer`] |
+//! | `bufferevent_flush(bev, iotype, mode)` | [`BufferEvent::flush`] |
+//! | `bufferevent_free`, `bufferevent_getfd`, `bufferevent_priority_set` | [`BufferEvent::free`], [`BufferEvent::get_fd`], [`BufferEvent::set_priority`] |
+
+use crate::base::{BaseHandle, BaseInner};
+use crate::event::gone;
+use crate::flags::*;
+use crate::log::{log_error, log_warn};
+use runtime_executor::JoinHandle;
+use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
+use runtime_net::{TcpStream, UnixStream};
+use runtime_reactor::time::{sleep_until, Sleep};
+use runtime_reactor::{coop, Direction, Registration};
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::ops::{BitOr, BitOrAssign, Deref, DerefMut};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// `BEV_EVENT_READING`: the event happened while reading.
+pub const BEV_EVENT_READING: u16 = 0x01;
+/// `BEV_EVENT_WRITING`: the event happened while writing.
+pub const BEV_EVENT_WRITING: u16 = 0x02;
+/// `BEV_EVENT_EOF`: the peer closed the connection (with `READING`).
+pub const BEV_EVENT_EOF: u16 = 0x10;
+/// `BEV_EVENT_ERROR`: an error; [`BufferEvent::take_error`] tells which.
+pub const BEV_EVENT_ERROR: u16 = 0x20;
+/// `BEV_EVENT_TIMEOUT`: a read or write timeout expired.
+pub const BEV_EVENT_TIMEOUT: u16 = 0x40;
+/// `BEV_EVENT_CONNECTED`: a connect started by
+/// [`socket_connect`](BufferEvent::socket_connect) succeeded.
+pub const BEV_EVENT_CONNECTED: u16 = 0x80;
+
+/// `BEV_NORMAL` for [`BufferEvent::flush`]: write what is convenient.
+pub const BEV_NORMAL: FlushMode = FlushMode::Normal;
+/// `BEV_FLUSH` for [`BufferEvent::flush`]: write everything there is now.
+pub const BEV_FLUSH: FlushMode = FlushMode::Flush;
+/// `BEV_FINISHED` for [`BufferEvent::flush`]: write everything, then shut
+/// the write direction down (the peer reads end of stream).
+pub const BEV_FINISHED: FlushMode = FlushMode::Finished;
+
+/// Options of a [`BufferEvent`] (libevent's `enum bufferevent_options`,
+/// same values). Combine with `|`.
+///
+/// ```
+/// use runtime_compat::{BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS};
+/// let o = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+/// assert_eq!(o.bits(), 5);
+/// assert!(o.contains(BEV_OPT_CLOSE_ON_FREE));
+/// assert_eq!(format!("{o:?}"), "BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct BevOptions(u32);
+
+/// `BEV_OPT_CLOSE_ON_FREE`: [`free`](BufferEvent::free) closes the socket.
+pub const BEV_OPT_CLOSE_ON_FREE: BevOptions = BevOptions(1 << 0);
+/// `BEV_OPT_THREADSAFE`: accepted and ignored — a bufferevent belongs to
+/// its base's thread (it is `!Send`), so there is nothing to lock.
+pub const BEV_OPT_THREADSAFE: BevOptions = BevOptions(1 << 1);
+/// `BEV_OPT_DEFER_CALLBACKS`: accepted; callbacks always run from the
+/// bufferevent's task in the loop, never from inside the call that made
+/// them due, which is what this option asks for.
+pub const BEV_OPT_DEFER_CALLBACKS: BevOptions = BevOptions(1 << 2);
+/// `BEV_OPT_UNLOCK_CALLBACKS`: accepted and ignored (no locks).
+pub const BEV_OPT_UNLOCK_CALLBACKS: BevOptions = BevOptions(1 << 3);
+
+impl BevOptions {
+    /// No option.
+    pub const fn empty() -> BevOptions {
+        BevOptions(0)
+    }
+    /// The raw bits (libevent's values).
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+    /// Options from raw bits; unknown bits are kept.
+    pub const fn from_bits(bits: u32) -> BevOptions {
+        BevOptions(bits)
+    }
+    /// Whether every option of `other` is set.
+    pub const fn contains(self, other: BevOptions) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for BevOptions {
+    type Output = BevOptions;
+    fn bitor(self, rhs: BevOptions) -> BevOptions {
+        BevOptions(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for BevOptions {
+    fn bitor_assign(&mut self, rhs: BevOptions) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for BevOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (BEV_OPT_CLOSE_ON_FREE, "BEV_OPT_CLOSE_ON_FREE"),
+            (BEV_OPT_THREADSAFE, "BEV_OPT_THREADSAFE"),
+            (BEV_OPT_DEFER_CALLBACKS, "BEV_OPT_DEFER_CALLBACKS"),
+            (BEV_OPT_UNLOCK_CALLBACKS, "BEV_OPT_UNLOCK_CALLBACKS"),
+        ];
+        let mut rest = self.0;
+        let mut first = true;
+        for (o, name) in names {
+            if rest & o.0 != 0 {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+                rest &= !o.0;
+            }
+        }
+        if rest != 0 {
+            if !first {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{rest:#x}")?;
+            first = false;
+        }
+        if first {
+            f.write_str("0")?;
+        }
+        Ok(())
+    }
+}
+
+/// A read or write callback: gets the bufferevent.
+pub type DataCallback = Box<dyn FnMut(&BufferEvent)>;
+
+/// An event callback: gets the bufferevent and what happened
+/// (`BEV_EVENT_*` flags, always with the direction: `READING | EOF`,
+/// `WRITING | ERROR` …; `CONNECTED` and a failed connect's `ERROR` alone).
+pub type EventCallback = Box<dyn FnMut(&BufferEvent, u16)>;
+
+/// Loop passes per task poll: a callback that writes gets its bytes sent
+/// in the same iteration.
+const MAX_PASSES: usize = 4;
+
+fn freed() -> io::Error {
+    io::Error::other("the bufferevent has been freed")
+}
+
+fn busy(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!(
+            "the bufferevent's {what} buffer is borrowed (a guard from input()/output() is alive)"
+        ),
+    )
+}
+
+/// The expiry of one of the stream's idle timeouts (a socket's own
+/// `ETIMEDOUT` has an OS error code).
+fn is_idle_timeout(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none()
+}
+
+fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> io::Result<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are live locals of the sizes passed.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(v)
+}
+
+fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for
+            // sockaddr_in; we write one value at its start.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: as above, for sockaddr_in6.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+/// What a bufferevent's stream runs over.
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Pair(PairEnd),
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Conn::Tcp(s) => s.fmt(f),
+            Conn::Unix(s) => s.fmt(f),
+            Conn::Pair(p) => p.fmt(f),
+        }
+    }
+}
+
+impl Conn {
+    /// Wraps a stream socket (TCP or Unix), registering it with the
+    /// current reactor.
+    fn from_fd(fd: OwnedFd) -> io::Result<Conn> {
+        let raw = fd.as_raw_fd();
+        let ty = getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOTSOCK) {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("fd {raw} is not a socket (a bufferevent needs a stream socket)"),
+                )
+            } else {
+                e
+            }
+        })?;
+        if ty != libc::SOCK_STREAM {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("fd {raw} is not a stream socket"),
+            ));
+        }
+        match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
+            libc::AF_UNIX => Ok(Conn::Unix(UnixStream::from_std(fd.into())?)),
+            libc::AF_INET | libc::AF_INET6 => Ok(Conn::Tcp(TcpStream::from_std(fd.into())?)),
+            d => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("fd {raw}: unsupported socket family {d}"),
+            )),
+        }
+    }
+
+    /// Releases the connection: closes it, or (without close-on-free)
+    /// deregisters it and leaves the descriptor open for its owner.
+    fn release(self, close: bool) {
+        if close {
+            return;
+        }
+        let fd: Option<OwnedFd> = match self {
+            Conn::Tcp(s) => s.into_std().ok().map(OwnedFd::from),
+            Conn::Unix(s) => s.into_std().ok().map(OwnedFd::from),
+            Conn::Pair(_) => None,
+        };
+        if let Some(fd) = fd {
+            let _ = fd.into_raw_fd();
+        }
+    }
+}
+
+impl Transport for Conn {
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        dst: &mut Buffer,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Conn::Tcp(s) => Transport::poll_read_buf(s, cx, dst, max),
+            Conn::Unix(s) => Transport::poll_read_buf(s, cx, dst, max),
+            Conn::Pair(p) => p.poll_read_buf(cx, dst, max),
+        }
+    }
+
+    fn poll_write_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut Buffer,
+        max: usize,
+        mode: FlushMode,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Conn::Tcp(s) => Transport::poll_write_buf(s, cx, src, max, mode),
+            Conn::Unix(s) => Transport::poll_write_buf(s, cx, src, max, mode),
+            Conn::Pair(p) => p.poll_write_buf(cx, src, max, mode),
+        }
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(s) => Transport::poll_flush(s, cx),
+            Conn::Unix(s) => Transport::poll_flush(s, cx),
+            Conn::Pair(p) => p.poll_flush(cx),
+        }
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(s) => Transport::poll_close(s, cx),
+            Conn::Unix(s) => Transport::poll_close(s, cx),
+            Conn::Pair(p) => p.poll_close(cx),
+        }
+    }
+}
+
+/// A connect in progress (`bufferevent_socket_connect`).
+struct Connecting {
+    fd: OwnedFd,
+    /// Watches the socket for writability; `None` when the connect already
+    /// finished (or failed) synchronously.
+    reg: Option<Registration>,
+    /// Failed at once (`ECONNREFUSED`): reported from the loop.
+    error: Option<io::Error>,
+    /// The write timeout, which covers the connect as in libevent.
+    timer: Option<Sleep>,
+}
+
+enum ConnectFail {
+    Timeout,
+    Error(io::Error),
+}
+
+#[derive(Clone, Copy, Default, Debug)]
+struct Marks {
+    read_low: usize,
+    read_high: usize,
+    write_low: usize,
+    write_high: usize,
+}
+
+/// A callback due, waiting for its turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    Read,
+    Write,
+    Event(u16),
+}
+
+enum ReadStep {
+    Data,
+    Eof,
+    /// Input at its high watermark, or the buffers are borrowed: wait to
+    /// be woken.
+    Stalled,
+    Blocked,
+    Timeout,
+    Error(io::Error),
+}
+
+enum Delivered {
+    Done,
+    Deferred,
+    Freed,
+}
+
+pub(crate) struct BevInner {
+    base: Weak<BaseInner>,
+    options: BevOptions,
+    is_pair: bool,
+    stream: RefCell<Option<BufferedStream<Conn>>>,
+    has_stream: Cell<bool>,
+    /// The stream's buffers, lent out between I/O calls.
+    input: RefCell<Buffer>,
+    output: RefCell<Buffer>,
+    fd: Cell<RawFd>,
+    connecting: RefCell<Option<Connecting>>,
+    enabled: Cell<EventFlags>,
+    marks: Cell<Marks>,
+    timeouts: Cell<(Option<Duration>, Option<Duration>)>,
+    max_read: Cell<usize>,
+    max_write: Cell<usize>,
+    /// `BEV_FINISHED` was asked for: shut the write side down once the
+    /// output is out.
+    finish: Cell<bool>,
+    readcb: Cell<Option<DataCallback>>,
+    writecb: Cell<Option<DataCallback>>,
+    eventcb: Cell<Option<EventCallback>>,
+    /// Bumped when the matching callback is replaced (so a callback that
+    /// replaces itself is not put back).
+    cb_gen: [Cell<u64>; 3],
+    actions: RefCell<VecDeque<Action>>,
+    error: RefCell<Option<io::Error>>,
+    partner: RefCell<Weak<BevInner>>,
+    priority: Cell<usize>,
+    task: RefCell<Option<JoinHandle<()>>>,
+    waker: RefCell<Option<Waker>>,
+    /// Counted among the base's pending events.
+    counted: Cell<bool>,
+    /// The task is running (its callbacks included).
+    in_task: Cell<bool>,
+    /// Something changed during the task's poll: look again.
+    dirty: Cell<bool>,
+    warned_busy: Cell<bool>,
+    freed: Cell<bool>,
+}
+
+impl Drop for BevInner {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.get_mut().take() {
+            t.abort();
+        }
+    }
+}
+
+/// The bufferevent's task. It holds the bufferevent strongly: like
+/// libevent's, a bufferevent lives until freed (or until its base goes),
+/// whether or not the user keeps a handle.
+struct BevTask {
+    bev: Rc<BevInner>,
+}
+
+impl Future for BevTask {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let bev = &self.bev;
+        if bev.freed.get() {
+            return Poll::Ready(());
+        }
+        let Some(base) = bev.base.upgrade() else {
+            return Poll::Ready(());
+        };
+        if base.closing.get() {
+            return Poll::Ready(());
+        }
+        {
+            let mut w = bev.waker.borrow_mut();
+            match w.as_ref() {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                _ => *w = Some(cx.waker().clone()),
+            }
+        }
+        bev.run(&base, cx)
+    }
+}
+
+struct InTask<'a>(&'a Cell<bool>);
+
+impl Drop for InTask<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+impl BevInner {
+    fn create(
+        b: &Rc<BaseInner>,
+        options: BevOptions,
+        conn: Option<Conn>,
+        fd: RawFd,
+        is_pair: bool,
+    ) -> io::Result<Rc<BevInner>> {
+        let prio = b.default_priority.get();
+        let inner = Rc::new(BevInner {
+            base: Rc::downgrade(b),
+            options,
+            is_pair,
+            stream: RefCell::new(None),
+            has_stream: Cell::new(false),
+            input: RefCell::new(Buffer::new()),
+            output: RefCell::new(Buffer::new()),
+            fd: Cell::new(fd),
+            connecting: RefCell::new(None),
+            // libevent: a new bufferevent has writing enabled, not reading.
+            enabled: Cell::new(EV_WRITE),
+            marks: Cell::new(Marks::default()),
+            timeouts: Cell::new((None, None)),
+            max_read: Cell::new(0),
+            max_write: Cell::new(0),
+            finish: Cell::new(false),
+            readcb: Cell::new(None),
+            writecb: Cell::new(None),
+            eventcb: Cell::new(None),
+            cb_gen: [Cell::new(0), Cell::new(0), Cell::new(0)],
+            actions: RefCell::new(VecDeque::new()),
+            error: RefCell::new(None),
+            partner: RefCell::new(Weak::new()),
+            priority: Cell::new(prio),
+            task: RefCell::new(None),
+            waker: RefCell::new(None),
+            counted: Cell::new(false),
+            in_task: Cell::new(false),
+            dirty: Cell::new(false),
+            warned_busy: Cell::new(false),
+            freed: Cell::new(false),
+        });
+        if let Some(c) = conn {
+            inner.install(c);
+        }
+        let task = b.spawn_task(prio, BevTask { bev: inner.clone() })?;
+        *inner.task.borrow_mut() = Some(task);
+        // The task lives on the current runtime: the priority count is
+        // fixed from now on.
+        b.ever_added.set(true);
+        inner.sync_count(b);
+        Ok(inner)
+    }
+
+    fn base(&self) -> io::Result<Rc<BaseInner>> {
+        if self.freed.get() {
+            return Err(freed());
+        }
+        let b = self.base.upgrade().ok_or_else(gone)?;
+        if b.closing.get() {
+            return Err(gone());
+        }
+        Ok(b)
+    }
+
+    /// Applies the settings to a new stream and makes it the bufferevent's.
+    fn install(&self, conn: Conn) {
+        let mut s = BufferedStream::new(conn);
+        self.configure(&mut s);
+        *self.stream.borrow_mut() = Some(s);
+        self.has_stream.set(true);
+    }
+
+    fn configure(&self, s: &mut BufferedStream<Conn>) {
+        let m = self.marks.get();
+        // The stream's write low watermark stays 0: it writes everything;
+        // ours only decides when the write callback runs.
+        s.set_read_watermarks(m.read_low, m.read_high);
+        let (r, w) = self.timeouts.get();
+        s.set_timeouts(r, w);
+        s.set_max_single_read(self.max_read.get());
+        s.set_max_single_write(self.max_write.get());
+    }
+
+    /// Runs `f` on the stream with the bufferevent's buffers in it. `None`
+    /// when there is no stream, or when a guard from `input()`/`output()`
+    /// is alive (the task then waits for the guard's drop to wake it).
+    fn with_stream<R>(&self, f: impl FnOnce(&mut BufferedStream<Conn>) -> R) -> Option<R> {
+        let mut guard = self.stream.try_borrow_mut().ok()?;
+        let s = guard.as_mut()?;
+        let (Ok(mut input), Ok(mut output)) =
+            (self.input.try_borrow_mut(), self.output.try_borrow_mut())
+        else {
+            if !self.warned_busy.replace(true) {
+                log_warn!(
+                    "bufferevent on fd {}: a buffer guard is held while the loop runs; \
+                     I/O waits until it is dropped",
+                    self.fd.get()
+                );
+            }
+            return None;
+        };
+        std::mem::swap(s.input_mut(), &mut *input);
+        std::mem::swap(s.output_mut(), &mut *output);
+        let r = f(s);
+        std::mem::swap(s.input_mut(), &mut *input);
+        std::mem::swap(s.output_mut(), &mut *output);
+        Some(r)
+    }
+
+    fn input_len(&self) -> usize {
+        self.input.try_borrow().map(|b| b.len()).unwrap_or(0)
+    }
+
+    fn output_len(&self) -> usize {
+        self.output.try_borrow().map(|b| b.len()).unwrap_or(0)
+    }
+
+    fn read_suspended(&self) -> bool {
+        let high = self.marks.get().read_high;
+        high > 0 && self.input_len() >= high
+    }
+
+    fn reading_wanted(&self) -> bool {
+        !self.freed.get()
+            && self.has_stream.get()
+            && self.enabled.get().contains(EV_READ)
+            && !self.read_suspended()
+    }
+
+    fn writing_wanted(&self) -> bool {
+        if self.freed.get() || !self.has_stream.get() {
+            return false;
+        }
+        let closed = self
+            .stream
+            .try_borrow()
+            .map(|s| s.as_ref().is_some_and(|s| s.is_write_closed()))
+            .unwrap_or(false);
+        if closed {
+            return false;
+        }
+        self.finish.get() || (self.enabled.get().contains(EV_WRITE) && self.output_len() > 0)
+    }
+
+    fn is_connecting(&self) -> bool {
+        self.connecting
+            .try_borrow()
+            .map(|c| c.is_some())
+            .unwrap_or(true)
+    }
+
+    /// Whether the bufferevent counts as a pending event of the base (the
+    /// loop keeps running for it), as libevent's read and write events
+    /// are pending while enabled and not suspended.
+    fn wants_loop(&self) -> bool {
+        !self.freed.get()
+            && (self.is_connecting()
+                || self.reading_wanted()
+                || self.writing_wanted()
+                || !self.actions.borrow().is_empty())
+    }
+
+    fn sync_count(&self, base: &BaseInner) {
+        let want = self.wants_loop();
+        if want != self.counted.replace(want) {
+            let n = base.listeners_enabled.get();
+            base.listeners_enabled
+                .set(if want { n + 1 } else { n.saturating_sub(1) });
+        }
+    }
+
+    fn wake_task(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// The user changed something: the task looks again.
+    fn touched(&self) {
+        self.dirty.set(true);
+        if let Some(b) = self.base.upgrade() {
+            if !b.closing.get() {
+                self.sync_count(&b);
+            }
+        }
+        if !self.in_task.get() {
+            self.wake_task();
+        }
+    }
+
+    fn queue(&self, a: Action) {
+        let mut q = self.actions.borrow_mut();
+        if matches!(a, Action::Read | Action::Write) && q.contains(&a) {
+            return;
+        }
+        q.push_back(a);
+    }
+
+    fn disable_bits(&self, what: EventFlags) {
+        self.enabled.set(self.enabled.get().without(what));
+    }
+
+    /// Restarts the idle timeouts (enable and set_timeouts do, as in
+    /// libevent).
+    fn reset_timeouts(&self) {
+        if let Ok(mut s) = self.stream.try_borrow_mut() {
+            if let Some(s) = s.as_mut() {
+                let (r, w) = self.timeouts.get();
+                s.set_timeouts(r, w);
+            }
+        }
+    }
+
+    /// The task's body: connect, one read, the writes, the callbacks.
+    fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
+        if base.must_defer_listener() {
+            // loopbreak/loopcontinue: nothing runs before the next iteration.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.in_task.set(true);
+        let in_task = InTask(&self.in_task);
+        let mut read_tried = false;
+        let mut read_blocked = false;
+        let mut write_blocked = false;
+        let mut connect_blocked = false;
+        for _ in 0..MAX_PASSES {
+            self.dirty.set(false);
+            if !connect_blocked && self.is_connecting() {
+                match self.poll_connect(cx) {
+                    Poll::Pending => connect_blocked = true,
+                    Poll::Ready(Ok(())) => self.queue(Action::Event(BEV_EVENT_CONNECTED)),
+                    Poll::Ready(Err(ConnectFail::Timeout)) => {
+                        self.disable_bits(EV_WRITE);
+                        self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT));
+                    }
+                    Poll::Ready(Err(ConnectFail::Error(e))) => {
+                        *self.error.borrow_mut() = Some(e);
+                        self.queue(Action::Event(BEV_EVENT_ERROR));
+                    }
+                }
+            }
+            if !read_tried && self.reading_wanted() {
+                read_tried = true;
+                match self.read_step(cx) {
+                    ReadStep::Data => {
+                        if self.input_len() >= self.marks.get().read_low {
+                            self.queue(Action::Read);
+                        }
+                    }
+                    ReadStep::Eof => {
+                        self.disable_bits(EV_READ);
+                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_EOF));
+                    }
+                    ReadStep::Stalled | ReadStep::Blocked => read_blocked = true,
+                    ReadStep::Timeout => {
+                        self.disable_bits(EV_READ);
+                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_TIMEOUT));
+                    }
+                    ReadStep::Error(e) => {
+                        self.disable_bits(EV_READ);
+                        *self.error.borrow_mut() = Some(e);
+                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_ERROR));
+                    }
+                }
+            }
+            if !write_blocked && self.writing_wanted() && !self.write_step(cx) {
+                write_blocked = true;
+            }
+            match self.deliver(base) {
+                Delivered::Done => {}
+                Delivered::Freed => return Poll::Ready(()),
+                Delivered::Deferred => {
+                    drop(in_task);
+                    cx.waker().wake_by_ref();
+                    self.sync_count(base);
+                    return Poll::Pending;
+                }
+            }
+            if !self.dirty.get() {
+                break;
+            }
+        }
+        drop(in_task);
+        if self.freed.get() {
+            return Poll::Ready(());
+        }
+        let more = self.dirty.get()
+            || (self.reading_wanted() && !read_blocked)
+            || (self.writing_wanted() && !write_blocked)
+            || (self.is_connecting() && !connect_blocked);
+        if more {
+            cx.waker().wake_by_ref();
+        }
+        self.sync_count(base);
+        Poll::Pending
+    }
+
+    fn read_step(&self, cx: &mut Context<'_>) -> ReadStep {
+        let r = self.with_stream(|s| match s.poll_fill(cx) {
+            Poll::Ready(Ok(0)) if s.is_eof() => ReadStep::Eof,
+            Poll::Ready(Ok(0)) => ReadStep::Stalled,
+            Poll::Ready(Ok(_)) => ReadStep::Data,
+            Poll::Ready(Err(e)) if is_idle_timeout(&e) => ReadStep::Timeout,
+            Poll::Ready(Err(e)) => ReadStep::Error(e),
+            Poll::Pending => ReadStep::Blocked,
+        });
+        r.unwrap_or(ReadStep::Stalled)
+    }
+
+    /// Writes what the output holds (or finishes). Returns false when the
+    /// write is waiting for the socket (or cannot run now).
+    fn write_step(&self, cx: &mut Context<'_>) -> bool {
+        let finish = self.finish.get();
+        let r = self.with_stream(|s| {
+            let before = s.output().len();
+            let r = if finish {
+                s.poll_finish(cx)
+            } else {
+                s.poll_flush_watermark(cx)
+            };
+            (r, before.saturating_sub(s.output().len()))
+        });
+        let Some((r, wrote)) = r else {
+            return false;
+        };
+        let low = self.marks.get().write_low;
+        if wrote > 0 && self.output_len() <= low {
+            self.queue(Action::Write);
+        }
+        match r {
+            Poll::Ready(Ok(())) => {
+                if finish {
+                    self.finish.set(false);
+                }
+                true
+            }
+            Poll::Pending => false,
+            Poll::Ready(Err(e)) => {
+                self.disable_bits(EV_WRITE);
+                self.finish.set(false);
+                if is_idle_timeout(&e) {
+                    self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT));
+                } else {
+                    *self.error.borrow_mut() = Some(e);
+                    self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_ERROR));
+                }
+                true
+            }
+        }
+    }
+
+    fn poll_connect(&self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectFail>> {
+        let mut guard = self.connecting.borrow_mut();
+        let Some(st) = guard.as_mut() else {
+            return Poll::Pending;
+        };
+        let outcome = if let Some(e) = st.error.take() {
+            Err(ConnectFail::Error(e))
+        } else {
+            let ready = match st.reg.as_ref() {
+                None => Poll::Ready(Ok(())),
+                Some(reg) => match reg.poll_ready(Direction::Write, cx) {
+                    Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                    Poll::Pending => Poll::Pending,
+                },
+            };
+            match ready {
+                Poll::Ready(Ok(())) => {
+                    match getsockopt_int(st.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR) {
+                        Ok(0) => Ok(()),
+                        Ok(errno) => Err(ConnectFail::Error(io::Error::from_raw_os_error(errno))),
+                        Err(e) => Err(ConnectFail::Error(e)),
+                    }
+                }
+                Poll::Ready(Err(e)) => Err(ConnectFail::Error(e)),
+                Poll::Pending => {
+                    let Some(d) = self.timeouts.get().1 else {
+                        return Poll::Pending;
+                    };
+                    if st.timer.is_none() {
+                        match Instant::now().checked_add(d) {
+                            Some(at) => st.timer = Some(sleep_until(at)),
+                            None => return Poll::Pending,
+                        }
+                    }
+                    match st.timer.as_mut().map(|t| t.poll_sleep(cx)) {
+                        Some(Poll::Ready(())) => Err(ConnectFail::Timeout),
+                        _ => return Poll::Pending,
+                    }
+                }
+            }
+        };
+        let Some(st) = guard.take() else {
+            return Poll::Pending;
+        };
+        drop(guard);
+        let Connecting { fd, reg, .. } = st;
+        // Deregister before the stream registers the descriptor itself.
+        drop(reg);
+        match outcome {
+            Ok(()) => match TcpStream::from_std(fd.into()) {
+                Ok(ts) => {
+                    self.install(Conn::Tcp(ts));
+                    Poll::Ready(Ok(()))
+                }
+                Err(e) => {
+                    self.fd.set(-1);
+                    Poll::Ready(Err(ConnectFail::Error(e)))
+                }
+            },
+            Err(f) => {
+                drop(fd);
+                self.fd.set(-1);
+                Poll::Ready(Err(f))
+            }
+        }
+    }
+
+    /// Runs the due callbacks, unless the loop was told to stop.
+    fn deliver(self: &Rc<Self>, base: &BaseInner) -> Delivered {
+        loop {
+            if self.freed.get() {
+                return Delivered::Freed;
+            }
+            let next = self.actions.borrow_mut().pop_front();
+            let Some(a) = next else {
+                return Delivered::Done;
+            };
+            if base.must_defer_listener() {
+                self.actions.borrow_mut().push_front(a);
+                return Delivered::Deferred;
+            }
+            let handle = BufferEvent {
+                inner: self.clone(),
+            };
+            match a {
+                Action::Read => self.call_data(base, &self.readcb, 0, &handle, "read"),
+                Action::Write => self.call_data(base, &self.writecb, 1, &handle, "write"),
+                Action::Event(what) => self.call_event(base, &handle, what),
+            }
+        }
+    }
+
+    fn call_data(
+        &self,
+        base: &BaseInner,
+        slot: &Cell<Option<DataCallback>>,
+        gen: usize,
+        handle: &BufferEvent,
+        name: &str,
+    ) {
+        let Some(mut cb) = slot.take() else {
+            return;
+        };
+        let g = self.cb_gen[gen].get();
+        base.count_callback();
+        let r = catch_unwind(AssertUnwindSafe(|| cb(handle)));
+        if !self.freed.get() && self.cb_gen[gen].get() == g {
+            slot.set(Some(cb));
+        } else {
+            drop(cb);
+        }
+        if let Err(p) = r {
+            log_error!(
+                "{name} callback of bufferevent on fd {} panicked; the loop stops and the panic resumes in dispatch",
+                self.fd.get()
+            );
+            base.store_panic(p);
+        }
+    }
+
+    fn call_event(&self, base: &BaseInner, handle: &BufferEvent, what: u16) {
+        let Some(mut cb) = self.eventcb.take() else {
+            return;
+        };
+        let g = self.cb_gen[2].get();
+        base.count_callback();
+        let r = catch_unwind(AssertUnwindSafe(|| cb(handle, what)));
+        if !self.freed.get() && self.cb_gen[2].get() == g {
+            self.eventcb.set(Some(cb));
+        } else {
+            drop(cb);
+        }
+        if let Err(p) = r {
+            log_error!(
+                "event callback of bufferevent on fd {} panicked; the loop stops and the panic resumes in dispatch",
+                self.fd.get()
+            );
+            base.store_panic(p);
+        }
+    }
+
+    fn free(&self) {
+        if self.freed.replace(true) {
+            return;
+        }
+        if self.counted.replace(false) {
+            if let Some(b) = self.base.upgrade().filter(|b| !b.closing.get()) {
+                b.listeners_enabled
+                    .set(b.listeners_enabled.get().saturating_sub(1));
+            }
+        }
+        let close = self.options.contains(BEV_OPT_CLOSE_ON_FREE);
+        let stream = self.stream.try_borrow_mut().ok().and_then(|mut s| s.take());
+        self.has_stream.set(false);
+        if let Some(s) = stream {
+            let (conn, _input, _output) = s.into_parts();
+            conn.release(close);
+        }
+        let connecting = self
+            .connecting
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut c| c.take());
+        if let Some(c) = connecting {
+            drop(c.reg);
+            if !close {
+                let _ = c.fd.into_raw_fd();
+            }
+        }
+        self.fd.set(-1);
+        // Bytes still buffered are dropped, as libevent's bufferevent_free
+        // does (unless a guard holds a buffer right now).
+        if let Ok(mut b) = self.input.try_borrow_mut() {
+            let _ = b.clear();
+        }
+        if let Ok(mut b) = self.output.try_borrow_mut() {
+            let _ = b.clear();
+        }
+        self.actions.borrow_mut().clear();
+        let partner = self.partner.replace(Weak::new());
+        if let Some(p) = partner.upgrade() {
+            p.partner.replace(Weak::new());
+        }
+        let task = self.task.borrow_mut().take();
+        if let Some(t) = task {
+            t.abort();
+        }
+        self.waker.replace(None);
+        // User destructors last, with nothing borrowed.
+        let cbs = (self.readcb.take(), self.writecb.take(), self.eventcb.take());
+        drop(cbs);
+    }
+}
+
+/// A [`Buffer`] of a [`BufferEvent`], borrowed: dereferences to the
+/// buffer (`readln`, `add`, `drain`, `remove`, `search`, `write!` …).
+/// When dropped, the bufferevent looks at the buffer again: data added to
+/// the output is written, input drained below the read high watermark
+/// resumes reading.
+///
+/// The input and output guards are independent (hold both at once, as
+/// libevent's `evbuffer`s are); while one is alive, the bufferevent's
+/// I/O on that buffer waits, so drop guards before returning to the loop.
+pub struct BufferGuard<'a> {
+    buf: Option<RefMut<'a, Buffer>>,
+    bev: &'a BevInner,
+}
+
+impl Deref for BufferGuard<'_> {
+    type Target = Buffer;
+    fn deref(&self) -> &Buffer {
+        self.buf.as_deref().expect("a live guard holds its buffer")
+    }
+}
+
+impl DerefMut for BufferGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Buffer {
+        self.buf
+            .as_deref_mut()
+            .expect("a live guard holds its buffer")
+    }
+}
+
+impl Drop for BufferGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.buf.take());
+        self.bev.touched();
+    }
+}
+
+impl fmt::Debug for BufferGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.buf.as_deref() {
+            Some(b) => b.fmt(f),
+            None => f.write_str("BufferGuard(released)"),
+        }
+    }
+}
+
+/// A callback bufferevent: libevent's `struct bufferevent` — a socket (or
+/// one end of an in-memory pair) with an input and an output [`Buffer`],
+/// driven by the base's loop, which calls back when data has arrived, when
+/// the output has drained, and on end of stream, errors, timeouts and
+/// connections. Underneath it is a
+/// [`BufferedStream`](runtime_io::BufferedStream) and a task of the base's
+/// executor.
+///
+/// Semantics follow libevent's:
+/// - a new bufferevent has writing enabled and reading disabled;
+///   [`enable`](BufferEvent::enable)`(EV_READ)` starts reading;
+/// - each loop iteration reads at most once (16 KiB by default, never past
+///   the read high watermark); the read callback runs when the input holds
+///   at least the read low watermark; reading pauses while the input holds
+///   the read high watermark or more, and resumes when it is drained;
+/// - the output is written while writing is enabled; the write callback
+///   runs after a write that left at most the write low watermark (0: the
+///   output is empty);
+/// - end of stream: event callback with `READING | EOF`; a read error:
+///   `READING | ERROR`; a write error: `WRITING | ERROR`; an idle timeout:
+///   `READING | TIMEOUT` or `WRITING | TIMEOUT`. Each disables its
+///   direction (enable it again to retry). The error itself is in
+///   [`take_error`](BufferEvent::take_error);
+/// - callbacks run on the loop's thread, at most a few per iteration,
+///   and honour `loopbreak`/`loopcontinue` (callbacks still due run at the
+///   next iteration). They may call anything on the bufferevent or the
+///   base: write, disable, free it (from its own callback too), stop the
+///   loop;
+/// - a bufferevent lives until [`free`](BufferEvent::free) (or until the
+///   base is dropped), with or without handles, as in libevent; while it
+///   reads, writes or connects it counts as a pending event, so
+///   `dispatch` keeps running.
+///
+/// ```
+/// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_EOF, BEV_OPT_CLOSE_ON_FREE, EV_READ};
+/// use runtime_io::Eol;
+/// use std::io::{Read, Write};
+///
+/// let base = EventBase::new().unwrap();
+/// let (mine, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+/// let bev = BufferEvent::socket_new(&base, Some(mine.into()), BEV_OPT_CLOSE_ON_FREE).unwrap();
+/// bev.setcb(
+///     // An echo of each line, in upper case.
+///     Some(Box::new(|bev: &BufferEvent| {
+///         let mut input = bev.input();
+///         let mut output = bev.output();
+///         while let Ok(Some(line)) = input.readln(Eol::Lf) {
+///             output.add(&line.to_ascii_uppercase()).unwrap();
+///             output.add(b"\n").unwrap();
+///         }
+///     })),
+///     None,
+///     Some(Box::new(|bev: &BufferEvent, what: u16| {
+///         assert!(what & BEV_EVENT_EOF != 0);
+///         bev.free(); // the peer is gone
+///     })),
+/// )
+/// .unwrap();
+/// bev.enable(EV_READ).unwrap();
+/// peer.write_all(b"hello\nworld\n").unwrap();
+/// peer.shutdown(std::net::Shutdown::Write).unwrap();
+/// base.dispatch().unwrap(); // until the bufferevent is freed
+/// let mut answer = String::new();
+/// peer.read_to_string(&mut answer).unwrap();
+/// assert_eq!(answer, "HELLO\nWORLD\n");
+/// ```
+#[derive(Clone)]
+pub struct BufferEvent {
+    inner: Rc<BevInner>,
+}
+
+impl PartialEq for BufferEvent {
+    fn eq(&self, other: &BufferEvent) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for BufferEvent {}
+
+impl fmt::Debug for BufferEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("BufferEvent")
+            .field("fd", &i.fd.get())
+            .field("enabled", &i.enabled.get())
+            .field("input", &i.input_len())
+            .field("output", &i.output_len())
+            .field("connecting", &i.is_connecting())
+            .field("freed", &i.freed.get())
+            .finish()
+    }
+}
+
+impl BufferEvent {
+    /// A bufferevent over a stream socket (`bufferevent_socket_new`): a
+    /// connected TCP or Unix socket (`Some(stream.into())`; made
+    /// non-blocking here), or `None` for one to connect later with
+    /// [`socket_connect`](BufferEvent::socket_connect). With
+    /// [`BEV_OPT_CLOSE_ON_FREE`] the socket is closed by
+    /// [`free`](BufferEvent::free); without it, it is left open (its
+    /// owner closes the descriptor, [`get_fd`](BufferEvent::get_fd)).
+    ///
+    /// Errors: a descriptor that is not a stream socket (a pipe, a file, a
+    /// UDP socket), a descriptor the backend cannot watch, a freed base.
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, BEV_OPT_CLOSE_ON_FREE, EV_WRITE};
+    /// let base = EventBase::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, Some(a.into()), BEV_OPT_CLOSE_ON_FREE).unwrap();
+    /// assert!(bev.get_fd() >= 0);
+    /// assert_eq!(bev.get_enabled(), EV_WRITE); // as in libevent
+    /// let file = std::fs::File::open("/dev/null").unwrap();
+    /// assert!(BufferEvent::socket_new(&base, Some(file.into()), BEV_OPT_CLOSE_ON_FREE).is_err());
+    /// ```
+    pub fn socket_new(
+        base: &BaseHandle,
+        fd: Option<OwnedFd>,
+        options: BevOptions,
+    ) -> io::Result<BufferEvent> {
+        let b = base.inner()?;
+        let (conn, raw) = match fd {
+            None => (None, -1),
+            Some(fd) => {
+                let raw = fd.as_raw_fd();
+                let conn = {
+                    let rt = b.rt.borrow();
+                    let _enter = rt.reactor().enter();
+                    Conn::from_fd(fd)
+                };
+                let conn = conn.inspect_err(|e| log_warn!("bufferevent_socket_new: {e}"))?;
+                (Some(conn), raw)
+            }
+        };
+        let inner = BevInner::create(&b, options, conn, raw, false)?;
+        Ok(BufferEvent { inner })
+    }
+
+    /// A new bufferevent connecting to `addr` (`bufferevent_socket_new(base,
+    /// -1, BEV_OPT_CLOSE_ON_FREE)` then `bufferevent_socket_connect`): set
+    /// its callbacks before the loop runs; the event callback gets
+    /// `BEV_EVENT_CONNECTED` or, when the connection fails (refused,
+    /// unreachable), `BEV_EVENT_ERROR`.
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_CONNECTED};
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let base = EventBase::new().unwrap();
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let bev = BufferEvent::connect(&base, listener.local_addr().unwrap()).unwrap();
+    /// let got = Rc::new(Cell::new(0));
+    /// let g = got.clone();
+    /// bev.setcb(None, None, Some(Box::new(move |bev: &BufferEvent, what: u16| {
+    ///     g.set(what);
+    ///     bev.free();
+    /// })))
+    /// .unwrap();
+    /// base.dispatch().unwrap();
+    /// assert_eq!(got.get(), BEV_EVENT_CONNECTED);
+    /// ```
+    pub fn connect(base: &BaseHandle, addr: SocketAddr) -> io::Result<BufferEvent> {
+        let bev = BufferEvent::socket_new(base, None, BEV_OPT_CLOSE_ON_FREE)?;
+        if let Err(e) = bev.socket_connect(addr) {
+            bev.free();
+            return Err(e);
+        }
+        Ok(bev)
+    }
+
+    /// Starts connecting a bufferevent made without a socket
+    /// (`bufferevent_socket_connect`): creates a non-blocking TCP socket
+    /// ([`get_fd`](BufferEvent::get_fd) returns it at once) and connects it
+    /// to `addr`. The outcome goes to the event callback:
+    /// `BEV_EVENT_CONNECTED`, then reading and writing start as enabled
+    /// (bytes written before are sent); or `BEV_EVENT_ERROR` (the error in
+    /// [`take_error`](BufferEvent::take_error); a refused connection is
+    /// reported from the loop too, never from this call); or, if a write
+    /// timeout is set and expires first, `WRITING | TIMEOUT`. A failed
+    /// connect closes the socket.
+    ///
+    /// Errors here: the bufferevent already has a socket or a connect in
+    /// progress, the socket cannot be created, the address is unusable.
+    pub fn socket_connect(&self, addr: SocketAddr) -> io::Result<()> {
+        let i = &self.inner;
+        let b = i.base()?;
+        if i.has_stream.get() || i.is_connecting() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "bufferevent_socket_connect: the bufferevent already has a socket",
+            ));
+        }
+        let domain = if addr.is_ipv6() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        // SAFETY: plain system call with integer arguments.
+        let raw = cvt(unsafe {
+            libc::socket(
+                domain,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        })?;
+        // SAFETY: `raw` was just returned by socket() and is owned by no
+        // one else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let (ss, len) = sockaddr(&addr);
+        // SAFETY: `ss` is a live sockaddr of `len` bytes; `fd` is open.
+        let r = unsafe { libc::connect(raw, (&ss as *const libc::sockaddr_storage).cast(), len) };
+        let mut state = Connecting {
+            fd,
+            reg: None,
+            error: None,
+            timer: None,
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINPROGRESS) => {
+                    let rt = b.rt.borrow();
+                    let reg = Registration::with_reactor(rt.reactor(), raw)?;
+                    // A fresh registration is optimistic; the socket is known
+                    // not to be writable yet. Nothing was delivered since it
+                    // was registered, so no event is lost.
+                    let mut cx = Context::from_waker(Waker::noop());
+                    let ready =
+                        coop::with_budget(u32::MAX, || reg.poll_ready(Direction::Write, &mut cx));
+                    if let Poll::Ready(Ok(ev)) = ready {
+                        reg.clear_readiness(ev);
+                    }
+                    state.reg = Some(reg);
+                }
+                // libevent reports a refused connection from the loop.
+                Some(libc::ECONNREFUSED) => state.error = Some(e),
+                _ => {
+                    log_warn!("bufferevent_socket_connect: {addr}: {e}");
+                    return Err(e);
+                }
+            }
+        }
+        i.fd.set(raw);
+        *i.connecting.borrow_mut() = Some(state);
+        i.touched();
+        Ok(())
+    }
+
+    /// Two connected in-memory bufferevents (`bufferevent_pair_new`): what
+    /// one writes the other reads, no sockets involved (each direction
+    /// holds up to 64 KiB in flight). Freeing one end, or flushing it with
+    /// [`BEV_FINISHED`], gives the other end of stream (`READING | EOF`).
+    ///
+    /// ```
+    /// use runtime_compat::{BevOptions, BufferEvent, EventBase, EV_READ};
+    /// let base = EventBase::new().unwrap();
+    /// let (a, b) = BufferEvent::pair_new(&base, BevOptions::empty()).unwrap();
+    /// assert_eq!(a.pair_partner(), Some(b.clone()));
+    /// b.setcb(Some(Box::new(|bev: &BufferEvent| {
+    ///     assert_eq!(bev.input().to_vec().unwrap(), b"over the pair");
+    ///     bev.free();
+    /// })), None, None).unwrap();
+    /// b.enable(EV_READ).unwrap();
+    /// a.write(b"over the pair").unwrap();
+    /// base.dispatch().unwrap();
+    /// assert!(b.is_freed());
+    /// ```
+    pub fn pair_new(
+        base: &BaseHandle,
+        options: BevOptions,
+    ) -> io::Result<(BufferEvent, BufferEvent)> {
+        let b = base.inner()?;
+        let (x, y) = runtime_io::pair();
+        let x = BevInner::create(&b, options, Some(Conn::Pair(x.into_inner())), -1, true)?;
+        let y = match BevInner::create(&b, options, Some(Conn::Pair(y.into_inner())), -1, true) {
+            Ok(y) => y,
+            Err(e) => {
+                x.free();
+                return Err(e);
+            }
+        };
+        *x.partner.borrow_mut() = Rc::downgrade(&y);
+        *y.partner.borrow_mut() = Rc::downgrade(&x);
+        Ok((BufferEvent { inner: x }, BufferEvent { inner: y }))
+    }
+
+    /// The other end of a pair (`bufferevent_pair_get_partner`); `None`
+    /// for a socket bufferevent or once either end is freed.
+    pub fn pair_partner(&self) -> Option<BufferEvent> {
+        let p = self.inner.partner.borrow().upgrade()?;
+        if p.freed.get() {
+            return None;
+        }
+        Some(BufferEvent { inner: p })
+    }
+
+    /// Sets the callbacks (`bufferevent_setcb`); `None` for one that is
+    /// not wanted. The read and write callbacks get the bufferevent; the
+    /// event callback gets it and the `BEV_EVENT_*` flags. Allowed at any
+    /// time, from a callback too (the new callbacks are used from the next
+    /// time).
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_ERROR, BEV_EVENT_EOF};
+    /// let base = EventBase::new().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
+    /// bev.setcb(
+    ///     Some(Box::new(|bev: &BufferEvent| println!("{} bytes in", bev.input().len()))),
+    ///     None,
+    ///     Some(Box::new(|bev: &BufferEvent, what: u16| {
+    ///         if what & (BEV_EVENT_EOF | BEV_EVENT_ERROR) != 0 {
+    ///             bev.free();
+    ///         }
+    ///     })),
+    /// )
+    /// .unwrap();
+    /// ```
+    pub fn setcb(
+        &self,
+        readcb: Option<DataCallback>,
+        writecb: Option<DataCallback>,
+        eventcb: Option<EventCallback>,
+    ) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        for g in &i.cb_gen {
+            g.set(g.get() + 1);
+        }
+        let old = (
+            i.readcb.replace(readcb),
+            i.writecb.replace(writecb),
+            i.eventcb.replace(eventcb),
+        );
+        drop(old);
+        Ok(())
+    }
+
+    /// Starts reading and/or writing (`bufferevent_enable(bev, EV_READ |
+    /// EV_WRITE)`); other flags are ignored. Enabling a direction restarts
+    /// its timeout.
+    pub fn enable(&self, what: EventFlags) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        let what = what & (EV_READ | EV_WRITE);
+        i.enabled.set(i.enabled.get() | what);
+        if !what.is_empty() {
+            i.reset_timeouts();
+        }
+        i.touched();
+        Ok(())
+    }
+
+    /// Stops reading and/or writing (`bufferevent_disable`): bytes stay
+    /// in the buffers (and in the kernel) until enabled again.
+    pub fn disable(&self, what: EventFlags) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.disable_bits(what & (EV_READ | EV_WRITE));
+        i.touched();
+        Ok(())
+    }
+
+    /// The enabled directions (`bufferevent_get_enabled`): `EV_READ`,
+    /// `EV_WRITE`, both or none.
+    pub fn get_enabled(&self) -> EventFlags {
+        if self.inner.freed.get() {
+            return EventFlags::empty();
+        }
+        self.inner.enabled.get()
+    }
+
+    /// Sets the watermarks of `what`'s directions
+    /// (`bufferevent_setwatermark(bev, EV_READ | EV_WRITE, low, high)`).
+    /// Read: the read callback runs only when the input holds at least
+    /// `low` bytes; reading pauses while it holds `high` bytes or more
+    /// (0: no limit). Write: the write callback runs when the output
+    /// drains to `low` bytes or less (`high` is kept for
+    /// [`getwatermark`](BufferEvent::getwatermark); it matters to filters
+    /// only).
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, EV_READ, EV_WRITE};
+    /// let base = EventBase::new().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
+    /// bev.setwatermark(EV_READ, 0, 16384).unwrap();
+    /// bev.setwatermark(EV_WRITE, 512, 0).unwrap();
+    /// assert_eq!(bev.getwatermark(EV_READ).unwrap(), (0, 16384));
+    /// assert_eq!(bev.getwatermark(EV_WRITE).unwrap(), (512, 0));
+    /// assert!(bev.getwatermark(EV_READ | EV_WRITE).is_err());
+    /// ```
+    pub fn setwatermark(&self, what: EventFlags, low: usize, high: usize) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        let mut m = i.marks.get();
+        if what.contains(EV_READ) {
+            m.read_low = low;
+            m.read_high = high;
+        }
+        if what.contains(EV_WRITE) {
+            m.write_low = low;
+            m.write_high = high;
+        }
+        i.marks.set(m);
+        if let Ok(mut s) = i.stream.try_borrow_mut() {
+            if let Some(s) = s.as_mut() {
+                s.set_read_watermarks(m.read_low, m.read_high);
+            }
+        }
+        i.touched();
+        Ok(())
+    }
+
+    /// The `(low, high)` watermarks of one direction
+    /// (`bufferevent_getwatermark`); asking for both or neither is an
+    /// `InvalidInput` error.
+    pub fn getwatermark(&self, what: EventFlags) -> io::Result<(usize, usize)> {
+        let m = self.inner.marks.get();
+        let r = what.contains(EV_READ);
+        let w = what.contains(EV_WRITE);
+        match (r, w) {
+            (true, false) => Ok((m.read_low, m.read_high)),
+            (false, true) => Ok((m.write_low, m.write_high)),
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "getwatermark needs exactly one of EV_READ and EV_WRITE",
+            )),
+        }
+    }
+
+    /// Sets the read and write timeouts (`bufferevent_set_timeouts`;
+    /// `None`: no timeout). A timeout counts only while the bufferevent is
+    /// trying to read (reading enabled, input under the high watermark) or
+    /// to write (writing enabled, output not empty, or a connect in
+    /// progress) and restarts with each byte that moves; when it expires,
+    /// that direction is disabled and the event callback gets
+    /// `READING | TIMEOUT` or `WRITING | TIMEOUT`. Setting them restarts
+    /// both.
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, EV_READ};
+    /// use std::time::Duration;
+    ///
+    /// let base = EventBase::new().unwrap();
+    /// let (a, _idle_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, Some(a.into()), Default::default()).unwrap();
+    /// bev.set_timeouts(Some(Duration::from_millis(20)), None).unwrap();
+    /// bev.setcb(None, None, Some(Box::new(|bev: &BufferEvent, what: u16| {
+    ///     assert_eq!(what, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+    ///     assert!(!bev.get_enabled().contains(EV_READ)); // that direction is disabled
+    /// })))
+    /// .unwrap();
+    /// bev.enable(EV_READ).unwrap();
+    /// base.dispatch().unwrap(); // returns once reading is disabled by the timeout
+    /// ```
+    pub fn set_timeouts(&self, read: Option<Duration>, write: Option<Duration>) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.timeouts.set((read, write));
+        i.reset_timeouts();
+        if let Ok(mut c) = i.connecting.try_borrow_mut() {
+            if let Some(c) = c.as_mut() {
+                c.timer = None;
+            }
+        }
+        i.touched();
+        Ok(())
+    }
+
+    /// The read and write timeouts.
+    pub fn timeouts(&self) -> (Option<Duration>, Option<Duration>) {
+        self.inner.timeouts.get()
+    }
+
+    /// The input buffer (`bufferevent_get_input`): bytes read and not yet
+    /// consumed. Take them with the buffer's methods (`readln`, `remove`,
+    /// `drain`, `remove_buffer` …).
+    ///
+    /// # Panics
+    /// If an input guard is already alive (two guards of one buffer at
+    /// once, as `RefCell::borrow_mut`); an input and an output guard may
+    /// live together.
+    pub fn input(&self) -> BufferGuard<'_> {
+        BufferGuard {
+            buf: Some(self.inner.input.borrow_mut()),
+            bev: &self.inner,
+        }
+    }
+
+    /// The output buffer (`bufferevent_get_output`): bytes to send. Add
+    /// with the buffer's methods (`add`, `add_reference`, `add_buffer`,
+    /// `add_file`, `write!` …); they are written when the guard is dropped
+    /// and the loop runs.
+    ///
+    /// # Panics
+    /// If an output guard is already alive (see [`input`](Self::input)).
+    pub fn output(&self) -> BufferGuard<'_> {
+        BufferGuard {
+            buf: Some(self.inner.output.borrow_mut()),
+            bev: &self.inner,
+        }
+    }
+
+    /// Appends `data` to the output (`bufferevent_write`); the loop sends
+    /// it while writing is enabled.
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase};
+    /// use std::io::Read;
+    /// let base = EventBase::new().unwrap();
+    /// let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, Some(a.into()), Default::default()).unwrap();
+    /// bev.write(b"hello").unwrap();
+    /// base.dispatch().unwrap(); // returns when the output is empty
+    /// let mut got = [0u8; 5];
+    /// peer.read_exact(&mut got).unwrap();
+    /// assert_eq!(&got, b"hello");
+    /// ```
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.output
+            .try_borrow_mut()
+            .map_err(|_| busy("output"))?
+            .add(data)?;
+        i.touched();
+        Ok(())
+    }
+
+    /// Moves all of `buf` to the end of the output
+    /// (`bufferevent_write_buffer`; `buf` is left empty, no copy).
+    pub fn write_buffer(&self, buf: &mut Buffer) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.output
+            .try_borrow_mut()
+            .map_err(|_| busy("output"))?
+            .add_buffer(buf)?;
+        i.touched();
+        Ok(())
+    }
+
+    /// Removes up to `buf.len()` bytes from the front of the input into
+    /// `buf` (`bufferevent_read`); returns how many.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let i = &self.inner;
+        i.base()?;
+        let n = i
+            .input
+            .try_borrow_mut()
+            .map_err(|_| busy("input"))?
+            .remove(buf)?;
+        i.touched();
+        Ok(n)
+    }
+
+    /// Moves the whole input to the end of `buf` (`bufferevent_read_buffer`;
+    /// no copy); returns how many bytes.
+    pub fn read_buffer(&self, buf: &mut Buffer) -> io::Result<usize> {
+        let i = &self.inner;
+        i.base()?;
+        let n = {
+            let mut input = i.input.try_borrow_mut().map_err(|_| busy("input"))?;
+            let n = input.len();
+            buf.add_buffer(&mut input)?;
+            n
+        };
+        i.touched();
+        Ok(n)
+    }
+
+    /// Pushes the output out now (`bufferevent_flush(bev, iotype, mode)`):
+    /// with `EV_WRITE` in `iotype`, writes as much of the output as the
+    /// socket takes right away (the loop writes the rest); with
+    /// [`BEV_FINISHED`] it then shuts the write direction down once the
+    /// output is out (now or from the loop), so the peer reads end of
+    /// stream — for a pair, the partner's event callback gets
+    /// `READING | EOF`. [`BEV_NORMAL`] and [`BEV_FLUSH`] are the same here
+    /// (no filters). Returns whether bytes were written by this call
+    /// (libevent's 1 and 0). A write error is returned (and reported to the
+    /// event callback by the loop).
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventBase, BEV_FINISHED, EV_WRITE};
+    /// use std::io::Read;
+    /// let base = EventBase::new().unwrap();
+    /// let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, Some(a.into()), Default::default()).unwrap();
+    /// bev.write(b"last words").unwrap();
+    /// assert!(bev.flush(EV_WRITE, BEV_FINISHED).unwrap());
+    /// let mut all = String::new();
+    /// peer.read_to_string(&mut all).unwrap(); // end of stream after the data
+    /// assert_eq!(all, "last words");
+    /// ```
+    pub fn flush(&self, iotype: EventFlags, mode: FlushMode) -> io::Result<bool> {
+        let i = &self.inner;
+        let b = i.base()?;
+        if !iotype.contains(EV_WRITE) || !i.has_stream.get() {
+            return Ok(false);
+        }
+        let finish = mode == FlushMode::Finished;
+        if finish {
+            i.finish.set(true);
+        }
+        let waker = i
+            .waker
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Waker::noop().clone());
+        let mut cx = Context::from_waker(&waker);
+        let r = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            coop::with_budget(u32::MAX, || {
+                i.with_stream(|s| {
+                    let before = s.output().len();
+                    let r = if finish {
+                        s.poll_finish(&mut cx)
+                    } else {
+                        s.poll_flush_watermark(&mut cx)
+                    };
+                    (r, before.saturating_sub(s.output().len()))
+                })
+            })
+        };
+        let Some((r, wrote)) = r else {
+            i.touched();
+            return Err(busy("input or output"));
+        };
+        if wrote > 0 && i.output_len() <= i.marks.get().write_low {
+            i.queue(Action::Write);
+        }
+        if finish && matches!(r, Poll::Ready(Ok(()))) {
+            i.finish.set(false);
+        }
+        // The task looks again (and registers its own waker if a noop one
+        // was used here).
+        i.touched();
+        match r {
+            Poll::Ready(Err(e)) => Err(e),
+            _ => Ok(wrote > 0),
+        }
+    }
+
+    /// Releases the bufferevent (`bufferevent_free`): no callback runs any
+    /// more (the running one finishes: a bufferevent may free itself), the
+    /// buffered bytes are dropped, the socket is closed with
+    /// [`BEV_OPT_CLOSE_ON_FREE`] (left open without it), a pair's partner
+    /// gets end of stream. Later calls on any handle fail; freeing twice
+    /// does nothing.
+    pub fn free(&self) {
+        self.inner.free();
+    }
+
+    /// Whether [`free`](BufferEvent::free) was called.
+    pub fn is_freed(&self) -> bool {
+        self.inner.freed.get()
+    }
+
+    /// The socket (`bufferevent_getfd`); -1 for a pair, before
+    /// [`socket_connect`](BufferEvent::socket_connect), after a failed
+    /// connect and after [`free`](BufferEvent::free).
+    pub fn get_fd(&self) -> RawFd {
+        self.inner.fd.get()
+    }
+
+    /// The options it was created with.
+    pub fn options(&self) -> BevOptions {
+        self.inner.options
+    }
+
+    /// Sets the priority of its callbacks (`bufferevent_priority_set`; 0
+    /// runs first). Fails for a priority out of the base's range.
+    ///
+    /// ```
+    /// use runtime_compat::{BufferEvent, EventConfig};
+    /// let base = EventConfig::new().priorities(3).build().unwrap();
+    /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
+    /// assert_eq!(bev.priority(), 1);
+    /// bev.set_priority(0).unwrap();
+    /// assert!(bev.set_priority(3).is_err());
+    /// ```
+    pub fn set_priority(&self, priority: usize) -> io::Result<()> {
+        let i = &self.inner;
+        let b = i.base()?;
+        let n = b.priorities.get();
+        if priority >= n {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("priority {priority} out of range: the base has {n} priorities"),
+            ));
+        }
+        if priority == i.priority.get() {
+            return Ok(());
+        }
+        let h = b.spawn_task(priority, BevTask { bev: i.clone() })?;
+        i.priority.set(priority);
+        let old = i.task.replace(Some(h));
+        i.waker.replace(None);
+        if let Some(old) = old {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// The priority (`bufferevent_get_priority`).
+    pub fn priority(&self) -> usize {
+        self.inner.priority.get()
+    }
+
+    /// A handle to its base (`bufferevent_get_base`).
+    pub fn base(&self) -> BaseHandle {
+        BaseHandle {
+            inner: self.inner.base.clone(),
+        }
+    }
+
+    /// Takes the error behind the last `BEV_EVENT_ERROR` (libevent's
+    /// `EVUTIL_SOCKET_ERROR()` in the event callback): a reset connection
+    /// is `ConnectionReset`, a refused connect `ConnectionRefused` …
+    pub fn take_error(&self) -> Option<io::Error> {
+        self.inner.error.borrow_mut().take()
+    }
+
+    /// Sets the most bytes read per read (`bufferevent_set_max_single_read`;
+    /// 0: the default, 16 KiB).
+    pub fn set_max_single_read(&self, max: usize) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.max_read.set(max);
+        if let Ok(mut s) = i.stream.try_borrow_mut() {
+            if let Some(s) = s.as_mut() {
+                s.set_max_single_read(max);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the most bytes written per write
+    /// (`bufferevent_set_max_single_write`; 0: no limit, one `writev` takes
+    /// what the kernel accepts).
+    pub fn set_max_single_write(&self, max: usize) -> io::Result<()> {
+        let i = &self.inner;
+        i.base()?;
+        i.max_write.set(max);
+        if let Ok(mut s) = i.stream.try_borrow_mut() {
+            if let Some(s) = s.as_mut() {
+                s.set_max_single_write(max);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether it is one end of a pair.
+    pub fn is_pair(&self) -> bool {
+        self.inner.is_pair
+    }
+}
