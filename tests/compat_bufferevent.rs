@@ -2,6 +2,9 @@
 //! sockets: socketpairs and TCP on 127.0.0.1. Every test runs on its own
 //! thread under a watchdog, so a hang fails instead of blocking the run.
 
+#[path = "support/example.rs"]
+mod example;
+use example::example_bin;
 use runtime::compat::{
     BevOptions, BufferEvent, Event, EventBase, EventConfig, LoopExit, BEV_EVENT_CONNECTED,
     BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_EVENT_WRITING,
@@ -736,22 +739,10 @@ impl Drop for Server {
     }
 }
 
-fn example_path() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .join("../examples/compat_rot13_bufferevent")
-}
-
 #[test]
 fn rot13_example_round_trip() {
     bounded(|| {
-        let path = example_path();
-        assert!(
-            path.exists(),
-            "{} not built (cargo test builds examples)",
-            path.display()
-        );
+        let path = example_bin("compat_rot13_bufferevent");
         let mut child = Command::new(&path)
             .args(["--addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())

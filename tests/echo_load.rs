@@ -17,11 +17,13 @@ mod echo;
 #[path = "../examples/rot13.rs"]
 mod rot13;
 
+#[path = "support/example.rs"]
+mod example;
+use example::example_bin;
 use runtime::net::{serve_sharded, ListenOptions, TcpListener, TcpStream};
 use runtime::{Builder, Runtime};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -472,42 +474,6 @@ fn serve_sharded_errors() {
     let err = rt.block_on(server.join()).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::Other);
     rt.shutdown_timeout(Duration::from_secs(1));
-}
-
-/// Builds (if needed) and locates a root example: `target/<profile>/examples/NAME`,
-/// next to this test's own `deps/` folder.
-fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps")
-        .to_path_buf();
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let bin = profile_dir.join("examples").join(name);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", name, "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    match cmd.status() {
-        Ok(s) if s.success() => {}
-        other => {
-            assert!(
-                bin.exists(),
-                "cannot build example {name} ({other:?}) and {} does not exist",
-                bin.display()
-            );
-            eprintln!(
-                "warning: building example {name} failed ({other:?}); using the existing binary"
-            );
-        }
-    }
-    bin
 }
 
 /// Kills (SIGKILL) and reaps a child on drop unless it was waited for.

@@ -8,9 +8,11 @@
 //! Needs `strace` (Debian/Ubuntu package `strace`); without it, or where
 //! ptrace is not permitted, the test prints why and passes.
 
+#[path = "support/example.rs"]
+mod example;
+use example::example_bin;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -18,42 +20,6 @@ use std::time::{Duration, Instant};
 const CONNS: usize = 50;
 const MESSAGES: usize = 200;
 const SIZE: usize = 64;
-
-/// Builds (if needed) and locates a root example: `target/<profile>/examples/NAME`,
-/// next to this test's own `deps/` folder.
-fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps")
-        .to_path_buf();
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let bin = profile_dir.join("examples").join(name);
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--example", name, "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    match cmd.status() {
-        Ok(s) if s.success() => {}
-        other => {
-            assert!(
-                bin.exists(),
-                "cannot build example {name} ({other:?}) and {} does not exist",
-                bin.display()
-            );
-            eprintln!(
-                "warning: building example {name} failed ({other:?}); using the existing binary"
-            );
-        }
-    }
-    bin
-}
 
 /// Kills (SIGKILL) and reaps a child on drop unless it was waited for.
 struct Reap(Option<Child>);
