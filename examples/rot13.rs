@@ -74,19 +74,21 @@ pub async fn rot13_conn(conn: TcpStream) -> io::Result<()> {
     let mut bev = BufferedStream::new(conn);
     bev.set_read_watermarks(0, MAX_LINE);
     bev.set_max_line(MAX_LINE);
+    // One vector for every line of the connection: no allocation per line.
+    let mut line = Vec::new();
     loop {
         // A line already in the input is answered at once; only when none
         // is left does the output go out (one writev for all the answers)
         // and the task wait for more input.
-        let next = match bev.try_read_line(Eol::Lf) {
+        let next = match bev.try_read_line_into(Eol::Lf, &mut line) {
             Ok(None) => {
                 bev.flush().await?;
-                bev.read_line(Eol::Lf).await
+                bev.read_line_into(Eol::Lf, &mut line).await
             }
             other => other,
         };
         match next {
-            Ok(Some(mut line)) => {
+            Ok(Some(_)) => {
                 for c in &mut line {
                     *c = rot13_char(*c);
                 }

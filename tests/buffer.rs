@@ -51,6 +51,9 @@ fn pattern(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// An end-of-line style, the bytes sent, the lines expected.
+type LineCase = (Eol, &'static [u8], &'static [&'static [u8]]);
+
 fn line(buf: &mut Buffer, eol: Eol) -> Option<Vec<u8>> {
     buf.readln(eol).unwrap()
 }
@@ -219,6 +222,131 @@ fn readln_max_refuses_long_lines() {
         Err(BufferError::LineTooLong)
     ));
     assert_eq!(buf.len(), (1 << 20) + 1);
+}
+
+#[test]
+fn readln_into_appends_and_reuses_the_vector() {
+    // Every style, over one-byte chunks, so each end of line straddles a
+    // chunk boundary.
+    let cases: [LineCase; 5] = [
+        (
+            Eol::Any,
+            b"one\r\n\n\rtwo\nthree\r",
+            &[b"one", b"two", b"three"],
+        ),
+        (
+            Eol::Crlf,
+            b"a\r\nb\nc\rd\n\r\r\n",
+            &[b"a", b"b", b"c\rd", b"\r"],
+        ),
+        (
+            Eol::CrlfStrict,
+            b"a\r\nb\nc\r\n\r\r\n",
+            &[b"a", b"b\nc", b"\r"],
+        ),
+        (Eol::Lf, b"a\r\n\nb\n", &[b"a\r", b"", b"b"]),
+        (Eol::Nul, b"x\ny\0\0z\0", &[b"x\ny", b"", b"z"]),
+    ];
+    for (eol, data, want) in cases {
+        let mut buf = Buffer::with_chunk_size(1);
+        for &b in data {
+            buf.add_reference(Shared::from(vec![b])).unwrap();
+        }
+        let mut out = b"prefix:".to_vec();
+        let mut expect = out.clone();
+        for &w in want {
+            let n = buf.readln_into(eol, &mut out).unwrap();
+            assert_eq!(n, Some(w.len()), "{eol:?}");
+            expect.extend_from_slice(w);
+            assert_eq!(out, expect, "{eol:?}: appended to what was there");
+        }
+        assert!(buf.is_empty(), "{eol:?}");
+        assert_eq!(buf.readln_into(eol, &mut out).unwrap(), None);
+        assert_eq!(out, expect, "{eol:?}: None leaves the vector alone");
+    }
+
+    // Cleared between lines, one vector serves every line without
+    // reallocating once it is large enough.
+    let mut buf = Buffer::with_chunk_size(7);
+    let long = vec![b'L'; 300];
+    buf.add(&long).unwrap();
+    buf.add(b"\nshort\n\nmid line\n").unwrap();
+    let mut out = Vec::new();
+    assert_eq!(buf.readln_into(Eol::Lf, &mut out).unwrap(), Some(300));
+    assert_eq!(out, long);
+    let (ptr, cap) = (out.as_ptr(), out.capacity());
+    for want in [&b"short"[..], b"", b"mid line"] {
+        out.clear();
+        assert_eq!(
+            buf.readln_into(Eol::Lf, &mut out).unwrap(),
+            Some(want.len())
+        );
+        assert_eq!(out, want);
+        assert_eq!(
+            (out.as_ptr(), out.capacity()),
+            (ptr, cap),
+            "no reallocation"
+        );
+    }
+    // The Vec-returning form gives the same lines.
+    buf.add(b"again\r\n").unwrap();
+    assert_eq!(buf.readln(Eol::Crlf).unwrap().unwrap(), b"again");
+}
+
+#[test]
+fn readln_max_into_has_readln_max_bounds() {
+    let mut buf = Buffer::with_chunk_size(5);
+    buf.add(b"short\r\n").unwrap();
+    buf.add(b"this line is far too long\r\n").unwrap();
+    let mut out = Vec::new();
+    assert_eq!(
+        buf.readln_max_into(Eol::CrlfStrict, 8, &mut out).unwrap(),
+        Some(5)
+    );
+    assert_eq!(out, b"short");
+    let before = buf.to_vec().unwrap();
+    assert!(matches!(
+        buf.readln_max_into(Eol::CrlfStrict, 8, &mut out),
+        Err(BufferError::LineTooLong)
+    ));
+    assert_eq!(buf.to_vec().unwrap(), before, "buffer unchanged");
+    assert_eq!(out, b"short", "vector unchanged on error");
+    out.clear();
+    assert_eq!(
+        buf.readln_max_into(Eol::CrlfStrict, 100, &mut out).unwrap(),
+        Some(25)
+    );
+    assert_eq!(out, b"this line is far too long");
+
+    // No end of line yet: None while the line may still fit, then refused.
+    let mut buf = Buffer::new();
+    let mut out = Vec::new();
+    buf.add(b"12345678").unwrap();
+    assert_eq!(buf.readln_max_into(Eol::Lf, 8, &mut out).unwrap(), None);
+    buf.add(b"9").unwrap();
+    assert!(matches!(
+        buf.readln_max_into(Eol::Lf, 8, &mut out),
+        Err(BufferError::LineTooLong)
+    ));
+    assert!(out.is_empty());
+    // A CR right at the cap may still be followed by its LF.
+    let mut buf = Buffer::new();
+    buf.add(b"12345678\r").unwrap();
+    assert_eq!(buf.readln_max_into(Eol::Crlf, 8, &mut out).unwrap(), None);
+    buf.add(b"\n").unwrap();
+    assert_eq!(
+        buf.readln_max_into(Eol::Crlf, 8, &mut out).unwrap(),
+        Some(8)
+    );
+    assert_eq!(out, b"12345678");
+    // A frozen front is refused, the vector untouched.
+    let mut buf = Buffer::new();
+    buf.add(b"x\n").unwrap();
+    buf.freeze(Side::Front, true);
+    assert!(buf.readln_max_into(Eol::Lf, 8, &mut out).is_err());
+    assert!(buf.readln_into(Eol::Lf, &mut out).is_err());
+    assert_eq!(out, b"12345678");
+    assert_eq!(buf.len(), 2);
 }
 
 // ---------------------------------------------------------------- search

@@ -477,6 +477,378 @@ async fn read_until_a_delimiter() {
     .await
 }
 
+// ------------------------------------------------------------ read_line_into
+
+/// An end-of-line style, the bytes sent, the lines expected.
+type LineCase = (Eol, &'static [u8], &'static [&'static [u8]]);
+
+/// Reads every line with `read_line_into` into one vector until end of
+/// stream; checks each result against the vector's contents.
+async fn collect_into<S: runtime::io::Transport>(
+    s: &mut BufferedStream<S>,
+    eol: Eol,
+) -> Vec<Vec<u8>> {
+    let mut line = b"stale contents".to_vec();
+    let mut lines = Vec::new();
+    while let Some(n) = s.read_line_into(eol, &mut line).await.unwrap() {
+        assert_eq!(n, line.len());
+        lines.push(line.clone());
+    }
+    assert!(line.is_empty(), "end of stream leaves the vector empty");
+    lines
+}
+
+fn owned(items: &[&[u8]]) -> Vec<Vec<u8>> {
+    items.iter().map(|s| s.to_vec()).collect()
+}
+
+#[runtime::test]
+async fn read_line_into_several_lines_from_one_read_reuse_one_vector() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        // Longest first: a shorter line must not show the longer one's tail.
+        let data = b"a rather long first line\nxy\n\nshort one\nz\n";
+        client.write_all(data).await.unwrap();
+        let mut got = 0;
+        while got < data.len() {
+            got += s.fill().await.unwrap();
+        }
+        let mut line = Vec::new();
+        assert_eq!(s.try_read_line_into(Eol::Lf, &mut line).unwrap(), Some(24));
+        assert_eq!(line, b"a rather long first line");
+        let (ptr, cap) = (line.as_ptr(), line.capacity());
+        for want in [&b"xy"[..], b"", b"short one", b"z"] {
+            let n = s.try_read_line_into(Eol::Lf, &mut line).unwrap();
+            assert_eq!(n, Some(want.len()));
+            assert_eq!(line, want);
+            assert_eq!((line.as_ptr(), line.capacity()), (ptr, cap), "reallocated");
+        }
+        line.extend_from_slice(b"junk");
+        assert_eq!(s.try_read_line_into(Eol::Lf, &mut line).unwrap(), None);
+        assert!(line.is_empty(), "Ok(None) clears the vector");
+
+        // Then the async form, one read bringing several lines again.
+        client.write_all(b"one\ntwo\nthree\n").await.unwrap();
+        drop(client);
+        assert_eq!(
+            collect_into(&mut s, Eol::Lf).await,
+            owned(&[b"one", b"two", b"three"])
+        );
+        // End of stream is sticky.
+        line.push(b'!');
+        assert_eq!(s.read_line_into(Eol::Lf, &mut line).await.unwrap(), None);
+        assert!(line.is_empty());
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_line_into_a_line_split_across_many_small_writes() {
+    bounded(async {
+        for (eol, ending) in [
+            (Eol::Lf, &b"\n"[..]),
+            (Eol::Crlf, b"\r\n"),
+            (Eol::CrlfStrict, b"\r\n"),
+            (Eol::Nul, b"\0"),
+        ] {
+            let (mut client, server) = tcp_pair().await;
+            let mut s = BufferedStream::new(server);
+            // Tiny chunks and reads: the lines cross chunks, so the general
+            // path (not only the first-chunk fast path) is exercised.
+            *s.input_mut() = Buffer::with_chunk_size(3);
+            s.set_max_single_read(2);
+            let mut data = Vec::new();
+            let lines = owned(&[b"the first line, in pieces", b"", b"2nd", b"last of all"]);
+            for l in &lines {
+                data.extend_from_slice(l);
+                data.extend_from_slice(ending);
+            }
+            let writer = runtime::spawn(async move {
+                for piece in data.chunks(3) {
+                    client.write_all(piece).await.unwrap();
+                    sleep(Duration::from_millis(1)).await;
+                }
+                client.shutdown(std::net::Shutdown::Write).unwrap();
+                client
+            });
+            assert_eq!(collect_into(&mut s, eol).await, lines, "{eol:?}");
+            drop(writer.await.unwrap());
+        }
+    })
+    .await
+}
+
+/// Like `lines_across_reads`, with `try_read_line_into` and
+/// `read_line_into` and one vector throughout.
+async fn lines_into_across_reads(
+    style: Eol,
+    first: &[u8],
+    rest: &[u8],
+    tiny_chunks: bool,
+) -> (Option<Vec<u8>>, Vec<Vec<u8>>) {
+    let (mut client, server) = tcp_pair().await;
+    let mut s = BufferedStream::new(server);
+    if tiny_chunks {
+        *s.input_mut() = Buffer::with_chunk_size(4);
+        s.set_max_single_read(4);
+    }
+    client.write_all(first).await.unwrap();
+    let mut got = 0;
+    while got < first.len() {
+        got += s.fill().await.unwrap();
+    }
+    let mut line = b"leftover from before".to_vec();
+    let early = s.try_read_line_into(style, &mut line).unwrap().map(|n| {
+        assert_eq!(n, line.len());
+        line.clone()
+    });
+    if early.is_none() {
+        assert!(line.is_empty());
+    }
+    client.write_all(rest).await.unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    (early, collect_into(&mut s, style).await)
+}
+
+#[runtime::test]
+async fn read_line_into_every_eol_style() {
+    bounded(async {
+        for tiny in [false, true] {
+            let (early, lines) =
+                lines_into_across_reads(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, owned(&[b"abc", b"def"]));
+
+            let (early, lines) =
+                lines_into_across_reads(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, owned(&[b"abc", b"def", b"ghi"]));
+
+            let (early, lines) =
+                lines_into_across_reads(Eol::Lf, b"abc\r", b"\ndef\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, owned(&[b"abc\r", b"def\r"]));
+
+            // Any: the CR ends the line at once; the LF in the next read
+            // ends an empty one.
+            let (early, lines) =
+                lines_into_across_reads(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n", tiny).await;
+            assert_eq!(early, Some(b"abc".to_vec()));
+            assert_eq!(lines, owned(&[b"", b"def", b"x"]));
+
+            // Any within one read: a whole run of CR and LF is one end.
+            let (early, lines) =
+                lines_into_across_reads(Eol::Any, b"a\r\n\n\rbb\n", b"c\r\n", tiny).await;
+            assert_eq!(early, Some(b"a".to_vec()));
+            assert_eq!(lines, owned(&[b"bb", b"c"]));
+
+            let (early, lines) = lines_into_across_reads(Eol::Nul, b"ab", b"c\0d\ne\0", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, owned(&[b"abc", b"d\ne"]));
+
+            // CrlfStrict keeps a bare LF and a lone CR as data.
+            let (early, lines) =
+                lines_into_across_reads(Eol::CrlfStrict, b"a\nb\r", b"c\r\n", tiny).await;
+            assert_eq!(early, None);
+            assert_eq!(lines, owned(&[b"a\nb\rc"]));
+
+            // Crlf: a lone CR is data, a bare LF ends a line.
+            let (early, lines) =
+                lines_into_across_reads(Eol::Crlf, b"x\ry\n", b"z\r\n", tiny).await;
+            assert_eq!(early, Some(b"x\ry".to_vec()));
+            assert_eq!(lines, owned(&[b"z"]));
+        }
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_line_into_end_of_stream_mid_line_and_clean_end() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        client.write_all(b"whole\r\npartial").await.unwrap();
+        drop(client);
+        let mut line = Vec::new();
+        assert_eq!(
+            s.read_line_into(Eol::CrlfStrict, &mut line).await.unwrap(),
+            Some(5)
+        );
+        assert_eq!(line, b"whole");
+        let err = s
+            .read_line_into(Eol::CrlfStrict, &mut line)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+        // The same error as read_line's, the partial line in the input.
+        let err2 = s.read_line(Eol::CrlfStrict).await.unwrap_err();
+        assert_eq!(err.to_string(), err2.to_string());
+        assert!(line.is_empty(), "nothing of the partial line in the vector");
+        assert_eq!(s.input().to_vec().unwrap(), b"partial");
+        s.input_mut().clear().unwrap();
+        line.extend_from_slice(b"junk");
+        assert_eq!(
+            s.read_line_into(Eol::CrlfStrict, &mut line).await.unwrap(),
+            None
+        );
+        assert!(line.is_empty());
+
+        // A clean end right after a line, and on an empty stream.
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        client.write_all(b"last\n").await.unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(collect_into(&mut s, Eol::Lf).await, owned(&[b"last"]));
+        let (client, server) = tcp_pair().await;
+        drop(client);
+        let mut s = BufferedStream::new(server);
+        assert_eq!(s.read_line_into(Eol::Any, &mut line).await.unwrap(), None);
+        assert_eq!(s.read_line_into(Eol::Any, &mut line).await.unwrap(), None);
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_line_into_refuses_long_lines_like_read_line() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        s.set_max_line(8);
+        client
+            .write_all(b"12345678\nmuch too long\nok\n1234567\r")
+            .await
+            .unwrap();
+        let mut line = Vec::new();
+        // Exactly the cap is fine.
+        assert_eq!(s.read_line_into(Eol::Lf, &mut line).await.unwrap(), Some(8));
+        assert_eq!(line, b"12345678");
+        let err = s.read_line_into(Eol::Lf, &mut line).await.unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        assert!(line.is_empty());
+        assert!(s.input().to_vec().unwrap().starts_with(b"much too long\n"));
+        let err = s.try_read_line_into(Eol::Lf, &mut line).unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        // Drain the long line and go on.
+        s.input_mut().drain(14).unwrap();
+        assert_eq!(s.read_line_into(Eol::Lf, &mut line).await.unwrap(), Some(2));
+        assert_eq!(line, b"ok");
+        // A CR at the cap may still be followed by its LF (Crlf).
+        s.set_max_line(7);
+        while s.input().len() < 8 {
+            assert!(s.fill().await.unwrap() > 0);
+        }
+        assert_eq!(s.try_read_line_into(Eol::Crlf, &mut line).unwrap(), None);
+        client.write_all(b"\n").await.unwrap();
+        assert_eq!(
+            s.read_line_into(Eol::Crlf, &mut line).await.unwrap(),
+            Some(7)
+        );
+        assert_eq!(line, b"1234567");
+
+        // An input at its high watermark without an end of line cannot
+        // complete a line: LineTooLong, as with read_line.
+        s.set_max_line(1 << 20);
+        s.set_read_watermarks(0, 16);
+        client.write_all(&[b'x'; 40]).await.unwrap();
+        let err = s.read_line_into(Eol::Lf, &mut line).await.unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        assert!(line.is_empty());
+        assert_eq!(s.input().len(), 16);
+        let err = s.try_read_line_into(Eol::Lf, &mut line).unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        let err = s.read_line(Eol::Lf).await.unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_line_into_over_a_pair_with_every_split() {
+    bounded(async {
+        // Every way of cutting the data into two writes gives the same
+        // lines (Any is left out: where a CR and LF are cut apart it
+        // legitimately ends an extra, empty line).
+        let cases: [LineCase; 4] = [
+            (Eol::Lf, b"ab\n\ncd\r\nef\n", &[b"ab", b"", b"cd\r", b"ef"]),
+            (Eol::Crlf, b"ab\r\n\ncd\re\n", &[b"ab", b"", b"cd\re"]),
+            (
+                Eol::CrlfStrict,
+                b"ab\r\n\r\nc\nd\r\n",
+                &[b"ab", b"", b"c\nd"],
+            ),
+            (Eol::Nul, b"ab\0\0c\nd\0", &[b"ab", b"", b"c\nd"]),
+        ];
+        for (eol, data, want) in cases {
+            for cut in 0..=data.len() {
+                let (mut a, mut b) = pair();
+                let mut line = Vec::new();
+                let mut got = Vec::new();
+                if cut > 0 {
+                    a.write_all(&data[..cut]).await.unwrap();
+                    a.flush().await.unwrap();
+                    assert_eq!(b.fill().await.unwrap(), cut);
+                }
+                while let Some(n) = b.try_read_line_into(eol, &mut line).unwrap() {
+                    assert_eq!(n, line.len());
+                    got.push(line.clone());
+                }
+                a.write_all(&data[cut..]).await.unwrap();
+                a.finish().await.unwrap();
+                got.extend(collect_into(&mut b, eol).await);
+                assert_eq!(got, owned(want), "{eol:?} cut at {cut}");
+            }
+        }
+    })
+    .await
+}
+
+#[runtime::test]
+async fn read_until_into_reuses_one_vector() {
+    bounded(async {
+        let (mut client, server) = tcp_pair().await;
+        let mut s = BufferedStream::new(server);
+        s.set_max_line(16);
+        client.write_all(b"alpha=1;bb=22;").await.unwrap();
+        let mut f = b"stale".to_vec();
+        let mut fields = Vec::new();
+        for delim in [b'=', b';', b'=', b';'] {
+            let n = s.read_until_into(delim, &mut f).await.unwrap().unwrap();
+            assert_eq!(n, f.len());
+            fields.push(f.clone());
+        }
+        assert_eq!(fields, owned(&[b"alpha", b"1", b"bb", b"22"]));
+        assert_eq!(s.try_read_until_into(b';', &mut f).unwrap(), None);
+        assert!(f.is_empty());
+        client.write_all(b"x;").await.unwrap();
+        let n = poll_fn(|cx| s.poll_read_until_into(cx, b';', &mut f)).await;
+        assert_eq!(n.unwrap(), Some(1));
+        assert_eq!(f, b"x");
+        // Over the cap without the delimiter.
+        client.write_all(&[b'z'; 40]).await.unwrap();
+        let err = s.read_until_into(b';', &mut f).await.unwrap_err();
+        assert!(is_line_too_long(&err), "{err:?}");
+        assert!(f.is_empty());
+        assert!(is_line_too_long(
+            &s.try_read_until_into(b';', &mut f).unwrap_err()
+        ));
+        // End of stream: mid-field, then clean.
+        while s.input().len() < 40 {
+            assert!(s.fill().await.unwrap() > 0);
+        }
+        s.input_mut().clear().unwrap();
+        client.write_all(b"tail").await.unwrap();
+        drop(client);
+        let err = s.read_until_into(b';', &mut f).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnexpectedEof);
+        assert_eq!(s.input().to_vec().unwrap(), b"tail");
+        s.input_mut().clear().unwrap();
+        assert_eq!(s.read_until_into(b';', &mut f).await.unwrap(), None);
+        assert!(f.is_empty());
+    })
+    .await
+}
+
 /// A line server: echoes lines; a line over 1 KiB gets "ERR too long"
 /// and the connection is finished. Records the largest input it held.
 async fn line_server(listener: TcpListener, max_input: Rc<Cell<usize>>) {

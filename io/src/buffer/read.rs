@@ -163,11 +163,30 @@ impl Buffer {
         let mut v = Vec::new();
         v.try_reserve_exact(end.saturating_sub(start))
             .map_err(|_| BufferError::TooLarge)?;
-        self.for_each_block(start, end, |_, bytes| {
-            v.extend_from_slice(bytes);
-            Ok(ControlFlow::<()>::Continue(()))
-        })?;
+        self.copy_range_into(start, end, &mut v)?;
         Ok(v)
+    }
+
+    /// Appends a copy of bytes `start..end` (`end <= len`) to `out`,
+    /// reusing its capacity. On error `out` is left as it was.
+    pub(crate) fn copy_range_into(
+        &self,
+        start: usize,
+        end: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), BufferError> {
+        let orig = out.len();
+        out.try_reserve(end.saturating_sub(start))
+            .map_err(|_| BufferError::TooLarge)?;
+        let r = self.for_each_block(start, end, |_, bytes| {
+            out.extend_from_slice(bytes);
+            Ok(ControlFlow::<()>::Continue(()))
+        });
+        if let Err(e) = r {
+            out.truncate(orig);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// The in-memory chunks covering the first `n` bytes (all of them with

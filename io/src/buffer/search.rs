@@ -150,7 +150,8 @@ impl Buffer {
 
     /// Removes and returns the first line, without its end of line
     /// (`evbuffer_readln`); `None` (buffer unchanged) when no complete line
-    /// is there yet. The line may contain NUL bytes.
+    /// is there yet. The line may contain NUL bytes. To reuse one vector
+    /// for many lines, see [`readln_into`](Buffer::readln_into).
     ///
     /// ```
     /// use runtime_io::{Buffer, Eol};
@@ -163,9 +164,41 @@ impl Buffer {
     /// # Ok::<(), runtime_io::BufferError>(())
     /// ```
     pub fn readln(&mut self, style: Eol) -> Result<Option<Vec<u8>>, BufferError> {
+        let mut line = Vec::new();
+        Ok(self.readln_into(style, &mut line)?.map(|_| line))
+    }
+
+    /// [`readln`](Buffer::readln) into a vector the caller keeps: removes
+    /// the first line and **appends** it, without its end of line, to
+    /// `line` (reusing its capacity: no allocation once it is large
+    /// enough). `Some(n)`: a line of `n` bytes was appended; `None`: no
+    /// complete line yet. On `None` or an error neither the buffer nor
+    /// `line` changes.
+    ///
+    /// ```
+    /// use runtime_io::{Buffer, Eol};
+    ///
+    /// let mut buf = Buffer::new();
+    /// buf.add(b"one\ntwo\nthr")?;
+    /// let mut line = Vec::new();
+    /// assert_eq!(buf.readln_into(Eol::Lf, &mut line)?, Some(3));
+    /// assert_eq!(line, b"one");
+    /// line.clear(); // it appends: clear between lines
+    /// assert_eq!(buf.readln_into(Eol::Lf, &mut line)?, Some(3));
+    /// assert_eq!(line, b"two");
+    /// assert_eq!(buf.readln_into(Eol::Lf, &mut line)?, None);
+    /// assert_eq!(line, b"two");
+    /// assert_eq!(buf.len(), 3);
+    /// # Ok::<(), runtime_io::BufferError>(())
+    /// ```
+    pub fn readln_into(
+        &mut self,
+        style: Eol,
+        line: &mut Vec<u8>,
+    ) -> Result<Option<usize>, BufferError> {
         self.check_front()?;
         match self.find_eol(0, self.len, style)? {
-            Some((p, l)) => self.take_line(p, l).map(Some),
+            Some((p, l)) => self.take_line_into(p, l, line).map(Some),
             None => Ok(None),
         }
     }
@@ -173,7 +206,8 @@ impl Buffer {
     /// [`readln`](Buffer::readln) for lines of at most `max` bytes (end of
     /// line excluded): fails with [`BufferError::LineTooLong`], leaving the
     /// buffer unchanged, as soon as it is certain that the first line is
-    /// longer; looks at no more than `max + 2` bytes.
+    /// longer; looks at no more than `max + 2` bytes. To reuse one vector
+    /// for many lines, see [`readln_max_into`](Buffer::readln_max_into).
     ///
     /// ```
     /// use runtime_io::{Buffer, BufferError, Eol};
@@ -186,10 +220,41 @@ impl Buffer {
     /// # Ok::<(), runtime_io::BufferError>(())
     /// ```
     pub fn readln_max(&mut self, style: Eol, max: usize) -> Result<Option<Vec<u8>>, BufferError> {
+        let mut line = Vec::new();
+        Ok(self.readln_max_into(style, max, &mut line)?.map(|_| line))
+    }
+
+    /// [`readln_max`](Buffer::readln_max) into a vector the caller keeps:
+    /// the bounded [`readln_into`](Buffer::readln_into). Appends the line
+    /// (at most `max` bytes) to `line` and returns `Some(its length)`;
+    /// `None` when no complete line is there yet; on `None` or an error
+    /// ([`BufferError::LineTooLong`] included) neither the buffer nor
+    /// `line` changes.
+    ///
+    /// ```
+    /// use runtime_io::{Buffer, BufferError, Eol};
+    ///
+    /// let mut buf = Buffer::new();
+    /// buf.add(b"ok\r\n0123456789")?;
+    /// let mut line = b"> ".to_vec();
+    /// assert_eq!(buf.readln_max_into(Eol::Crlf, 8, &mut line)?, Some(2));
+    /// assert_eq!(line, b"> ok");
+    /// let err = buf.readln_max_into(Eol::Crlf, 8, &mut line);
+    /// assert!(matches!(err, Err(BufferError::LineTooLong)));
+    /// assert_eq!(line, b"> ok");
+    /// assert_eq!(buf.len(), 10);
+    /// # Ok::<(), runtime_io::BufferError>(())
+    /// ```
+    pub fn readln_max_into(
+        &mut self,
+        style: Eol,
+        max: usize,
+        line: &mut Vec<u8>,
+    ) -> Result<Option<usize>, BufferError> {
         self.check_front()?;
         let scan_end = max.saturating_add(2).min(self.len);
         match self.find_eol(0, scan_end, style)? {
-            Some((p, l)) if p <= max => self.take_line(p, l).map(Some),
+            Some((p, l)) if p <= max => self.take_line_into(p, l, line).map(Some),
             Some(_) => Err(BufferError::LineTooLong),
             None if self.len <= max => Ok(None),
             None => {
@@ -206,11 +271,17 @@ impl Buffer {
         }
     }
 
-    /// Removes a line of `p` bytes followed by an `l`-byte end of line.
-    fn take_line(&mut self, p: usize, l: usize) -> Result<Vec<u8>, BufferError> {
-        let line = self.copy_range_to_vec(0, p)?;
+    /// Removes a line of `p` bytes followed by an `l`-byte end of line,
+    /// appending the line to `line`; returns `p`.
+    fn take_line_into(
+        &mut self,
+        p: usize,
+        l: usize,
+        line: &mut Vec<u8>,
+    ) -> Result<usize, BufferError> {
+        self.copy_range_into(0, p, line)?;
         self.drain_unchecked(p + l);
-        Ok(line)
+        Ok(p)
     }
 
     /// End of line of `style` whose search character lies in `start..end`.

@@ -719,10 +719,10 @@ impl<S: Transport> BufferedStream<S> {
     }
 
     /// The fast path of line reading: a line that ends within the input's
-    /// first chunk is copied out with one `memchr` and one copy. `None`
-    /// when that is not the case (the general path then decides, with the
-    /// same result).
-    fn take_line_fast(&mut self, eol: Eol) -> Option<Vec<u8>> {
+    /// first chunk is appended to `line` with one `memchr` and one copy;
+    /// returns its length. `None` (and `line` unchanged) when that is not
+    /// the case (the general path then decides, with the same result).
+    fn take_line_fast_into(&mut self, eol: Eol, line: &mut Vec<u8>) -> Option<usize> {
         let delim = match eol {
             Eol::Lf | Eol::Crlf | Eol::CrlfStrict => b'\n',
             Eol::Nul => 0,
@@ -742,9 +742,15 @@ impl<S: Transport> BufferedStream<S> {
         if line_len > self.max_line {
             return None;
         }
-        let line = first[..line_len].to_vec();
-        self.input.drain(line_len + eol_len).ok()?;
-        Some(line)
+        // An allocation failure is left to the general path to report.
+        line.try_reserve(line_len).ok()?;
+        let orig = line.len();
+        line.extend_from_slice(&first[..line_len]);
+        if self.input.drain(line_len + eol_len).is_err() {
+            line.truncate(orig);
+            return None;
+        }
+        Some(line_len)
     }
 
     /// The next line from the input if a complete one is buffered, without
@@ -752,13 +758,66 @@ impl<S: Transport> BufferedStream<S> {
     /// [`LineTooLong`](BufferError::LineTooLong) error (kind
     /// `InvalidData`) when the line is longer than
     /// [`max_line`](BufferedStream::max_line) or cannot complete because
-    /// the input is at its high watermark.
+    /// the input is at its high watermark. To reuse one vector for many
+    /// lines, see [`try_read_line_into`](BufferedStream::try_read_line_into).
+    ///
+    /// ```
+    /// use runtime_io::Eol;
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"one\ntw").await?;
+    ///     a.flush().await?;
+    ///     assert_eq!(b.try_read_line(Eol::Lf)?, None); // nothing read yet
+    ///     b.fill().await?;
+    ///     assert_eq!(b.try_read_line(Eol::Lf)?.unwrap(), b"one");
+    ///     assert_eq!(b.try_read_line(Eol::Lf)?, None); // "tw" is unfinished
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn try_read_line(&mut self, eol: Eol) -> io::Result<Option<Vec<u8>>> {
-        if let Some(line) = self.take_line_fast(eol) {
-            return Ok(Some(line));
+        let mut line = Vec::new();
+        Ok(self.try_read_line_into(eol, &mut line)?.map(|_| line))
+    }
+
+    /// [`try_read_line`](BufferedStream::try_read_line) into a vector the
+    /// caller keeps, so that a loop over lines allocates nothing once the
+    /// vector is large enough: `line` is cleared, then receives the line
+    /// without its end of line. `Ok(Some(n))`: a line of `n` bytes (`n ==
+    /// line.len()`); `Ok(None)`: no complete line is buffered yet (`line`
+    /// is left empty). Errors as `try_read_line`, with `line` left empty.
+    ///
+    /// ```
+    /// use runtime_io::Eol;
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"hello\r\nyo\r\n").await?;
+    ///     a.flush().await?;
+    ///     b.fill().await?;
+    ///     let mut line = Vec::new();
+    ///     assert_eq!(b.try_read_line_into(Eol::CrlfStrict, &mut line)?, Some(5));
+    ///     assert_eq!(line, b"hello");
+    ///     assert_eq!(b.try_read_line_into(Eol::CrlfStrict, &mut line)?, Some(2));
+    ///     assert_eq!(line, b"yo"); // cleared first: nothing left of "hello"
+    ///     assert_eq!(b.try_read_line_into(Eol::CrlfStrict, &mut line)?, None);
+    ///     assert!(line.is_empty());
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn try_read_line_into(
+        &mut self,
+        eol: Eol,
+        line: &mut Vec<u8>,
+    ) -> io::Result<Option<usize>> {
+        line.clear();
+        if let Some(n) = self.take_line_fast_into(eol, line) {
+            return Ok(Some(n));
         }
-        match self.input.readln_max(eol, self.max_line)? {
-            Some(line) => Ok(Some(line)),
+        match self.input.readln_max_into(eol, self.max_line, line)? {
+            Some(n) => Ok(Some(n)),
             None if self.at_high_watermark() => Err(BufferError::LineTooLong.into()),
             None => Ok(None),
         }
@@ -774,12 +833,45 @@ impl<S: Transport> BufferedStream<S> {
         cx: &mut Context<'_>,
         eol: Eol,
     ) -> Poll<io::Result<Option<Vec<u8>>>> {
+        let mut line = Vec::new();
+        self.poll_read_line_into(cx, eol, &mut line)
+            .map_ok(|found| found.map(|_| line))
+    }
+
+    /// Polls for [`read_line_into`](BufferedStream::read_line_into): `line`
+    /// is cleared on every call and holds the line once this is ready with
+    /// `Ok(Some(n))`.
+    ///
+    /// ```
+    /// use runtime_io::Eol;
+    /// use std::future::poll_fn;
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"ping\n").await?;
+    ///     a.finish().await?;
+    ///     let mut line = Vec::new();
+    ///     let n = poll_fn(|cx| b.poll_read_line_into(cx, Eol::Lf, &mut line)).await?;
+    ///     assert_eq!((n, &line[..]), (Some(4), &b"ping"[..]));
+    ///     let n = poll_fn(|cx| b.poll_read_line_into(cx, Eol::Lf, &mut line)).await?;
+    ///     assert_eq!(n, None);
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn poll_read_line_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        eol: Eol,
+        line: &mut Vec<u8>,
+    ) -> Poll<io::Result<Option<usize>>> {
+        line.clear();
         loop {
-            if let Some(line) = self.take_line_fast(eol) {
-                return Poll::Ready(Ok(Some(line)));
+            if let Some(n) = self.take_line_fast_into(eol, line) {
+                return Poll::Ready(Ok(Some(n)));
             }
-            if let Some(line) = self.input.readln_max(eol, self.max_line)? {
-                return Poll::Ready(Ok(Some(line)));
+            if let Some(n) = self.input.readln_max_into(eol, self.max_line, line)? {
+                return Poll::Ready(Ok(Some(n)));
             }
             match ready!(self.poll_fill_once(cx))? {
                 Fill::Read(_) => {}
@@ -789,7 +881,7 @@ impl<S: Transport> BufferedStream<S> {
         }
     }
 
-    fn end_of_lines(&self) -> io::Result<Option<Vec<u8>>> {
+    fn end_of_lines<T>(&self) -> io::Result<Option<T>> {
         if self.input.is_empty() {
             Ok(None)
         } else {
@@ -802,7 +894,8 @@ impl<S: Transport> BufferedStream<S> {
 
     /// Reads the next line, without its end of line (`evbuffer_readln` on
     /// the input, reading more as needed): `Ok(None)` at end of stream
-    /// after the last complete line.
+    /// after the last complete line. Each line is a new vector; to reuse
+    /// one, see [`read_line_into`](BufferedStream::read_line_into).
     ///
     /// Memory stays bounded: a line longer than
     /// [`max_line`](BufferedStream::max_line) (default 16 KiB) — or one
@@ -838,21 +931,144 @@ impl<S: Transport> BufferedStream<S> {
         poll_fn(|cx| self.poll_read_line(cx, eol)).await
     }
 
+    /// [`read_line`](BufferedStream::read_line) into a vector the caller
+    /// keeps (like `BufRead::read_line` into a `String`, except that the
+    /// vector is cleared first): a loop over lines allocates nothing once
+    /// the vector is large enough. `line` is cleared, then receives the
+    /// line without its end of line. `Ok(Some(n))`: a line of `n` bytes
+    /// (`n == line.len()`, possibly 0 for an empty line); `Ok(None)`: end
+    /// of stream after the last complete line (`line` left empty). The
+    /// bounds and errors are exactly `read_line`'s — a line over
+    /// [`max_line`](BufferedStream::max_line) is
+    /// [`BufferError::LineTooLong`], end of stream in the middle of a line
+    /// `UnexpectedEof`, the bytes left in the input — with `line` left
+    /// empty.
+    ///
+    /// ```
+    /// use runtime_io::Eol;
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"a longer line\nshort\n").await?;
+    ///     a.finish().await?;
+    ///     let mut line = Vec::new();
+    ///     let mut lens = Vec::new();
+    ///     while let Some(n) = b.read_line_into(Eol::Lf, &mut line).await? {
+    ///         lens.push(n);
+    ///     }
+    ///     assert_eq!(lens, [13, 5]);
+    ///     assert!(line.is_empty());
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn read_line_into(
+        &mut self,
+        eol: Eol,
+        line: &mut Vec<u8>,
+    ) -> io::Result<Option<usize>> {
+        poll_fn(|cx| self.poll_read_line_into(cx, eol, line)).await
+    }
+
+    /// The next field up to `byte` from the input if a complete one is
+    /// buffered, without any I/O, into `line` (cleared first; the delimiter
+    /// is removed): `Ok(Some(n))` for a field of `n` bytes, `Ok(None)` when
+    /// none is complete yet. More than [`max_line`](BufferedStream::max_line)
+    /// bytes without the delimiter, or an input at its high watermark
+    /// without it, is a [`BufferError::LineTooLong`] error (kind
+    /// `InvalidData`).
+    ///
+    /// ```
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"k=v;rest").await?;
+    ///     a.flush().await?;
+    ///     b.fill().await?;
+    ///     let mut field = Vec::new();
+    ///     assert_eq!(b.try_read_until_into(b'=', &mut field)?, Some(1));
+    ///     assert_eq!(field, b"k");
+    ///     assert_eq!(b.try_read_until_into(b';', &mut field)?, Some(1));
+    ///     assert_eq!(field, b"v");
+    ///     assert_eq!(b.try_read_until_into(b';', &mut field)?, None);
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn try_read_until_into(
+        &mut self,
+        byte: u8,
+        line: &mut Vec<u8>,
+    ) -> io::Result<Option<usize>> {
+        line.clear();
+        match self.take_until_into(byte, line)? {
+            Some(n) => Ok(Some(n)),
+            None if self.at_high_watermark() => Err(BufferError::LineTooLong.into()),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves the bytes before the first `byte` of the input to `line`
+    /// (appending) and drains them with the delimiter; `None` when the
+    /// delimiter is not there yet. More than `max_line` bytes without it
+    /// is `LineTooLong`.
+    fn take_until_into(&mut self, byte: u8, line: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        let scan = self.input.len().min(self.max_line.saturating_add(1));
+        if let Some(p) = self.input.search_range(&[byte], 0, scan)? {
+            let orig = line.len();
+            self.input.copy_range_into(0, p, line)?;
+            if let Err(e) = self.input.drain(p + 1) {
+                line.truncate(orig);
+                return Err(e.into());
+            }
+            return Ok(Some(p));
+        }
+        if self.input.len() > self.max_line {
+            return Err(BufferError::LineTooLong.into());
+        }
+        Ok(None)
+    }
+
     /// Polls for [`read_until`](BufferedStream::read_until).
     pub fn poll_read_until(
         &mut self,
         cx: &mut Context<'_>,
         byte: u8,
     ) -> Poll<io::Result<Option<Vec<u8>>>> {
+        let mut line = Vec::new();
+        self.poll_read_until_into(cx, byte, &mut line)
+            .map_ok(|found| found.map(|_| line))
+    }
+
+    /// Polls for [`read_until_into`](BufferedStream::read_until_into):
+    /// `line` is cleared on every call and holds the field once this is
+    /// ready with `Ok(Some(n))`.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"abc,").await?;
+    ///     a.finish().await?;
+    ///     let mut field = Vec::new();
+    ///     let n = poll_fn(|cx| b.poll_read_until_into(cx, b',', &mut field)).await?;
+    ///     assert_eq!((n, &field[..]), (Some(3), &b"abc"[..]));
+    ///     let n = poll_fn(|cx| b.poll_read_until_into(cx, b',', &mut field)).await?;
+    ///     assert_eq!(n, None);
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn poll_read_until_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        byte: u8,
+        line: &mut Vec<u8>,
+    ) -> Poll<io::Result<Option<usize>>> {
+        line.clear();
         loop {
-            let scan = self.input.len().min(self.max_line.saturating_add(1));
-            if let Some(p) = self.input.search_range(&[byte], 0, scan)? {
-                let line = self.input.copy_range_to_vec(0, p)?;
-                self.input.drain(p + 1)?;
-                return Poll::Ready(Ok(Some(line)));
-            }
-            if self.input.len() > self.max_line {
-                return Poll::Ready(Err(BufferError::LineTooLong.into()));
+            if let Some(n) = self.take_until_into(byte, line)? {
+                return Poll::Ready(Ok(Some(n)));
             }
             match ready!(self.poll_fill_once(cx))? {
                 Fill::Read(_) => {}
@@ -866,7 +1082,8 @@ impl<S: Transport> BufferedStream<S> {
     /// delimiter is removed, unlike `BufRead::read_until`); `Ok(None)` at
     /// end of stream. Bounded like [`read_line`](BufferedStream::read_line):
     /// more than [`max_line`](BufferedStream::max_line) bytes without the
-    /// delimiter is a [`BufferError::LineTooLong`] error.
+    /// delimiter is a [`BufferError::LineTooLong`] error. To reuse one
+    /// vector, see [`read_until_into`](BufferedStream::read_until_into).
     ///
     /// ```
     /// runtime_executor::block_on(async {
@@ -882,6 +1099,35 @@ impl<S: Transport> BufferedStream<S> {
     /// ```
     pub async fn read_until(&mut self, byte: u8) -> io::Result<Option<Vec<u8>>> {
         poll_fn(|cx| self.poll_read_until(cx, byte)).await
+    }
+
+    /// [`read_until`](BufferedStream::read_until) into a vector the caller
+    /// keeps: `line` is cleared, then receives what came before the next
+    /// `byte` (the delimiter is removed). `Ok(Some(n))`: `n` bytes;
+    /// `Ok(None)`: end of stream (`line` left empty). Bounds and errors
+    /// are exactly `read_until`'s, with `line` left empty.
+    ///
+    /// ```
+    /// runtime_executor::block_on(async {
+    ///     let (mut a, mut b) = runtime_io::pair();
+    ///     a.write_all(b"x=1&yy=22&").await?;
+    ///     a.finish().await?;
+    ///     let mut field = Vec::new();
+    ///     let mut fields = Vec::new();
+    ///     while b.read_until_into(b'&', &mut field).await?.is_some() {
+    ///         fields.push(String::from_utf8(field.clone()).unwrap());
+    ///     }
+    ///     assert_eq!(fields, ["x=1", "yy=22"]);
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn read_until_into(
+        &mut self,
+        byte: u8,
+        line: &mut Vec<u8>,
+    ) -> io::Result<Option<usize>> {
+        poll_fn(|cx| self.poll_read_until_into(cx, byte, line)).await
     }
 
     /// Reads some bytes into `buf` (at least the read low watermark's worth
