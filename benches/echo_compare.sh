@@ -2,7 +2,9 @@
 # Echo server comparison: runtime (examples/echo.rs, single-threaded and
 # sharded over 2 workers) vs tokio (current_thread, multi_thread with 2
 # workers: peers/src/bin/tokio_echo.rs) vs libevent bufferevents
-# (peers/libevent/echo_bufferevent.c).
+# (peers/libevent/echo_bufferevent.c), with two library-free C servers as
+# bounds: the cheapest epoll loop (peers/raw/echo_epoll.c) and an io_uring
+# loop (peers/raw/echo_uring.c; skipped when liburing is not installed).
 #
 # 1. Throughput: for each connection count, each server is started pinned
 #    (single-threaded ones on --server-cpu, multi-threaded ones on
@@ -10,7 +12,12 @@
 #    pinned on --load-cpu) runs ping-pong on every connection (send a
 #    --size byte message, wait for its echo, repeat) for --duration seconds;
 #    the table gives messages echoed per second and the ratio to tokio
-#    current_thread (higher is better).
+#    current_thread (higher is better), and a second table the server's
+#    CPU time per echoed message (user = its own code, sys = the kernel),
+#    read from /proc/PID/stat over the measured window.
+#    With --server-quota PCT the servers run in a cgroup limited to PCT% of
+#    one CPU, so the server, not the load generator, is the bottleneck and
+#    throughput measures the server's cost per message.
 # 2. Memory per idle connection: each server is started, its VmRSS read
 #    from /proc/PID/status, then --idle connections are opened and held by
 #    `echo_load --idle`, and VmRSS read again once the server holds them all.
@@ -26,6 +33,8 @@
 #   --server-cpu LIST     taskset CPU list for single-threaded servers (default 0)
 #   --multi-cpus LIST     taskset CPU list for 2-thread servers (default 0,1)
 #   --load-cpu LIST       taskset CPU list for the load generator (default 1)
+#   --server-quota PCT    limit each server to PCT% of one CPU (cgroup cpu controller,
+#                         v1 or v2; needs root). Default: no limit
 #   --no-pin              run everything unpinned
 #   --skip-build          use the binaries already built
 #   -h, --help            this text
@@ -33,7 +42,8 @@
 # On a 2-CPU machine the 2-thread servers share --load-cpu with the load
 # generator, so their rows measure overhead, not scaling. Installs nothing:
 # needs gcc, pkg-config and libevent's headers (Debian: apt-get install -y
-# libevent-dev pkg-config) and taskset (util-linux).
+# libevent-dev pkg-config) and taskset (util-linux); liburing-dev for the
+# io_uring row.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,6 +61,7 @@ MULTI_CPUS=0,1
 LOAD_CPU=1
 PIN=1
 SKIP_BUILD=0
+QUOTA=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -62,6 +73,7 @@ while [[ $# -gt 0 ]]; do
         --server-cpu) SERVER_CPU="${2:?--server-cpu needs a value}"; shift 2 ;;
         --multi-cpus) MULTI_CPUS="${2:?--multi-cpus needs a value}"; shift 2 ;;
         --load-cpu) LOAD_CPU="${2:?--load-cpu needs a value}"; shift 2 ;;
+        --server-quota) QUOTA="${2:?--server-quota needs a value}"; shift 2 ;;
         --no-pin) PIN=0; shift ;;
         --skip-build) SKIP_BUILD=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -70,6 +82,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "echo_compare.sh: --runs must be a positive integer" >&2; exit 2; }
 [[ "$IDLE" =~ ^[0-9]+$ ]] || { echo "echo_compare.sh: --idle must be a number" >&2; exit 2; }
+[[ -z "$QUOTA" || "$QUOTA" =~ ^[1-9][0-9]*$ ]] || { echo "echo_compare.sh: --server-quota must be a positive integer" >&2; exit 2; }
 
 if [[ $PIN -eq 1 ]] && ! command -v taskset >/dev/null 2>&1; then
     echo "echo_compare.sh: taskset not found (Debian: util-linux); running unpinned" >&2
@@ -85,6 +98,8 @@ RUNTIME_BIN="$ROOT_TARGET/release/examples/echo"
 TOKIO_BIN="$PEERS_TARGET/release/tokio_echo"
 LOAD_BIN="$PEERS_TARGET/release/echo_load"
 LIBEVENT_BIN="$ROOT/peers/target/echo_bufferevent"
+EPOLL_BIN="$ROOT/peers/target/echo_epoll"
+URING_BIN="$ROOT/peers/target/echo_uring"
 
 # ---------------------------------------------------------------- build ----
 if [[ $SKIP_BUILD -eq 0 ]]; then
@@ -97,26 +112,42 @@ if [[ $SKIP_BUILD -eq 0 ]]; then
     echo "building: echo_bufferevent (gcc -O2, libevent $(pkg-config --modversion libevent))" >&2
     # shellcheck disable=SC2046  # pkg-config output must word-split
     gcc -O2 -o "$LIBEVENT_BIN" "$ROOT/peers/libevent/echo_bufferevent.c" $(pkg-config --cflags --libs libevent)
+    echo "building: echo_epoll (gcc -O2)" >&2
+    gcc -O2 -o "$EPOLL_BIN" "$ROOT/peers/raw/echo_epoll.c"
+    if pkg-config --exists liburing 2>/dev/null; then
+        echo "building: echo_uring (gcc -O2, liburing $(pkg-config --modversion liburing))" >&2
+        # shellcheck disable=SC2046  # pkg-config output must word-split
+        gcc -O2 -o "$URING_BIN" "$ROOT/peers/raw/echo_uring.c" $(pkg-config --cflags --libs liburing)
+    else
+        echo "echo_compare.sh: liburing not found (apt-get install -y liburing-dev); no io_uring row" >&2
+        rm -f "$URING_BIN"
+    fi
     echo "building: runtime example echo (cargo build --release --example echo)" >&2
     cargo build --release --quiet --example echo
     echo "building: peers echo_load, tokio_echo (cargo build --release)" >&2
     (cd "$ROOT/peers" && cargo build --release --quiet --bin echo_load --bin tokio_echo)
 fi
-for bin in "$RUNTIME_BIN" "$TOKIO_BIN" "$LOAD_BIN" "$LIBEVENT_BIN"; do
+for bin in "$RUNTIME_BIN" "$TOKIO_BIN" "$LOAD_BIN" "$LIBEVENT_BIN" "$EPOLL_BIN"; do
     [[ -x "$bin" ]] || { echo "echo_compare.sh: $bin is missing (build it or drop --skip-build)" >&2; exit 1; }
 done
 
 # -------------------------------------------------------------- helpers ----
 # name | command | cpu list (tokio current_thread first: the baseline)
-NAMES=("tokio current" "tokio multi 2" "runtime 1 thread" "runtime 2 workers" "libevent")
+NAMES=("tokio current" "tokio multi 2" "runtime 1 thread" "runtime 2 workers" "libevent" "C epoll (bound)")
 CMDS=(
     "$TOKIO_BIN --flavor current"
     "$TOKIO_BIN --flavor multi --threads 2"
     "$RUNTIME_BIN --threads 1"
     "$RUNTIME_BIN --threads 2"
     "$LIBEVENT_BIN"
+    "$EPOLL_BIN"
 )
-CPUS=("$SERVER_CPU" "$MULTI_CPUS" "$SERVER_CPU" "$MULTI_CPUS" "$SERVER_CPU")
+CPUS=("$SERVER_CPU" "$MULTI_CPUS" "$SERVER_CPU" "$MULTI_CPUS" "$SERVER_CPU" "$SERVER_CPU")
+if [[ -x "$URING_BIN" ]]; then
+    NAMES+=("C io_uring")
+    CMDS+=("$URING_BIN")
+    CPUS+=("$SERVER_CPU")
+fi
 
 TMP="$(mktemp -d)"
 SERVER_PID=""
@@ -124,15 +155,46 @@ SERVER_SHELL=""
 SERVER_LOG=""
 STARTS=0
 CLIENT_PID=""
+CGROUP=""
 cleanup() {
     [[ -n "$CLIENT_PID" ]] && kill -KILL "$CLIENT_PID" 2>/dev/null || true
     [[ -n "$SERVER_PID" ]] && kill -KILL "$SERVER_PID" 2>/dev/null || true
     # A server whose first line was not read yet: the child of its subshell.
     [[ -n "$SERVER_SHELL" ]] && pkill -KILL -P "$SERVER_SHELL" 2>/dev/null || true
+    [[ -n "$CGROUP" ]] && { sleep 0.2; rmdir "$CGROUP" 2>/dev/null || true; }
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'echo "echo_compare.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+# --server-quota: a cgroup limited to QUOTA% of one CPU (10 ms periods),
+# cgroup v1's cpu controller or v2's; sets CGROUP to its directory.
+make_quota_cgroup() {
+    local v1 dir
+    for v1 in /sys/fs/cgroup/cpu /sys/fs/cgroup/cpu,cpuacct; do
+        if [[ -f "$v1/cpu.cfs_quota_us" ]]; then
+            dir="$v1/echo_compare.$$"
+            mkdir "$dir" && echo 10000 >"$dir/cpu.cfs_period_us" &&
+                echo $((QUOTA * 100)) >"$dir/cpu.cfs_quota_us" || return 1
+            CGROUP="$dir"
+            return 0
+        fi
+    done
+    if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+        echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+        dir="/sys/fs/cgroup/echo_compare.$$"
+        mkdir "$dir" && echo "$((QUOTA * 100)) 10000" >"$dir/cpu.max" || return 1
+        CGROUP="$dir"
+        return 0
+    fi
+    return 1
+}
+if [[ -n "$QUOTA" ]]; then
+    make_quota_cgroup || {
+        echo "echo_compare.sh: --server-quota needs a writable cgroup cpu controller (run as root)" >&2
+        exit 1
+    }
+fi
 
 pinned() { # CPU-LIST CMD... : the command, under taskset when pinning
     local cpus="$1"; shift
@@ -170,6 +232,9 @@ start_server() {
         cat "$SERVER_LOG" >&2
         exit 1
     fi
+    # All of its threads, including workers started before this line.
+    [[ -n "$CGROUP" ]] && echo "$SERVER_PID" >"$CGROUP/cgroup.procs"
+    return 0
 }
 
 stop_server() {
@@ -190,15 +255,21 @@ median() {
         if (NR % 2) printf "%.0f", v[(NR+1)/2]; else printf "%.0f", (v[NR/2]+v[NR/2+1])/2 }'
 }
 
+median3() { # like median, three decimals
+    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+        if (NR % 2) printf "%.3f", v[(NR+1)/2]; else printf "%.3f", (v[NR/2]+v[NR/2+1])/2 }'
+}
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # ------------------------------------------------------------ throughput ----
-declare -A TPUT=()
+declare -A TPUT=() USER_US=() SYS_US=() CPU_PCT=()
 if [[ -n "${CONNS_LIST// /}" ]]; then
     pin_note="unpinned"
     [[ $PIN -eq 1 ]] && pin_note="servers on CPU $SERVER_CPU (2-thread servers on $MULTI_CPUS), load on CPU $LOAD_CPU"
+    [[ -n "$QUOTA" ]] && pin_note+=", servers limited to $QUOTA% of one CPU"
     echo "echo throughput: ping-pong, $SIZE-byte messages, ${DURATION} s per run, $RUNS run(s), $pin_note" >&2
-    declare -A RUNS_OF=()
+    declare -A RUNS_OF=() USER_OF=() SYS_OF=() PCT_OF=()
     for conns in $CONNS_LIST; do
         # Runs alternate the order of the servers (forward, then reversed),
         # so a burst of noise from elsewhere does not hit one server only.
@@ -212,7 +283,7 @@ if [[ -n "${CONNS_LIST// /}" ]]; then
             for i in "${order[@]}"; do
                 start_server "$i"
                 out="$(pinned "$LOAD_CPU" "$LOAD_BIN" --addr "$SERVER_ADDR" --conns "$conns" \
-                    --size "$SIZE" --duration "$DURATION")" || {
+                    --size "$SIZE" --duration "$DURATION" --server-pid "$SERVER_PID")" || {
                     echo "echo_compare.sh: echo_load failed against ${NAMES[$i]}" >&2
                     cat "$SERVER_LOG" >&2
                     exit 1
@@ -220,12 +291,25 @@ if [[ -n "${CONNS_LIST// /}" ]]; then
                 stop_server
                 [[ "$out" =~ msgs_per_sec=([0-9.]+) ]] || { echo "echo_compare.sh: no result: $out" >&2; exit 1; }
                 RUNS_OF["$i,$conns"]+="${BASH_REMATCH[1]} "
+                [[ "$out" =~ server_cpu_pct=([0-9.]+)\ server_user_us_per_msg=([0-9.]+)\ server_sys_us_per_msg=([0-9.]+) ]] || {
+                    echo "echo_compare.sh: no server CPU figures: $out" >&2
+                    exit 1
+                }
+                PCT_OF["$i,$conns"]+="${BASH_REMATCH[1]} "
+                USER_OF["$i,$conns"]+="${BASH_REMATCH[2]} "
+                SYS_OF["$i,$conns"]+="${BASH_REMATCH[3]} "
                 echo "  ${NAMES[$i]} conns=$conns: $out" >&2
             done
         done
         for ((i = 0; i < ${#NAMES[@]}; i++)); do
             # shellcheck disable=SC2086  # the run list splits on purpose
             TPUT["$i,$conns"]="$(median ${RUNS_OF["$i,$conns"]})"
+            # shellcheck disable=SC2086
+            USER_US["$i,$conns"]="$(median3 ${USER_OF["$i,$conns"]})"
+            # shellcheck disable=SC2086
+            SYS_US["$i,$conns"]="$(median3 ${SYS_OF["$i,$conns"]})"
+            # shellcheck disable=SC2086
+            CPU_PCT["$i,$conns"]="$(median ${PCT_OF["$i,$conns"]})"
         done
     done
 fi
@@ -284,6 +368,20 @@ if [[ -n "${CONNS_LIST// /}" ]]; then
         done
         echo
     done
+    echo
+    echo "server CPU per echoed message, µs (user = its own code, sys = kernel; medians); CPU% of one core"
+    printf '  %-20s' "server"
+    for conns in $CONNS_LIST; do printf ' %8s %8s %8s %6s' "user" "sys" "total" "cpu%"; done
+    echo
+    for ((i = 0; i < ${#NAMES[@]}; i++)); do
+        printf '  %-20s' "${NAMES[$i]}"
+        for conns in $CONNS_LIST; do
+            u="${USER_US["$i,$conns"]}" sy="${SYS_US["$i,$conns"]}"
+            printf ' %8s %8s %8s %6s' "$u" "$sy" "$(awk -v a="$u" -v b="$sy" 'BEGIN { printf "%.3f", a + b }')" "${CPU_PCT["$i,$conns"]}"
+        done
+        echo
+    done
+    echo "  (columns repeat per connection count: $CONNS_LIST)"
 fi
 
 if [[ "$IDLE" -gt 0 ]]; then

@@ -10,7 +10,12 @@
 //! echo_load conns=50 size=64 threads=1 secs=5.00 msgs=1234567 msgs_per_sec=246913
 //! ```
 //!
-//! (messages echoed per second, over all connections).
+//! (messages echoed per second, over all connections). With
+//! `--server-pid PID` it also reads the server's CPU time
+//! (`/proc/PID/stat`, all threads) at the start and end of the measured
+//! window and appends `server_cpu_pct=… server_user_us_per_msg=…
+//! server_sys_us_per_msg=…`: what the server spent per echoed message in
+//! its own code and in the kernel.
 //!
 //! Idle mode (`--idle N`): opens N connections, prints
 //! `echo_load idle connected=N`, sends nothing and holds them for `--hold`
@@ -25,7 +30,7 @@
 //!
 //! Flags: `--addr ADDR` (127.0.0.1:7878), `--conns C` (50), `--size S`
 //! (64), `--duration D` (10), `--warmup W` (0.5), `--threads T` (1),
-//! `--idle N`, `--hold SECS` (60).
+//! `--idle N`, `--hold SECS` (60), `--server-pid PID`.
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -43,12 +48,13 @@ struct Args {
     threads: usize,
     idle: Option<usize>,
     hold: f64,
+    server_pid: Option<u32>,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
         "echo_load: {msg}\nusage: echo_load [--addr 127.0.0.1:7878] [--conns 50] [--size 64] \
-         [--duration 10] [--warmup 0.5] [--threads 1] | [--idle N [--hold 60]]"
+         [--duration 10] [--warmup 0.5] [--threads 1] [--server-pid PID] | [--idle N [--hold 60]]"
     );
     std::process::exit(2)
 }
@@ -63,6 +69,7 @@ fn parse_args() -> Args {
         threads: 1,
         idle: None,
         hold: 60.0,
+        server_pid: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,6 +89,7 @@ fn parse_args() -> Args {
             "--threads" => a.threads = v.parse().unwrap_or_else(|_| bad()),
             "--idle" => a.idle = Some(v.parse().unwrap_or_else(|_| bad())),
             "--hold" => a.hold = v.parse().unwrap_or_else(|_| bad()),
+            "--server-pid" => a.server_pid = Some(v.parse().unwrap_or_else(|_| bad())),
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -272,17 +280,19 @@ fn run_pingpong(a: &Args) -> io::Result<()> {
         }));
     }
     std::thread::sleep(Duration::from_secs_f64(a.warmup));
+    let cpu0 = a.server_pid.map(cpu_ticks).transpose()?;
     let c0 = total.load(Ordering::Relaxed);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(a.duration));
     let c1 = total.load(Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
+    let cpu1 = a.server_pid.map(cpu_ticks).transpose()?;
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().expect("load thread panicked")?;
     }
     let msgs = c1 - c0;
-    println!(
+    let mut line = format!(
         "echo_load conns={} size={} threads={} secs={:.2} msgs={} msgs_per_sec={:.0}",
         a.conns,
         a.size,
@@ -291,7 +301,41 @@ fn run_pingpong(a: &Args) -> io::Result<()> {
         msgs,
         msgs as f64 / secs
     );
+    if let (Some((u0, s0)), Some((u1, s1))) = (cpu0, cpu1) {
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let (user, sys) = ((u1 - u0) as f64 / hz, (s1 - s0) as f64 / hz);
+        let per_msg = |t: f64| if msgs > 0 { t * 1e6 / msgs as f64 } else { 0.0 };
+        line += &format!(
+            " server_cpu_pct={:.1} server_user_us_per_msg={:.3} server_sys_us_per_msg={:.3}",
+            (user + sys) * 100.0 / secs,
+            per_msg(user),
+            per_msg(sys)
+        );
+    }
+    println!("{line}");
     Ok(())
+}
+
+/// The user and system CPU time of process `pid`, all threads, in clock
+/// ticks (fields 14 and 15 of `/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> io::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // count fields from the last ')'.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::other("unexpected /proc/PID/stat format"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): utime is field 14, stime field 15.
+    let field = |n: usize| -> io::Result<u64> {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| io::Error::other("unexpected /proc/PID/stat format"))
+    };
+    Ok((field(14)?, field(15)?))
 }
 
 fn run_idle(a: &Args, n: usize) -> io::Result<()> {
