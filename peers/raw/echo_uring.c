@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "echo_common.h"
+
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
 #endif
@@ -46,32 +48,6 @@ struct conn {
     unsigned sent;
     char buf[BUF_SIZE];
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *sin)
-{
-    char host[64];
-    const char *colon = strrchr(s, ':');
-    if (!colon || (size_t)(colon - s) >= sizeof host)
-        return -1;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
-        return -1;
-    memset(sin, 0, sizeof *sin);
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((unsigned short)port);
-    return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
 
 /* user_data: the conn pointer with the op in its low 2 bits (conns are
  * 8-byte aligned), or OP_ACCEPT alone. */
@@ -119,40 +95,8 @@ static void drop_conn(struct conn *c)
 
 int main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1:7878";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--addr") && i + 1 < argc) {
-            addr = argv[++i];
-        } else {
-            fprintf(stderr, "usage: echo_uring [--addr 127.0.0.1:PORT]\n");
-            return 2;
-        }
-    }
-    struct sockaddr_in sin;
-    if (parse_addr(addr, &sin) < 0) {
-        fprintf(stderr, "echo_uring: bad address %s\n", addr);
-        return 2;
-    }
-    struct rlimit lim;
-    if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-        lim.rlim_cur = lim.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &lim);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int lfd = listen_from_args("echo_uring", argc, argv, 0);
     int one = 1;
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(lfd, 4096) < 0) {
-        perror("echo_uring: bind/listen");
-        return 1;
-    }
-    socklen_t slen = sizeof sin;
-    getsockname(lfd, (struct sockaddr *)&sin, &slen);
 
     struct io_uring ring;
     struct io_uring_params p;
@@ -172,10 +116,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char host[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
-    printf("echo_uring: listening on %s:%u pid=%d\n", host, ntohs(sin.sin_port), (int)getpid());
-    fflush(stdout);
+    announce("echo_uring", lfd);
 
     queue_accept(&ring, lfd);
     while (!stop) {
