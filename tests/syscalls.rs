@@ -5,8 +5,13 @@
 //! echoed message plus a small constant per connection, and `epoll_ctl`
 //! once to add and once to remove each connection (no interest toggling).
 //!
+//! The callback layer gets the same check over libevent's benchmark
+//! (`pipebench --api callbacks`): per callback one read, one write and at
+//! most one epoll wait — level-triggered events cost no extra probe — and
+//! `epoll_ctl` only when the watched interest changes.
+//!
 //! Needs `strace` (Debian/Ubuntu package `strace`); without it, or where
-//! ptrace is not permitted, the test prints why and passes.
+//! ptrace is not permitted, the tests print why and pass.
 
 #[path = "support/example.rs"]
 mod example;
@@ -224,6 +229,72 @@ fn echo_costs_two_io_syscalls_per_message() {
         "{ctls} epoll_ctl calls for {conns} connections (limit {ctl_limit}): {rows:?}"
     );
     assert!(ctls >= conns, "each connection is registered: {rows:?}");
+}
+
+#[test]
+fn level_triggered_callbacks_cost_no_extra_syscall() {
+    if let Err(why) = strace_usable() {
+        println!("SKIPPED level_triggered_callbacks_cost_no_extra_syscall: {why}");
+        return;
+    }
+    const PIPES: u64 = 100;
+    const ROUNDS: u64 = 5;
+    let bench = example_bin("pipebench");
+    let out = std::env::temp_dir().join(format!("runtime-syscalls-cb-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let child = Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(&out)
+        .arg(&bench)
+        .args(["-n", &PIPES.to_string(), "-a", "1", "-w", "100"])
+        .args(["-r", &ROUNDS.to_string(), "--api", "callbacks"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn strace");
+    let mut child = Reap(Some(child));
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert!(status.success(), "pipebench under strace: {status}");
+    let mut table = String::new();
+    std::fs::File::open(&out)
+        .and_then(|mut f| f.read_to_string(&mut table))
+        .expect("strace output");
+    let _ = std::fs::remove_file(&out);
+    let rows = parse_strace_table(&table);
+    let count = |names: &[&str]| -> u64 {
+        rows.iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, c)| c)
+            .sum()
+    };
+    // Each callback reads its byte once (`read`), then passes one on
+    // (`sendto`); setup and timing add a few of each.
+    let callbacks = count(&["read"]);
+    let probes = count(&["poll", "ppoll", "select", "pselect6"]);
+    let waits = count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]);
+    let ctls = count(&["epoll_ctl"]);
+    println!(
+        "strace -c of pipebench --api callbacks (n={PIPES}, a=1, w=100, r={ROUNDS}):\n{table}"
+    );
+    assert!(
+        callbacks >= ROUNDS * 100,
+        "too few callbacks traced: {rows:?}"
+    );
+    assert!(
+        probes <= 4,
+        "{probes} poll/select calls for {callbacks} callbacks: level-triggered events must not probe: {rows:?}"
+    );
+    assert!(
+        waits <= callbacks + 16,
+        "{waits} epoll waits for {callbacks} callbacks: {rows:?}"
+    );
+    // Per pipe: the add with its read interest and the delete; not one
+    // per callback.
+    let ctl_limit = 2 * PIPES + 16;
+    assert!(
+        ctls <= ctl_limit,
+        "{ctls} epoll_ctl calls for {PIPES} pipes (limit {ctl_limit}): {rows:?}"
+    );
 }
 
 #[test]

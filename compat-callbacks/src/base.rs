@@ -9,10 +9,9 @@ use crate::flags::*;
 use crate::listener::ListenerInner;
 use crate::log::{log_debug, log_warn};
 use runtime_executor::{Builder, JoinHandle, Runtime};
-use runtime_reactor::coop;
 use runtime_reactor::signal::Signal;
 use runtime_reactor::slab::Slab;
-use runtime_reactor::{Features, Reactor, Registration};
+use runtime_reactor::{Features, Interest, Reactor, Registration};
 use std::any::Any;
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::HashMap;
@@ -21,10 +20,8 @@ use std::future::Future;
 use std::io::{self, Write};
 use std::ops::{ControlFlow, Deref};
 use std::os::fd::RawFd;
-use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 /// The most priorities a base may have (libevent's `EVENT_MAX_PRIORITIES`).
@@ -267,10 +264,6 @@ pub(crate) struct BaseInner {
     got_break: Cell<bool>,
     got_continue: Cell<bool>,
     callbacks_run: Cell<u64>,
-    /// `callbacks_run` when the iteration started, and the callbacks the
-    /// previous iteration ran (they decide whether probes are batched).
-    iter_first_cb: Cell<u64>,
-    last_iter_cbs: Cell<u64>,
     pub(crate) n_active: Cell<usize>,
     pub(crate) listeners_enabled: Cell<usize>,
     /// Most urgent priority that ran a callback in this iteration.
@@ -279,45 +272,6 @@ pub(crate) struct BaseInner {
     iter_start: Cell<Option<Instant>>,
     panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
     pub(crate) running: RefCell<Option<Weak<EventInner>>>,
-    /// Level-triggered events whose callback just ran, waiting for the
-    /// batched probe, and the task that runs it.
-    probe_queue: RefCell<Vec<Rc<EventInner>>>,
-    probe_fds: RefCell<Vec<libc::pollfd>>,
-    prober: RefCell<Option<JoinHandle<()>>>,
-    prober_waker: RefCell<Option<Waker>>,
-    weak_self: RefCell<Weak<BaseInner>>,
-}
-
-/// The task that runs the batched probe: one `poll(2)` with a zero timeout
-/// over every level-triggered descriptor whose callback ran, to learn which
-/// are still ready (they fire again) and which were drained (their cached
-/// readiness is cleared and they wait for the reactor). It runs at the
-/// least urgent priority, after the callbacks of the iteration.
-struct ProbeTask {
-    base: Weak<BaseInner>,
-}
-
-impl Future for ProbeTask {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(b) = self.base.upgrade() else {
-            return Poll::Ready(());
-        };
-        if b.closing.get() {
-            return Poll::Ready(());
-        }
-        {
-            let mut w = b.prober_waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
-        }
-        // Registration polls below spend no budget of ours: a budget
-        // running out half-way would leave readiness half-cleared.
-        coop::with_budget(u32::MAX, || b.run_probes());
-        Poll::Pending
-    }
 }
 
 impl BaseInner {
@@ -359,8 +313,22 @@ impl BaseInner {
                 fe
             }
             None => {
-                let reg = check_open(fd)
-                    .and_then(|()| Registration::with_reactor(self.rt.borrow().reactor(), fd));
+                // Level-triggered events get a level registration: the
+                // backend reports a descriptor again at every iteration
+                // while it stays ready, as libevent's do.
+                let reg = check_open(fd).and_then(|()| {
+                    let rt = self.rt.borrow();
+                    if et {
+                        Registration::with_reactor(rt.reactor(), fd)
+                    } else {
+                        let interest = Interest {
+                            read: events.contains(EV_READ),
+                            write: events.contains(EV_WRITE),
+                            closed: events.contains(EV_CLOSED),
+                        };
+                        Registration::level(rt.reactor(), fd, interest)
+                    }
+                });
                 let reg = match reg {
                     Ok(r) => r,
                     Err(e) => {
@@ -373,11 +341,15 @@ impl BaseInner {
                 fe
             }
         };
-        fe.retain(
+        if let Err(e) = fe.retain(
             events.contains(EV_READ),
             events.contains(EV_WRITE),
             events.contains(EV_CLOSED),
-        );
+        ) {
+            log_warn!("event_add: cannot watch fd {fd}: {e}");
+            self.release_fd(&fe, events);
+            return Err(e);
+        }
         Ok(fe)
     }
 
@@ -447,104 +419,6 @@ impl BaseInner {
     /// Counts a callback that is not an event's (an accept callback).
     pub(crate) fn count_callback(&self) {
         self.callbacks_run.set(self.callbacks_run.get() + 1);
-    }
-
-    /// Whether the probes after callbacks are batched: when iterations run
-    /// several callbacks (one `poll(2)` then replaces many); with one
-    /// callback per iteration the probe is made inline, which saves the
-    /// prober's task poll.
-    pub(crate) fn batch_probes(&self) -> bool {
-        self.in_loop.get()
-            && (self.last_iter_cbs.get() >= 2
-                || self.callbacks_run.get() - self.iter_first_cb.get() >= 2)
-    }
-
-    /// Queues `ev` for the batched probe, starting or waking the prober.
-    pub(crate) fn queue_probe(&self, ev: Rc<EventInner>) {
-        let first = {
-            let mut q = self.probe_queue.borrow_mut();
-            q.push(ev);
-            q.len() == 1
-        };
-        if !first {
-            return;
-        }
-        if let Some(w) = self.prober_waker.borrow().as_ref() {
-            w.wake_by_ref();
-            return;
-        }
-        if self.prober.borrow().is_some() {
-            return; // spawned, not polled yet
-        }
-        let fut = ProbeTask {
-            base: self.self_weak(),
-        };
-        match self.spawn_task(self.priorities.get() - 1, fut) {
-            Ok(h) => *self.prober.borrow_mut() = Some(h),
-            Err(e) => {
-                // Cannot happen outside shutdown; probe inline instead.
-                log_warn!("cannot start the probe task: {e}");
-                self.run_probes();
-            }
-        }
-    }
-
-    fn self_weak(&self) -> Weak<BaseInner> {
-        self.weak_self.borrow().clone()
-    }
-
-    /// One `poll(2)` for every queued event, then each event learns its
-    /// answer.
-    fn run_probes(&self) {
-        let list = std::mem::take(&mut *self.probe_queue.borrow_mut());
-        if list.is_empty() {
-            return;
-        }
-        let mut fds = std::mem::take(&mut *self.probe_fds.borrow_mut());
-        fds.clear();
-        for ev in &list {
-            let (r, w) = ev.probing();
-            let mut events: libc::c_short = 0;
-            if r {
-                events |= libc::POLLIN | libc::POLLRDHUP;
-            }
-            if w {
-                events |= libc::POLLOUT;
-            }
-            // A negative descriptor makes poll skip the entry.
-            let fd = if events == 0 { -1 } else { ev.fd };
-            fds.push(libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            });
-        }
-        // SAFETY: `fds` is a live array of `fds.len()` pollfds; a zero
-        // timeout never blocks.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
-        let failed = n < 0;
-        for (ev, p) in list.iter().zip(fds.iter()) {
-            if p.fd < 0 {
-                continue;
-            }
-            let r = p.revents;
-            let invalid = !failed && r & libc::POLLNVAL != 0;
-            let any = libc::POLLHUP | libc::POLLERR;
-            let (read, write) = if failed {
-                // Unknown: let the callbacks find out.
-                (p.events & libc::POLLIN != 0, p.events & libc::POLLOUT != 0)
-            } else if invalid {
-                (false, false)
-            } else {
-                (
-                    r & (libc::POLLIN | libc::POLLRDHUP | any) != 0,
-                    r & (libc::POLLOUT | any) != 0,
-                )
-            };
-            ev.resolve_probe(read, write, invalid);
-        }
-        *self.probe_fds.borrow_mut() = fds;
-        drop(list);
     }
 
     pub(crate) fn note_fired(&self, ev: &EventInner) {
@@ -1156,8 +1030,6 @@ impl EventBase {
             got_break: Cell::new(false),
             got_continue: Cell::new(false),
             callbacks_run: Cell::new(0),
-            iter_first_cb: Cell::new(0),
-            last_iter_cbs: Cell::new(0),
             n_active: Cell::new(0),
             listeners_enabled: Cell::new(0),
             iter_best: Cell::new(usize::MAX),
@@ -1165,13 +1037,7 @@ impl EventBase {
             iter_start: Cell::new(None),
             panic: RefCell::new(None),
             running: RefCell::new(None),
-            probe_queue: RefCell::new(Vec::new()),
-            probe_fds: RefCell::new(Vec::new()),
-            prober: RefCell::new(None),
-            prober_waker: RefCell::new(None),
-            weak_self: RefCell::new(Weak::new()),
         });
-        *inner.weak_self.borrow_mut() = Rc::downgrade(&inner);
         let handle = BaseHandle {
             inner: Rc::downgrade(&inner),
         };
@@ -1228,8 +1094,6 @@ impl EventBase {
         }
         let cfg = b.config.borrow().clone().priorities(n);
         let rt = cfg.runtime()?;
-        b.prober.borrow_mut().take();
-        b.prober_waker.borrow_mut().take();
         *b.rt.borrow_mut() = rt;
         *b.config.borrow_mut() = cfg;
         b.priorities.set(n);
@@ -1316,7 +1180,6 @@ impl EventBase {
                 break;
             }
             let before = b.callbacks_run.get();
-            b.iter_first_cb.set(before);
             let block = !flags.contains(EVLOOP_NONBLOCK) && b.n_active.get() == 0;
             rt.run_once(block);
             let panic = b.panic.borrow_mut().take();
@@ -1326,7 +1189,6 @@ impl EventBase {
                 std::panic::resume_unwind(p);
             }
             let ran = b.callbacks_run.get() - before;
-            b.last_iter_cbs.set(ran);
             if ran > 0 {
                 if flags.contains(EVLOOP_ONCE) && b.n_active.get() == 0 {
                     break;
@@ -1371,9 +1233,6 @@ impl Drop for EventBase {
         for l in &listeners {
             l.teardown();
         }
-        let probes = std::mem::take(&mut *b.probe_queue.borrow_mut());
-        drop(probes);
-        b.prober_waker.borrow_mut().take();
         drop(deferred);
         drop(members);
         drop(listeners);

@@ -5,7 +5,7 @@
 //! calls the callback on the loop's thread.
 
 use crate::base::{BaseHandle, BaseInner};
-use crate::fd::{probe, FdEntry};
+use crate::fd::{check_open, probe, FdEntry};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use runtime_executor::JoinHandle;
@@ -32,16 +32,13 @@ const IO_FLAGS: EventFlags = EventFlags::from_bits(0x02 | 0x04 | 0x80); // READ 
 /// What is known about the cached readiness of one direction.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Verify {
-    /// Cleared since the callback last ran: a readiness now is a new edge.
+    /// Cleared since the callback last ran: a readiness now is new.
     Verified,
-    /// Just added: the registration's readiness is a guess.
+    /// Just added: an `EV_ET` event's edge registration only guesses (a
+    /// level registration's readiness always comes from the backend).
     Fresh,
     /// The callback ran since: the descriptor may have been drained.
     Stale,
-    /// Waiting for the base's batched probe (see `BaseInner::probe_batch`).
-    Probing,
-    /// The batched probe found it still ready: fire.
-    ProbedReady,
 }
 
 pub(crate) fn gone() -> io::Error {
@@ -466,7 +463,7 @@ impl EventInner {
                 what |= self.active_res.get();
             }
             if self.inserted.get() {
-                what |= self.collect(base, cx, fired);
+                what |= self.collect(cx);
             }
             if self.poll_timer(cx) {
                 what |= EV_TIMEOUT;
@@ -477,9 +474,10 @@ impl EventInner {
             if fired {
                 // One callback per event per iteration, as in libevent: the
                 // rest runs at the next iteration. A level-triggered
-                // descriptor that is still ready is probed again then (it
-                // may have been drained meanwhile); other causes (another
-                // signal delivery, an activation) are carried over.
+                // descriptor is left to the backend, which reports it again
+                // then if it is still ready (it may have been drained
+                // meanwhile); other causes (another signal delivery, an
+                // activation) are carried over.
                 let mut carry = what;
                 if !self.events.contains(EV_ET) {
                     if what.contains(EV_READ) {
@@ -518,12 +516,7 @@ impl EventInner {
     }
 
     /// Descriptor or signal readiness, level-triggered unless `EV_ET`.
-    fn collect(
-        self: &Rc<Self>,
-        base: &BaseInner,
-        cx: &mut Context<'_>,
-        after_fire: bool,
-    ) -> EventFlags {
+    fn collect(self: &Rc<Self>, cx: &mut Context<'_>) -> EventFlags {
         if self.events.contains(EV_SIGNAL) {
             let mut s = self.signal.borrow_mut();
             return match s.as_mut().map(|sig| sig.poll_recv(cx)) {
@@ -542,52 +535,48 @@ impl EventInner {
         let dirs = [(Direction::Read, EV_READ), (Direction::Write, EV_WRITE)];
         let mut what = EventFlags::empty();
         let mut to_probe: [Option<ReadyEvent>; 2] = [None, None];
-        let mut batched = false;
         for (i, &(dir, flag)) in dirs.iter().enumerate() {
             if !self.events.contains(flag) {
                 continue;
             }
             match fe.poll_ready(dir, cx) {
-                Poll::Pending => {
-                    if self.verify[i].get() == Verify::ProbedReady {
-                        // Cleared since by another event on the descriptor.
-                        self.verify[i].set(Verify::Verified);
-                    }
-                }
+                Poll::Pending => {}
                 Poll::Ready(Err(_)) => what |= flag,
                 Poll::Ready(Ok(ev)) => match self.verify[i].get() {
-                    Verify::ProbedReady => {
-                        self.verify[i].set(Verify::Verified);
-                        what |= flag;
-                    }
-                    // The base's batched probe decides.
-                    Verify::Probing => {}
-                    Verify::Stale if after_fire && !et && base.batch_probes() => {
-                        // Right after the callback: probe together with the
-                        // other events that ran in this iteration, one
-                        // poll(2) for all of them.
-                        self.verify[i].set(Verify::Probing);
-                        batched = true;
-                    }
-                    Verify::Verified => {
-                        if self.accept(i, ev, et) {
-                            what |= flag;
-                        }
-                    }
-                    Verify::Stale if et => {
-                        // Edge-triggered: what fired is consumed; only a new
-                        // edge fires again.
+                    Verify::Stale => {
+                        // The callback ran: forget what fired and wait for
+                        // the backend. Level registration: it reports the
+                        // descriptor again at the next iteration if it is
+                        // still ready. Edge (`EV_ET`): only a new edge fires.
                         fe.reg.clear_readiness(ev);
                         self.verify[i].set(Verify::Verified);
                         if self.repoll(fe, i, dir, et, cx) {
                             what |= flag;
                         }
                     }
-                    Verify::Fresh | Verify::Stale => to_probe[i] = Some(ev),
+                    Verify::Fresh if et => to_probe[i] = Some(ev),
+                    Verify::Fresh | Verify::Verified => {
+                        self.verify[i].set(Verify::Verified);
+                        if !et
+                            && ev.ready.intersects(Readiness::ERROR)
+                            && check_open(self.fd).is_err()
+                        {
+                            // poll and select report a closed descriptor as
+                            // an error at every wait.
+                            drop(io);
+                            self.descriptor_gone();
+                            return what;
+                        }
+                        if self.accept(i, ev, et) {
+                            what |= flag;
+                        }
+                    }
                 },
             }
         }
         if to_probe.iter().any(Option::is_some) {
+            // An `EV_ET` event just added: its edge registration assumed
+            // readiness; ask the kernel once.
             let p = probe(fe.reg.fd(), to_probe[0].is_some(), to_probe[1].is_some());
             if p.invalid {
                 drop(io);
@@ -599,9 +588,7 @@ impl EventInner {
                 self.verify[i].set(Verify::Verified);
                 let ready = if i == 0 { p.read } else { p.write };
                 if ready {
-                    if et {
-                        self.accept(i, ev, et);
-                    }
+                    self.accept(i, ev, et);
                     what |= flag;
                 } else {
                     fe.reg.clear_readiness(ev);
@@ -618,66 +605,7 @@ impl EventInner {
             what |= EV_CLOSED;
         }
         drop(io);
-        if batched {
-            base.queue_probe(self.clone());
-        }
         what
-    }
-
-    /// The batched probe's answer for this event (see
-    /// `BaseInner::run_probes`): still ready, fire at the next iteration;
-    /// not ready, forget the readiness and wait for the reactor.
-    pub(crate) fn resolve_probe(&self, read: bool, write: bool, invalid: bool) {
-        if !self.inserted.get() || self.freed.get() {
-            return;
-        }
-        if invalid {
-            self.descriptor_gone();
-            return;
-        }
-        let io = self.io.borrow();
-        let Some(fe) = io.as_ref() else { return };
-        let waker_slot = self.waker.borrow();
-        let Some(waker) = waker_slot.as_ref() else {
-            // A new task (the priority changed) that has not run yet: it
-            // will probe by itself.
-            for v in &self.verify {
-                if v.get() == Verify::Probing {
-                    v.set(Verify::Stale);
-                }
-            }
-            return;
-        };
-        let mut cx = Context::from_waker(waker);
-        let mut wake = false;
-        for (i, dir, ready) in [(0, Direction::Read, read), (1, Direction::Write, write)] {
-            if self.verify[i].get() != Verify::Probing {
-                continue;
-            }
-            if ready {
-                self.verify[i].set(Verify::ProbedReady);
-                wake = true;
-                continue;
-            }
-            self.verify[i].set(Verify::Verified);
-            // Clear the cached readiness, then register the event's task
-            // with the reactor (with its own waker) for the next edge.
-            match fe.poll_ready(dir, &mut cx) {
-                Poll::Ready(Ok(ev)) => {
-                    fe.reg.clear_readiness(ev);
-                    if fe.poll_ready(dir, &mut cx).is_ready() {
-                        wake = true; // a lasting condition (peer closed)
-                    }
-                }
-                Poll::Ready(Err(_)) => wake = true,
-                Poll::Pending => {}
-            }
-        }
-        if wake {
-            waker.wake_by_ref();
-        }
-        drop(waker_slot);
-        drop(io);
     }
 
     /// The descriptor was closed under a pending event (a caller bug that
@@ -695,14 +623,6 @@ impl EventInner {
         for v in &self.verify {
             v.set(Verify::Verified);
         }
-    }
-
-    /// Which directions wait for the batched probe.
-    pub(crate) fn probing(&self) -> (bool, bool) {
-        (
-            self.verify[0].get() == Verify::Probing,
-            self.verify[1].get() == Verify::Probing,
-        )
     }
 
     /// Polls a direction again after its readiness was cleared: what is

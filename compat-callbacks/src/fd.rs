@@ -1,10 +1,11 @@
 //! One reactor registration per descriptor, shared by every event added on
 //! it (epoll accepts a descriptor only once), with a fan-out of wakers when
-//! several events wait for the same direction; and the zero-timeout
-//! `poll(2)` probe that turns the edge-triggered reactor into libevent's
-//! level-triggered events.
+//! several events wait for the same direction. Level-triggered events use a
+//! level registration watching what the inserted events want; `EV_ET`
+//! events an edge one, checked once when added with a zero-timeout
+//! `poll(2)` probe.
 
-use runtime_reactor::{Direction, ReadyEvent, Registration};
+use runtime_reactor::{Direction, Interest, ReadyEvent, Registration};
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
@@ -119,13 +120,16 @@ impl FdEntry {
     }
 
     /// An event waiting for `read`/`write`/`closed` starts using the entry.
-    pub(crate) fn retain(&self, read: bool, write: bool, closed: bool) {
+    /// Fails when a level registration cannot watch the new interest (the
+    /// caller then releases).
+    pub(crate) fn retain(&self, read: bool, write: bool, closed: bool) -> io::Result<()> {
         self.users.set(self.users.get() + 1);
         for (i, on) in [read, write, closed].into_iter().enumerate() {
             if on {
                 self.waiters[i].retain();
             }
         }
+        self.update_interest()
     }
 
     /// The reverse of [`retain`](Self::retain); returns the users left.
@@ -137,7 +141,26 @@ impl FdEntry {
         }
         let n = self.users.get().saturating_sub(1);
         self.users.set(n);
+        if n > 0 {
+            // The descriptor may be closed already; it then watches
+            // nothing. (The last user's release drops the registration.)
+            let _ = self.update_interest();
+        }
         n
+    }
+
+    /// A level registration watches exactly the directions some inserted
+    /// event waits for (libevent's `epoll_ctl` on add/del); the edge one
+    /// watches everything.
+    fn update_interest(&self) -> io::Result<()> {
+        if !self.reg.is_level() {
+            return Ok(());
+        }
+        self.reg.set_interest(Interest {
+            read: self.waiters[0].count.get() > 0,
+            write: self.waiters[1].count.get() > 0,
+            closed: self.waiters[CLOSED].count.get() > 0,
+        })
     }
 
     /// [`Registration::poll_ready`], with the waker fanned out when more

@@ -32,14 +32,15 @@
 //! `dispatch`.
 //!
 //! Descriptor events are level-triggered, as libevent's are by default:
-//! the reactor underneath is edge-triggered, so after a callback has run
-//! the layer asks the kernel, with a zero-timeout `poll(2)`, whether the
-//! descriptor is still ready, and fires again at the next iteration if it
-//! is (when an iteration runs several callbacks, one `poll(2)` after them
-//! covers all their descriptors). `EV_ET` events skip that probe and fire
-//! once per edge. This probe is the layer's main cost over the futures API
-//! (about one system call per callback; see `examples/pipebench.rs
-//! --api callbacks`).
+//! their descriptors get a level registration in the reactor
+//! ([`Registration::level`](runtime_reactor::Registration::level)),
+//! watching exactly what the inserted events want (one `epoll_ctl` when
+//! that changes, as libevent's changelist), so a descriptor still ready
+//! after its callback is reported again by the next wait and fires at the
+//! next iteration, with no extra system call. `EV_ET` events use the
+//! edge-triggered registration the futures API uses and fire once per edge
+//! (one zero-timeout `poll(2)` when such an event is added tells whether it
+//! is ready already).
 //!
 //! ```
 //! use runtime_compat::{Event, EventBase, EV_PERSIST, EV_READ, EV_TIMEOUT};

@@ -310,7 +310,11 @@ impl Reactor {
         let method = inner.poller.borrow().method();
         let poller = Arc::new(Poller::with_method(method)?);
         for (_, slot) in inner.slots.borrow().iter() {
-            poller.add(slot.fd, slot.token, slot.armed.get())?;
+            if slot.level {
+                poller.add_level(slot.fd, slot.token, slot.armed.get())?;
+            } else {
+                poller.add(slot.fd, slot.token, slot.armed.get())?;
+            }
         }
         *inner.poller.borrow_mut() = poller.clone();
         *inner.notify.poller.lock() = Some(poller.clone());
@@ -445,7 +449,7 @@ impl Inner {
                     ready |= Readiness::ERROR | Readiness::READABLE | Readiness::WRITABLE;
                 }
                 slot.set_ready(ready, self.early_close, &mut wakers);
-                if !self.edge {
+                if !self.edge && !slot.level {
                     // Level-triggered: stop asking for what we already know.
                     let armed = slot.armed.get();
                     let cur = slot.readiness();

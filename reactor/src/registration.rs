@@ -4,6 +4,13 @@
 //! only if the reactor has not delivered a newer event since (a tick
 //! counter), so a wake-up is never lost between the failed call and the
 //! waker being stored.
+//!
+//! A registration is edge-style by default: readiness is assumed until an
+//! I/O call says otherwise, and the reactor asks the backend only for what
+//! is not known. [`Registration::level`] makes one the libevent way
+//! instead: level-triggered on every backend, for the interest its owner
+//! sets, with readiness known only from the backend's reports — which
+//! repeat at every reactor turn for as long as the condition lasts.
 
 use crate::coop;
 use crate::driver::{Inner, Reactor};
@@ -126,8 +133,12 @@ pub(crate) struct Slot {
     pub(crate) generation: u32,
     readiness: Cell<Readiness>,
     tick: Cell<u32>,
-    /// Interest armed in a level-triggered backend (unused with epoll).
+    /// Interest armed in a level-triggered backend (unused with epoll), or
+    /// the owner's interest of a level registration.
     pub(crate) armed: Cell<Interest>,
+    /// A level registration ([`Registration::level`]): the owner sets the
+    /// interest, the reactor neither arms nor disarms it.
+    pub(crate) level: bool,
     read_waker: Cell<Option<Waker>>,
     write_waker: Cell<Option<Waker>>,
     close_waker: Cell<Option<Waker>>,
@@ -245,15 +256,77 @@ impl Registration {
     /// calling this outside a reactor.
     pub fn new(fd: RawFd) -> io::Result<Registration> {
         let inner = Reactor::current_inner()?;
-        Registration::register(inner, fd)
+        Registration::register(inner, fd, None)
     }
 
     /// Registers `fd` with the given reactor.
     pub fn with_reactor(reactor: &Reactor, fd: RawFd) -> io::Result<Registration> {
-        Registration::register(reactor.inner.clone(), fd)
+        Registration::register(reactor.inner.clone(), fd, None)
     }
 
-    fn register(inner: Rc<Inner>, fd: RawFd) -> io::Result<Registration> {
+    /// Registers `fd` with `reactor` level-triggered, for `interest` only,
+    /// as libevent watches a descriptor: nothing is assumed ready; each
+    /// reactor turn in which the backend finds the descriptor ready for an
+    /// interest sets that readiness (and wakes its waiter), turn after turn
+    /// while it lasts. After handling it, [`clear_readiness`]
+    /// (Self::clear_readiness) and poll again: if the condition still holds,
+    /// the next turn reports it again. No `WouldBlock` is needed, which
+    /// suits callers that do their I/O outside the registration (a callback
+    /// layer). Change what is watched with [`set_interest`]
+    /// (Self::set_interest); with no interest, only hang-up and error are
+    /// reported.
+    ///
+    /// ```
+    /// use runtime_reactor::{Direction, Interest, Reactor, Registration};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::task::{Context, Poll, Waker};
+    ///
+    /// let reactor = Reactor::new().unwrap();
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let reg = Registration::level(&reactor, a.as_raw_fd(), Interest::READ).unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_pending());
+    /// b.write_all(b"x").unwrap();
+    /// reactor.turn(None).unwrap();
+    /// let Poll::Ready(Ok(ev)) = reg.poll_ready(Direction::Read, &mut cx) else { panic!() };
+    /// reg.clear_readiness(ev); // the byte is still unread:
+    /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_pending());
+    /// reactor.turn(None).unwrap(); // ... so the next turn reports it again
+    /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_ready());
+    /// ```
+    pub fn level(reactor: &Reactor, fd: RawFd, interest: Interest) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), fd, Some(interest))
+    }
+
+    /// Whether this is a [`level`](Self::level) registration.
+    pub fn is_level(&self) -> bool {
+        self.slot.level
+    }
+
+    /// Changes what a [`level`](Self::level) registration watches (one
+    /// `epoll_ctl` with epoll when it changes). An error for other
+    /// registrations, whose interest the reactor manages.
+    pub fn set_interest(&self, interest: Interest) -> io::Result<()> {
+        if !self.slot.level {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "set_interest: not a level registration",
+            ));
+        }
+        if self.slot.armed.get() == interest {
+            return Ok(());
+        }
+        self.reactor
+            .poller
+            .borrow()
+            .modify_level(self.slot.fd, self.slot.token, interest)?;
+        self.slot.armed.set(interest);
+        Ok(())
+    }
+
+    fn register(inner: Rc<Inner>, fd: RawFd, level: Option<Interest>) -> io::Result<Registration> {
         let generation = inner.next_generation();
         let mut slots = inner.slots.borrow_mut();
         let index = slots.vacant_key();
@@ -264,19 +337,31 @@ impl Registration {
         // Start optimistic: the first I/O call is tried before any wait.
         // Level-triggered backends therefore watch nothing until a
         // `WouldBlock` clears a direction.
-        let armed = if inner.edge_triggered() {
-            Interest::BOTH
-        } else {
-            Interest::NONE
+        // A level registration assumes nothing and watches what it was
+        // given.
+        let (armed, readiness) = match level {
+            Some(interest) => {
+                inner.poller.borrow().add_level(fd, token, interest)?;
+                (interest, Readiness::EMPTY)
+            }
+            None => {
+                let armed = if inner.edge_triggered() {
+                    Interest::BOTH
+                } else {
+                    Interest::NONE
+                };
+                inner.poller.borrow().add(fd, token, armed)?;
+                (armed, Readiness::READABLE | Readiness::WRITABLE)
+            }
         };
-        inner.poller.borrow().add(fd, token, armed)?;
         let slot = Rc::new(Slot {
             fd,
             token,
             generation,
-            readiness: Cell::new(Readiness::READABLE | Readiness::WRITABLE),
+            readiness: Cell::new(readiness),
             tick: Cell::new(0),
             armed: Cell::new(armed),
+            level: level.is_some(),
             read_waker: Cell::new(None),
             write_waker: Cell::new(None),
             close_waker: Cell::new(None),
@@ -344,6 +429,10 @@ impl Registration {
         if self.reactor.edge_triggered() {
             return Poll::Pending;
         }
+        if self.slot.level && self.reactor.early_close() {
+            // The owner's interest says whether a close is watched.
+            return Poll::Pending;
+        }
         if self.reactor.early_close() {
             self.force_arm_closed();
             return Poll::Pending;
@@ -385,13 +474,19 @@ impl Registration {
     /// On level-triggered backends, ask the backend for a direction whose
     /// readiness is not known.
     fn arm(&self, dir: Direction) {
-        if self.reactor.edge_triggered() || self.slot.readiness().intersects(dir.clearable()) {
+        if self.reactor.edge_triggered()
+            || self.slot.level
+            || self.slot.readiness().intersects(dir.clearable())
+        {
             return;
         }
         self.force_arm(dir);
     }
 
     fn force_arm_closed(&self) {
+        if self.slot.level {
+            return; // the owner's interest decides
+        }
         let armed = self.slot.armed.get();
         if !armed.closed {
             let want = Interest {
@@ -408,6 +503,9 @@ impl Registration {
     }
 
     fn force_arm(&self, dir: Direction) {
+        if self.slot.level {
+            return; // the owner's interest decides
+        }
         let armed = self.slot.armed.get();
         let want = match dir {
             Direction::Read => Interest {

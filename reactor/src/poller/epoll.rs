@@ -1,8 +1,10 @@
 //! The epoll backend: every descriptor registered once, edge-triggered, for
-//! both directions and peer close. Timeouts use `epoll_pwait2` (nanoseconds);
-//! on kernels without it, a timerfd armed to the deadline.
+//! both directions and peer close; or, for level-triggered registrations
+//! (libevent's model), level-triggered with the interest their owner sets.
+//! Timeouts use `epoll_pwait2` (nanoseconds); on kernels without it, a
+//! timerfd armed to the deadline.
 
-use super::{check_fd_open, duration_to_timespec, Event, NOTIFY_TOKEN};
+use super::{check_fd_open, duration_to_timespec, Event, Interest, NOTIFY_TOKEN};
 use crate::notify::NotifyFd;
 use std::io;
 use std::mem::MaybeUninit;
@@ -105,6 +107,35 @@ impl Epoll {
         check_fd_open(fd)?;
         let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, flags as u32)
+    }
+
+    /// Level-triggered flags for `interest`. With no interest the entry
+    /// stays edge-triggered: epoll always reports hang-ups and errors, and
+    /// level-triggered they would be reported at every wait.
+    fn level_flags(interest: Interest) -> u32 {
+        let mut flags = 0;
+        if interest.read {
+            flags |= libc::EPOLLIN | libc::EPOLLRDHUP;
+        }
+        if interest.write {
+            flags |= libc::EPOLLOUT;
+        }
+        if interest.closed {
+            flags |= libc::EPOLLRDHUP;
+        }
+        if flags == 0 {
+            flags = libc::EPOLLET;
+        }
+        flags as u32
+    }
+
+    pub(crate) fn add_level(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        check_fd_open(fd)?;
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token, Self::level_flags(interest))
+    }
+
+    pub(crate) fn modify_level(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, Self::level_flags(interest))
     }
 
     pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {

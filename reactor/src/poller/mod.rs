@@ -424,6 +424,31 @@ impl Poller {
         }
     }
 
+    /// Starts watching `fd` level-triggered for exactly `interest`, on every
+    /// backend (libevent's model: readiness is reported at each wait for as
+    /// long as it lasts). Change the interest with
+    /// [`modify_level`](Self::modify_level). With epoll and no interest,
+    /// only a hang-up or error is reported, once.
+    pub fn add_level(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        check_token(token)?;
+        match &self.backend {
+            Backend::Epoll(b) => b.add_level(fd, token, interest),
+            Backend::Poll(b) => b.add(fd, token, interest),
+            Backend::Select(b) => b.add(fd, token, interest),
+        }
+    }
+
+    /// Changes the interest of a descriptor added with
+    /// [`add_level`](Self::add_level).
+    pub fn modify_level(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
+        check_token(token)?;
+        match &self.backend {
+            Backend::Epoll(b) => b.modify_level(fd, token, interest),
+            Backend::Poll(b) => b.modify(fd, token, interest),
+            Backend::Select(b) => b.modify(fd, token, interest),
+        }
+    }
+
     /// Stops watching `fd`.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
         match &self.backend {
