@@ -9,48 +9,18 @@ use runtime::io::{
     Passthrough, Watermarks,
 };
 use runtime::net::{AsyncRead, AsyncWrite, TcpListener, TcpStream};
-use runtime::time::{sleep, timeout};
+use runtime::time::sleep;
 use std::cell::Cell;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io::{self, ErrorKind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    timeout(LIMIT, f).await.expect("test ran out of time")
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    client.set_nodelay(true).unwrap();
-    server.set_nodelay(true).unwrap();
-    (client, server)
-}
-
-async fn read_to_end(s: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match s.read(&mut buf).await? {
-            0 => return Ok(out),
-            n => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
+#[path = "support/net.rs"]
+mod net;
+use net::{bounded, pattern, read_to_end, tcp_pair_nodelay};
 
 fn is_line_too_long(e: &io::Error) -> bool {
     e.kind() == ErrorKind::InvalidData
@@ -65,7 +35,7 @@ fn is_line_too_long(e: &io::Error) -> bool {
 #[runtime::test]
 async fn high_watermark_stops_reading_and_the_writer_blocks() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         // A fixed receive buffer (no autotuning up to 32 MB) so the writer
         // blocks soon; not a tiny one (loopback crawls on zero windows).
         server.set_recv_buffer_size(128 * 1024).unwrap();
@@ -150,7 +120,7 @@ async fn high_watermark_stops_reading_and_the_writer_blocks() {
 #[runtime::test]
 async fn read_low_watermark_waits_for_enough_bytes() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut reader = BufferedStream::new(server);
         reader.set_watermarks(Watermarks {
             read_low: 10,
@@ -184,7 +154,7 @@ async fn read_low_watermark_waits_for_enough_bytes() {
 #[runtime::test]
 async fn write_low_watermark_ends_flush_early() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         server.set_send_buffer_size(16 * 1024).unwrap();
         const TOTAL: usize = 2 << 20;
         const LOW: usize = 256 * 1024;
@@ -224,7 +194,7 @@ async fn write_low_watermark_ends_flush_early() {
 #[runtime::test]
 async fn read_timeout_fires_on_an_idle_peer() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         s.set_timeouts(Some(Duration::from_millis(100)), None);
         assert_eq!(s.timeouts(), (Some(Duration::from_millis(100)), None));
@@ -264,7 +234,7 @@ async fn read_timeout_fires_on_an_idle_peer() {
 #[runtime::test]
 async fn write_timeout_fires_when_the_peer_does_not_read() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         server.set_send_buffer_size(16 * 1024).unwrap();
         client.set_recv_buffer_size(64 * 1024).unwrap();
         let mut s = BufferedStream::new(server);
@@ -312,7 +282,7 @@ async fn file_segments_are_served_byte_exact_with_and_without_sendfile() {
         let body = pattern(3 << 20, 9);
         let file = TempFile::new(&body);
         for use_sendfile in [true, false] {
-            let (mut client, server) = tcp_pair().await;
+            let (mut client, server) = tcp_pair_nodelay().await;
             // Small socket buffers: sendfile meets a full socket many times.
             server.set_send_buffer_size(32 * 1024).unwrap();
             let mut s = BufferedStream::new(server);
@@ -340,7 +310,7 @@ async fn buffer_write_to_on_the_socket_descriptor() {
     bounded(async {
         let body = pattern(256 * 1024, 4);
         let file = TempFile::new(&body);
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut out = Buffer::new();
         out.add_file(std::fs::File::open(&file.0).unwrap(), 0, None)
             .unwrap();
@@ -362,15 +332,27 @@ async fn buffer_write_to_on_the_socket_descriptor() {
 
 // ----------------------------------------------------------------- read_line
 
+/// Which line API [`lines_across_reads`] reads with.
+#[derive(Clone, Copy, Debug)]
+enum LineApi {
+    /// `try_read_line` and `read_line`: a new vector per line.
+    Owned,
+    /// `try_read_line_into` and `read_line_into`: one vector throughout,
+    /// holding stale contents before the first line.
+    Into,
+}
+
 /// Sends `first`, makes the server read it (one socket read), checks no
-/// line is complete yet, then sends `rest` and end of stream.
+/// line is complete yet, then sends `rest` and end of stream, reading the
+/// lines with `api`.
 async fn lines_across_reads(
+    api: LineApi,
     style: Eol,
     first: &[u8],
     rest: &[u8],
     tiny_chunks: bool,
 ) -> (Option<Vec<u8>>, Vec<Vec<u8>>) {
-    let (mut client, server) = tcp_pair().await;
+    let (mut client, server) = tcp_pair_nodelay().await;
     let mut s = BufferedStream::new(server);
     if tiny_chunks {
         // 4-byte chunks and reads: "abc\r" and "\ndef" land in different
@@ -383,7 +365,20 @@ async fn lines_across_reads(
     while got < first.len() {
         got += s.fill().await.unwrap();
     }
-    let early = s.try_read_line(style).unwrap();
+    let early = match api {
+        LineApi::Owned => s.try_read_line(style).unwrap(),
+        LineApi::Into => {
+            let mut line = b"leftover from before".to_vec();
+            let early = s.try_read_line_into(style, &mut line).unwrap().map(|n| {
+                assert_eq!(n, line.len());
+                line.clone()
+            });
+            if early.is_none() {
+                assert!(line.is_empty());
+            }
+            early
+        }
+    };
     client.write_all(rest).await.unwrap();
     client.shutdown(std::net::Shutdown::Write).unwrap();
     if tiny_chunks && early.is_none() && first.len() == 4 {
@@ -392,10 +387,16 @@ async fn lines_across_reads(
         assert!(s.fill().await.unwrap() > 0);
         assert!(s.input().chunk_count() >= 2, "{:?}", s.input());
     }
-    let mut lines = Vec::new();
-    while let Some(line) = s.read_line(style).await.unwrap() {
-        lines.push(line);
-    }
+    let lines = match api {
+        LineApi::Owned => {
+            let mut lines = Vec::new();
+            while let Some(line) = s.read_line(style).await.unwrap() {
+                lines.push(line);
+            }
+            lines
+        }
+        LineApi::Into => collect_into(&mut s, style).await,
+    };
     (early, lines)
 }
 
@@ -406,35 +407,34 @@ async fn every_eol_style_across_chunks_and_socket_reads() {
             items.iter().map(|s| s.as_bytes().to_vec()).collect()
         };
         for tiny in [false, true] {
+            let across = |style, first: &'static [u8], rest: &'static [u8]| {
+                lines_across_reads(LineApi::Owned, style, first, rest, tiny)
+            };
             // CRLF split between two socket reads (and two chunks).
-            let (early, lines) =
-                lines_across_reads(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n", tiny).await;
+            let (early, lines) = across(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, v(&["abc", "def"]));
 
-            let (early, lines) =
-                lines_across_reads(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n", tiny).await;
+            let (early, lines) = across(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, v(&["abc", "def", "ghi"]));
 
-            let (early, lines) = lines_across_reads(Eol::Lf, b"abc\r", b"\ndef\r\n", tiny).await;
+            let (early, lines) = across(Eol::Lf, b"abc\r", b"\ndef\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, v(&["abc\r", "def\r"]));
 
             // Any: the CR ends the line as soon as it is there; the LF that
             // follows in the next read ends an empty one.
-            let (early, lines) =
-                lines_across_reads(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n", tiny).await;
+            let (early, lines) = across(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n").await;
             assert_eq!(early, Some(b"abc".to_vec()));
             assert_eq!(lines, v(&["", "def", "x"]));
 
-            let (early, lines) = lines_across_reads(Eol::Nul, b"ab", b"c\0d\ne\0", tiny).await;
+            let (early, lines) = across(Eol::Nul, b"ab", b"c\0d\ne\0").await;
             assert_eq!(early, None);
             assert_eq!(lines, v(&["abc", "d\ne"]));
 
             // CrlfStrict keeps a bare LF and a lone CR as data.
-            let (early, lines) =
-                lines_across_reads(Eol::CrlfStrict, b"a\nb\r", b"c\r\n", tiny).await;
+            let (early, lines) = across(Eol::CrlfStrict, b"a\nb\r", b"c\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, v(&["a\nb\rc"]));
         }
@@ -445,7 +445,7 @@ async fn every_eol_style_across_chunks_and_socket_reads() {
 #[runtime::test]
 async fn end_of_stream_mid_line_is_an_error_and_keeps_the_bytes() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         client.write_all(b"whole\npartial").await.unwrap();
         drop(client);
@@ -462,7 +462,7 @@ async fn end_of_stream_mid_line_is_an_error_and_keeps_the_bytes() {
 #[runtime::test]
 async fn read_until_a_delimiter() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         s.set_max_line(16);
         client.write_all(b"a=1;bb=22;").await.unwrap();
@@ -505,7 +505,7 @@ fn owned(items: &[&[u8]]) -> Vec<Vec<u8>> {
 #[runtime::test]
 async fn read_line_into_several_lines_from_one_read_reuse_one_vector() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         // Longest first: a shorter line must not show the longer one's tail.
         let data = b"a rather long first line\nxy\n\nshort one\nz\n";
@@ -552,7 +552,7 @@ async fn read_line_into_a_line_split_across_many_small_writes() {
             (Eol::CrlfStrict, b"\r\n"),
             (Eol::Nul, b"\0"),
         ] {
-            let (mut client, server) = tcp_pair().await;
+            let (mut client, server) = tcp_pair_nodelay().await;
             let mut s = BufferedStream::new(server);
             // Tiny chunks and reads: the lines cross chunks, so the general
             // path (not only the first-chunk fast path) is exercised.
@@ -579,83 +579,47 @@ async fn read_line_into_a_line_split_across_many_small_writes() {
     .await
 }
 
-/// Like `lines_across_reads`, with `try_read_line_into` and
-/// `read_line_into` and one vector throughout.
-async fn lines_into_across_reads(
-    style: Eol,
-    first: &[u8],
-    rest: &[u8],
-    tiny_chunks: bool,
-) -> (Option<Vec<u8>>, Vec<Vec<u8>>) {
-    let (mut client, server) = tcp_pair().await;
-    let mut s = BufferedStream::new(server);
-    if tiny_chunks {
-        *s.input_mut() = Buffer::with_chunk_size(4);
-        s.set_max_single_read(4);
-    }
-    client.write_all(first).await.unwrap();
-    let mut got = 0;
-    while got < first.len() {
-        got += s.fill().await.unwrap();
-    }
-    let mut line = b"leftover from before".to_vec();
-    let early = s.try_read_line_into(style, &mut line).unwrap().map(|n| {
-        assert_eq!(n, line.len());
-        line.clone()
-    });
-    if early.is_none() {
-        assert!(line.is_empty());
-    }
-    client.write_all(rest).await.unwrap();
-    client.shutdown(std::net::Shutdown::Write).unwrap();
-    (early, collect_into(&mut s, style).await)
-}
-
 #[runtime::test]
 async fn read_line_into_every_eol_style() {
     bounded(async {
         for tiny in [false, true] {
-            let (early, lines) =
-                lines_into_across_reads(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n", tiny).await;
+            let across = |style, first: &'static [u8], rest: &'static [u8]| {
+                lines_across_reads(LineApi::Into, style, first, rest, tiny)
+            };
+            let (early, lines) = across(Eol::CrlfStrict, b"abc\r", b"\ndef\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, owned(&[b"abc", b"def"]));
 
-            let (early, lines) =
-                lines_into_across_reads(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n", tiny).await;
+            let (early, lines) = across(Eol::Crlf, b"abc\r", b"\ndef\r\nghi\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, owned(&[b"abc", b"def", b"ghi"]));
 
-            let (early, lines) =
-                lines_into_across_reads(Eol::Lf, b"abc\r", b"\ndef\r\n", tiny).await;
+            let (early, lines) = across(Eol::Lf, b"abc\r", b"\ndef\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, owned(&[b"abc\r", b"def\r"]));
 
             // Any: the CR ends the line at once; the LF in the next read
             // ends an empty one.
-            let (early, lines) =
-                lines_into_across_reads(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n", tiny).await;
+            let (early, lines) = across(Eol::Any, b"abc\r", b"\ndef\r\n\r\nx\n").await;
             assert_eq!(early, Some(b"abc".to_vec()));
             assert_eq!(lines, owned(&[b"", b"def", b"x"]));
 
             // Any within one read: a whole run of CR and LF is one end.
-            let (early, lines) =
-                lines_into_across_reads(Eol::Any, b"a\r\n\n\rbb\n", b"c\r\n", tiny).await;
+            let (early, lines) = across(Eol::Any, b"a\r\n\n\rbb\n", b"c\r\n").await;
             assert_eq!(early, Some(b"a".to_vec()));
             assert_eq!(lines, owned(&[b"bb", b"c"]));
 
-            let (early, lines) = lines_into_across_reads(Eol::Nul, b"ab", b"c\0d\ne\0", tiny).await;
+            let (early, lines) = across(Eol::Nul, b"ab", b"c\0d\ne\0").await;
             assert_eq!(early, None);
             assert_eq!(lines, owned(&[b"abc", b"d\ne"]));
 
             // CrlfStrict keeps a bare LF and a lone CR as data.
-            let (early, lines) =
-                lines_into_across_reads(Eol::CrlfStrict, b"a\nb\r", b"c\r\n", tiny).await;
+            let (early, lines) = across(Eol::CrlfStrict, b"a\nb\r", b"c\r\n").await;
             assert_eq!(early, None);
             assert_eq!(lines, owned(&[b"a\nb\rc"]));
 
             // Crlf: a lone CR is data, a bare LF ends a line.
-            let (early, lines) =
-                lines_into_across_reads(Eol::Crlf, b"x\ry\n", b"z\r\n", tiny).await;
+            let (early, lines) = across(Eol::Crlf, b"x\ry\n", b"z\r\n").await;
             assert_eq!(early, Some(b"x\ry".to_vec()));
             assert_eq!(lines, owned(&[b"z"]));
         }
@@ -666,7 +630,7 @@ async fn read_line_into_every_eol_style() {
 #[runtime::test]
 async fn read_line_into_end_of_stream_mid_line_and_clean_end() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         client.write_all(b"whole\r\npartial").await.unwrap();
         drop(client);
@@ -695,12 +659,12 @@ async fn read_line_into_end_of_stream_mid_line_and_clean_end() {
         assert!(line.is_empty());
 
         // A clean end right after a line, and on an empty stream.
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         client.write_all(b"last\n").await.unwrap();
         client.shutdown(std::net::Shutdown::Write).unwrap();
         assert_eq!(collect_into(&mut s, Eol::Lf).await, owned(&[b"last"]));
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         drop(client);
         let mut s = BufferedStream::new(server);
         assert_eq!(s.read_line_into(Eol::Any, &mut line).await.unwrap(), None);
@@ -712,7 +676,7 @@ async fn read_line_into_end_of_stream_mid_line_and_clean_end() {
 #[runtime::test]
 async fn read_line_into_refuses_long_lines_like_read_line() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         s.set_max_line(8);
         client
@@ -806,7 +770,7 @@ async fn read_line_into_over_a_pair_with_every_split() {
 #[runtime::test]
 async fn read_until_into_reuses_one_vector() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         s.set_max_line(16);
         client.write_all(b"alpha=1;bb=22;").await.unwrap();
@@ -940,7 +904,7 @@ async fn a_line_over_the_cap_is_an_error_and_the_server_keeps_serving() {
 #[runtime::test]
 async fn a_flood_faster_than_the_high_watermark_stays_bounded() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         s.set_read_watermarks(0, 8192);
         s.set_max_line(1 << 20); // the watermark is the tighter bound
@@ -963,7 +927,7 @@ async fn a_flood_faster_than_the_high_watermark_stays_bounded() {
 #[runtime::test]
 async fn finish_gives_eof_after_the_data_and_reading_goes_on() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         let data = pattern(300 * 1024, 5);
         s.write_all(&data).await.unwrap();
@@ -998,7 +962,7 @@ async fn finish_gives_eof_after_the_data_and_reading_goes_on() {
 #[runtime::test]
 async fn a_peer_reset_is_an_error() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::new(server);
         client.set_linger(Some(Duration::ZERO)).unwrap();
         drop(client); // RST
@@ -1011,7 +975,7 @@ async fn a_peer_reset_is_an_error() {
 #[runtime::test]
 async fn async_read_bufread_and_write_traits() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         let mut a = BufferedStream::new(client);
         let mut b = BufferedStream::new(server);
         poll_fn(|cx| Pin::new(&mut a).poll_write(cx, b"trait "))
@@ -1157,7 +1121,7 @@ fn upper(src: &mut Buffer, dst: &mut Buffer, mode: FlushMode) -> FilterResult {
 #[runtime::test]
 async fn uppercase_output_filter_over_tcp() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         let mut s = BufferedStream::filtered(server, Passthrough, upper);
         let mut c = BufferedStream::new(client);
         s.write_all(b"hello, ").await.unwrap();
@@ -1181,7 +1145,7 @@ async fn uppercase_output_filter_over_tcp() {
 #[runtime::test]
 async fn input_filter_and_filter_errors() {
     bounded(async {
-        let (client, server) = tcp_pair().await;
+        let (client, server) = tcp_pair_nodelay().await;
         // Input: uppercase; a '!' in the input is a filter error.
         let input = |src: &mut Buffer, dst: &mut Buffer, mode: FlushMode| {
             if src.search(b"!").unwrap().is_some() {
@@ -1240,7 +1204,7 @@ async fn filtered_pair_round_trip_with_finish_mode() {
 #[runtime::test]
 async fn a_large_transfer_through_a_filter_waits_for_the_socket() {
     bounded(async {
-        let (mut client, server) = tcp_pair().await;
+        let (mut client, server) = tcp_pair_nodelay().await;
         server.set_send_buffer_size(16 * 1024).unwrap();
         // Lowercase ASCII in, uppercase out: a byte transform, chunk by chunk.
         let upper_bytes = |src: &mut Buffer, dst: &mut Buffer, _: FlushMode| {

@@ -7,20 +7,18 @@ use futures_core::Stream;
 use runtime::net::{
     ListenOptions, TcpListener, TcpStream, UnixListener, UnixStream, ACCEPT_BACKOFF_MAX,
 };
-use runtime::time::{sleep, timeout};
+use runtime::time::sleep;
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::pin::pin;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    timeout(LIMIT, f).await.expect("test ran out of time")
-}
+#[path = "support/net.rs"]
+mod net;
+use net::bounded;
 
 /// Waits (bounded) until `cond` holds, polling every millisecond.
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {

@@ -3,45 +3,15 @@
 //! bad input. Every test is bounded in time.
 
 use runtime::net::{AsyncRead, AsyncWrite, ListenOptions, TcpListener, TcpStream};
-use runtime::time::timeout;
-use std::future::{poll_fn, Future};
-use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
+use std::future::poll_fn;
+use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    timeout(LIMIT, f).await.expect("test ran out of time")
-}
-
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, peer) = listener.accept().await.unwrap();
-    assert_eq!(peer, client.local_addr().unwrap());
-    (client, server)
-}
-
-async fn read_to_end(s: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match s.read(&mut buf).await? {
-            0 => return Ok(out),
-            n => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
+#[path = "support/net.rs"]
+mod net;
+use net::{bounded, pattern, read_to_end, tcp_pair};
 
 #[runtime::test]
 async fn accept_connect_and_talk_both_ways() {
@@ -92,7 +62,7 @@ async fn string_and_host_addresses_resolve() {
 #[runtime::test]
 async fn large_transfer_both_directions_at_once() {
     bounded(async {
-        let (client, server) = pair().await;
+        let (client, server) = tcp_pair().await;
         // Small send buffers force short writes, short reads and
         // WouldBlock. (Not a tiny receive buffer: with loopback's 64 KiB MSS
         // that makes the kernel's TCP crawl on zero-window probes.)
@@ -141,7 +111,7 @@ async fn large_transfer_both_directions_at_once() {
 #[runtime::test]
 async fn shutdown_write_gives_peer_eof_and_later_writes_fail() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         client.write_all(b"last words").await.unwrap();
         client.shutdown(Shutdown::Write).unwrap();
         assert_eq!(read_to_end(&mut server).await.unwrap(), b"last words");
@@ -173,7 +143,7 @@ async fn shutdown_write_gives_peer_eof_and_later_writes_fail() {
 #[runtime::test]
 async fn shutdown_read_and_both() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         client.shutdown(Shutdown::Read).unwrap();
         assert_eq!(client.read(&mut [0u8; 8]).await.unwrap(), 0);
         // Writing still works after shutting the read half.
@@ -195,7 +165,7 @@ async fn shutdown_read_and_both() {
 #[runtime::test]
 async fn async_write_close_shuts_down_the_write_half() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         poll_fn(|cx| Pin::new(&mut client).poll_write(cx, b"via trait"))
             .await
             .unwrap();
@@ -228,7 +198,7 @@ async fn async_write_close_shuts_down_the_write_half() {
 #[runtime::test]
 async fn eof_in_the_middle_of_a_message() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         server.write_all(b"half").await.unwrap();
         drop(server);
         let mut buf = [0u8; 8];
@@ -243,7 +213,7 @@ async fn eof_in_the_middle_of_a_message() {
 #[runtime::test]
 async fn peer_reset_is_connection_reset() {
     bounded(async {
-        let (mut client, server) = pair().await;
+        let (mut client, server) = tcp_pair().await;
         server.set_linger(Some(Duration::ZERO)).unwrap();
         drop(server); // close with linger 0 sends RST
         let mut buf = [0u8; 8];
@@ -322,7 +292,7 @@ async fn connect_timeout_times_out_against_a_full_backlog() {
 #[runtime::test]
 async fn peek_does_not_consume() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         client.write_all(b"peekaboo").await.unwrap();
         let mut buf = [0u8; 8];
         let mut n = 0;
@@ -340,7 +310,7 @@ async fn peek_does_not_consume() {
 #[runtime::test]
 async fn socket_options_round_trip() {
     bounded(async {
-        let (client, _server) = pair().await;
+        let (client, _server) = tcp_pair().await;
         client.set_nodelay(true).unwrap();
         assert!(client.nodelay().unwrap());
         client.set_nodelay(false).unwrap();
@@ -382,7 +352,7 @@ async fn socket_options_round_trip() {
 #[runtime::test]
 async fn split_halves_in_two_tasks() {
     bounded(async {
-        let (client, server) = pair().await;
+        let (client, server) = tcp_pair().await;
         // Server: a reader task forwards lines to a writer task through a
         // shared queue; the two halves are used concurrently.
         let (mut sr, mut sw) = server.into_split();
@@ -444,7 +414,7 @@ async fn split_halves_in_two_tasks() {
 #[runtime::test]
 async fn reunite_rejects_halves_of_different_streams() {
     bounded(async {
-        let (a, b) = pair().await;
+        let (a, b) = tcp_pair().await;
         let (ar, aw) = a.split();
         let (br, bw) = b.split();
         assert!(!ar.is_pair_of(&bw));
@@ -460,7 +430,7 @@ async fn reunite_rejects_halves_of_different_streams() {
 #[runtime::test]
 async fn vectored_writes_and_reads() {
     bounded(async {
-        let (mut client, mut server) = pair().await;
+        let (mut client, mut server) = tcp_pair().await;
         let n = client
             .write_vectored(&[
                 IoSlice::new(b"one "),
@@ -637,7 +607,7 @@ fn streams_work_on_every_backend() {
         {
             let rt = builder.build().unwrap();
             rt.block_on(bounded(async {
-                let (mut client, mut server) = pair().await;
+                let (mut client, mut server) = tcp_pair().await;
                 client.set_send_buffer_size(4096).unwrap();
                 let data = pattern(300_000, 3);
                 let expect = data.clone();

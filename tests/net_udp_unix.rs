@@ -4,17 +4,14 @@
 
 use runtime::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use runtime::time::timeout;
-use std::future::Future;
 use std::io::{ErrorKind, IoSlice};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    timeout(LIMIT, f).await.expect("test ran out of time")
-}
+#[path = "support/net.rs"]
+mod net;
+use net::bounded;
 
 /// A fresh socket path in the temp directory, removed on drop.
 struct TempPath(PathBuf);

@@ -5,29 +5,19 @@
 //! burst). Every test is bounded in time.
 
 use runtime::io::{BufferedStream, RateLimit, RateLimitGroup};
-use runtime::net::{TcpListener, TcpStream};
-use runtime::time::timeout;
+use runtime::net::TcpStream;
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+#[path = "support/net.rs"]
+mod net;
+use net::{bounded_for, tcp_pair};
+
+/// Longer than the shared 20 s: each test measures one-second windows.
 const LIMIT: Duration = Duration::from_secs(30);
 const WINDOW: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(50);
-
-async fn bounded<F: Future>(f: F) -> F::Output {
-    timeout(LIMIT, f).await.expect("test ran out of time")
-}
-
-async fn tcp_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
 
 /// Bytes a bucket of `rate` per tick lets through in `elapsed` for a
 /// reader that always wants more: the first tick's worth, then `rate` at
@@ -97,7 +87,7 @@ fn write_forever(mut s: BufferedStream<TcpStream>) {
 
 #[runtime::test]
 async fn a_stream_read_limit_bounds_bytes_per_second() {
-    bounded(async {
+    bounded_for(LIMIT, async {
         const RATE: usize = 20_000; // per 50 ms: 400 kB/s
         const BURST: usize = 2 * RATE;
         let (client, server) = tcp_pair().await;
@@ -132,7 +122,7 @@ async fn a_stream_read_limit_bounds_bytes_per_second() {
 
 #[runtime::test]
 async fn a_stream_write_limit_bounds_bytes_per_second() {
-    bounded(async {
+    bounded_for(LIMIT, async {
         const RATE: usize = 10_000; // per 50 ms: 200 kB/s
         const BURST: usize = 2 * RATE;
         let (client, server) = tcp_pair().await;
@@ -153,7 +143,7 @@ async fn a_stream_write_limit_bounds_bytes_per_second() {
 
 #[runtime::test]
 async fn a_group_read_limit_is_shared_by_three_streams() {
-    bounded(async {
+    bounded_for(LIMIT, async {
         const RATE: usize = 30_000; // per 50 ms for the whole group: 600 kB/s
         const BURST: usize = 2 * RATE;
         let group = RateLimitGroup::new(Some(RateLimit::new(RATE, BURST, TICK)), None);
@@ -195,7 +185,7 @@ async fn a_group_read_limit_is_shared_by_three_streams() {
 
 #[runtime::test]
 async fn a_group_write_limit_is_shared_by_three_streams() {
-    bounded(async {
+    bounded_for(LIMIT, async {
         const RATE: usize = 15_000; // per 50 ms for the whole group: 300 kB/s
         const BURST: usize = 2 * RATE;
         let group = RateLimitGroup::new(None, Some(RateLimit::new(RATE, BURST, TICK)));
@@ -229,7 +219,7 @@ async fn a_group_write_limit_is_shared_by_three_streams() {
 
 #[runtime::test]
 async fn a_stream_takes_from_both_its_own_and_its_groups_bucket() {
-    bounded(async {
+    bounded_for(LIMIT, async {
         // The group allows 1 MB/s, the stream's own bucket 100 kB/s: the
         // tighter one wins.
         const OWN: usize = 5_000;
