@@ -6,9 +6,9 @@
 mod example;
 use example::example_bin;
 use runtime::compat::{
-    BevOptions, BufferEvent, Event, EventBase, EventConfig, LoopExit, BEV_EVENT_CONNECTED,
-    BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_EVENT_WRITING,
-    BEV_FINISHED, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
+    BevOptions, BufferEvent, DataCallback, Event, EventBase, EventCallback, EventConfig, LoopExit,
+    BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT,
+    BEV_EVENT_WRITING, BEV_FINISHED, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
 };
 use runtime::io::{Buffer, Eol};
 use std::cell::{Cell, RefCell};
@@ -71,19 +71,50 @@ fn new_bev(base: &EventBase, s: impl Into<OwnedFd>) -> BufferEvent {
     BufferEvent::socket_new(base, Some(s.into()), BEV_OPT_CLOSE_ON_FREE).unwrap()
 }
 
-/// Records the event callback's flags and frees the bufferevent.
-fn record_events(bev: &BufferEvent) -> Rc<RefCell<Vec<u16>>> {
+/// A bufferevent (closing on free) on one end of a new socketpair, and the
+/// other end.
+fn unix_bev(base: &EventBase) -> (BufferEvent, UnixStream) {
+    let (mine, peer) = UnixStream::pair().unwrap();
+    (new_bev(base, mine), peer)
+}
+
+/// A read callback that moves all of the input into the returned bytes.
+fn collect_input() -> (Rc<RefCell<Vec<u8>>>, DataCallback) {
+    let data = Rc::new(RefCell::new(Vec::new()));
+    let d = data.clone();
+    let readcb: DataCallback = Box::new(move |bev| {
+        let mut input = bev.input();
+        d.borrow_mut().extend(input.to_vec().unwrap());
+        input.clear().unwrap();
+    });
+    (data, readcb)
+}
+
+/// An event callback that records `what`, runs `check` on the bufferevent,
+/// then frees it.
+fn record_and_free_with(
+    mut check: impl FnMut(&BufferEvent) + 'static,
+) -> (Rc<RefCell<Vec<u16>>>, EventCallback) {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    bev.setcb(
-        None,
-        None,
-        Some(Box::new(move |bev, what| {
-            s.borrow_mut().push(what);
-            bev.free();
-        })),
-    )
-    .unwrap();
+    let eventcb: EventCallback = Box::new(move |bev, what| {
+        s.borrow_mut().push(what);
+        check(bev);
+        bev.free();
+    });
+    (seen, eventcb)
+}
+
+/// An event callback that records `what`, then frees the bufferevent.
+fn record_and_free() -> (Rc<RefCell<Vec<u16>>>, EventCallback) {
+    record_and_free_with(|_| {})
+}
+
+/// Sets only an event callback: it records the flags and frees the
+/// bufferevent.
+fn record_events(bev: &BufferEvent) -> Rc<RefCell<Vec<u16>>> {
+    let (seen, eventcb) = record_and_free();
+    bev.setcb(None, None, Some(eventcb)).unwrap();
     seen
 }
 
@@ -91,8 +122,7 @@ fn record_events(bev: &BufferEvent) -> Rc<RefCell<Vec<u16>>> {
 fn read_and_write_callbacks() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         let writes = Rc::new(Cell::new(0));
         let w = writes.clone();
         bev.setcb(
@@ -127,8 +157,7 @@ fn read_and_write_callbacks() {
 fn unannotated_closures_and_buffer_methods() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         bev.setcb(
             Some(Box::new(|bev| {
                 let mut tmp = Buffer::new();
@@ -155,8 +184,7 @@ fn unannotated_closures_and_buffer_methods() {
 fn read_low_watermark_waits_for_enough_bytes() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, peer) = unix_bev(&base);
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s = seen.clone();
         bev.setcb(
@@ -185,8 +213,7 @@ fn read_low_watermark_waits_for_enough_bytes() {
 fn read_high_watermark_suspends_and_resumes_reading() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         let calls = Rc::new(Cell::new(0));
         let c = calls.clone();
         // The read callback consumes nothing: reading stops at 8 bytes.
@@ -273,25 +300,12 @@ fn write_low_watermark() {
 fn eof_when_the_peer_closes() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
-        let data = Rc::new(RefCell::new(Vec::new()));
-        let events = Rc::new(RefCell::new(Vec::new()));
-        let (d, e) = (data.clone(), events.clone());
-        bev.setcb(
-            Some(Box::new(move |bev| {
-                let mut input = bev.input();
-                d.borrow_mut().extend(input.to_vec().unwrap());
-                input.clear().unwrap();
-            })),
-            None,
-            Some(Box::new(move |bev, what| {
-                e.borrow_mut().push(what);
-                assert!(!bev.get_enabled().contains(EV_READ), "EOF disables reading");
-                bev.free();
-            })),
-        )
-        .unwrap();
+        let (bev, mut peer) = unix_bev(&base);
+        let (data, readcb) = collect_input();
+        let (events, eventcb) = record_and_free_with(|bev| {
+            assert!(!bev.get_enabled().contains(EV_READ), "EOF disables reading");
+        });
+        bev.setcb(Some(readcb), None, Some(eventcb)).unwrap();
         bev.enable(EV_READ).unwrap();
         peer.write_all(b"last bytes").unwrap();
         drop(peer);
@@ -308,18 +322,11 @@ fn error_when_the_peer_resets() {
         let (mine, peer) = tcp_pair();
         let bev = new_bev(&base, mine);
         let errors = Rc::new(RefCell::new(Vec::new()));
-        let events = Rc::new(RefCell::new(Vec::new()));
-        let (er, ev) = (errors.clone(), events.clone());
-        bev.setcb(
-            None,
-            None,
-            Some(Box::new(move |bev, what| {
-                ev.borrow_mut().push(what);
-                er.borrow_mut().push(bev.take_error().map(|e| e.kind()));
-                bev.free();
-            })),
-        )
-        .unwrap();
+        let er = errors.clone();
+        let (events, eventcb) = record_and_free_with(move |bev| {
+            er.borrow_mut().push(bev.take_error().map(|e| e.kind()));
+        });
+        bev.setcb(None, None, Some(eventcb)).unwrap();
         bev.enable(EV_READ).unwrap();
         reset(peer);
         base.dispatch().unwrap();
@@ -425,8 +432,7 @@ fn connected_event_then_queued_bytes_go_out() {
 fn read_timeout_on_an_idle_peer() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, _idle) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, _idle) = unix_bev(&base);
         let got = Rc::new(RefCell::new(Vec::new()));
         let g = got.clone();
         bev.setcb(
@@ -462,8 +468,7 @@ fn read_timeout_on_an_idle_peer() {
 fn write_timeout_on_a_peer_that_never_reads() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, _stuck) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, _stuck) = unix_bev(&base);
         let events = record_events(&bev);
         bev.set_timeouts(None, Some(Duration::from_millis(50)))
             .unwrap();
@@ -480,8 +485,7 @@ fn write_timeout_on_a_peer_that_never_reads() {
 fn free_from_its_own_read_callback() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         let calls = Rc::new(Cell::new(0));
         let c = calls.clone();
         bev.setcb(
@@ -541,8 +545,7 @@ fn loopbreak_from_a_read_callback() {
         let mut peers = Vec::new();
         let mut bevs = Vec::new();
         for id in 0..2 {
-            let (mine, mut peer) = UnixStream::pair().unwrap();
-            let bev = new_bev(&base, mine);
+            let (bev, mut peer) = unix_bev(&base);
             let (r, h) = (ran.clone(), base.handle());
             bev.setcb(
                 Some(Box::new(move |bev| {
@@ -579,8 +582,7 @@ fn loopbreak_from_a_read_callback() {
 fn disable_stops_callbacks() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         let calls = Rc::new(Cell::new(0));
         let c = calls.clone();
         bev.setcb(
@@ -615,22 +617,9 @@ fn pair_moves_bytes_and_finish_gives_eof() {
         let (a, b) = BufferEvent::pair_new(&base, BevOptions::empty()).unwrap();
         assert_eq!(a.get_fd(), -1);
         assert_eq!(b.pair_partner(), Some(a.clone()));
-        let got = Rc::new(RefCell::new(Vec::new()));
-        let events = Rc::new(RefCell::new(Vec::new()));
-        let (g, e) = (got.clone(), events.clone());
-        b.setcb(
-            Some(Box::new(move |bev| {
-                let mut input = bev.input();
-                g.borrow_mut().extend(input.to_vec().unwrap());
-                input.clear().unwrap();
-            })),
-            None,
-            Some(Box::new(move |bev, what| {
-                e.borrow_mut().push(what);
-                bev.free();
-            })),
-        )
-        .unwrap();
+        let (got, readcb) = collect_input();
+        let (events, eventcb) = record_and_free();
+        b.setcb(Some(readcb), None, Some(eventcb)).unwrap();
         b.enable(EV_READ).unwrap();
         a.write(b"hello ").unwrap();
         a.write(b"pair").unwrap();
@@ -647,8 +636,7 @@ fn pair_moves_bytes_and_finish_gives_eof() {
 fn priority_can_change_from_a_callback() {
     bounded(|| {
         let base = EventConfig::new().priorities(3).build().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         let calls = Rc::new(Cell::new(0));
         let c = calls.clone();
         bev.setcb(
@@ -686,8 +674,7 @@ fn priority_can_change_from_a_callback() {
 fn a_panicking_callback_resumes_in_dispatch() {
     bounded(|| {
         let base = EventBase::new().unwrap();
-        let (mine, mut peer) = UnixStream::pair().unwrap();
-        let bev = new_bev(&base, mine);
+        let (bev, mut peer) = unix_bev(&base);
         bev.setcb(Some(Box::new(|_| panic!("boom"))), None, None)
             .unwrap();
         bev.enable(EV_READ).unwrap();
