@@ -267,9 +267,9 @@ fn level_triggered_callbacks_cost_no_extra_syscall() {
             .map(|(_, c)| c)
             .sum()
     };
-    // Each callback reads its byte once (`read`), then passes one on
-    // (`sendto`); setup and timing add a few of each.
-    let callbacks = count(&["read"]);
+    // Each callback receives its byte once (`recvfrom`), then passes one
+    // on (`sendto`).
+    let callbacks = count(&["recvfrom"]);
     let probes = count(&["poll", "ppoll", "select", "pselect6"]);
     let waits = count(&["epoll_wait", "epoll_pwait", "epoll_pwait2"]);
     let ctls = count(&["epoll_ctl"]);
