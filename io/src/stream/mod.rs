@@ -13,7 +13,9 @@
 //!
 //! On top: watermarks ([`Watermarks`]), idle timeouts per direction
 //! ([`set_timeouts`](BufferedStream::set_timeouts)), line reading with a
-//! bounded line length ([`read_line`](BufferedStream::read_line)), token
+//! bounded line length ([`read_line`](BufferedStream::read_line), or
+//! [`read_line_into`](BufferedStream::read_line_into) to reuse one vector
+//! for every line), token
 //! bucket rate limits per stream and per group ([`RateLimit`],
 //! [`RateLimitGroup`]), filters ([`Filter`]) and in-memory pairs
 //! ([`pair`]).
