@@ -22,6 +22,7 @@ use std::ops::{ControlFlow, Deref};
 use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The most priorities a base may have (libevent's `EVENT_MAX_PRIORITIES`).
@@ -171,7 +172,9 @@ impl EventConfig {
     /// `event_config_set_max_dispatch_interval`: within one loop iteration,
     /// once `max_callbacks` callbacks of priority `min_priority` or less
     /// urgent have run, or `max_interval` has passed, the loop polls for
-    /// new events before running more of them.
+    /// new events before running more of them. Callbacks of events,
+    /// bufferevents (at their priority) and listeners all count, and all
+    /// wait.
     pub fn max_dispatch_interval(
         mut self,
         max_interval: Option<Duration>,
@@ -268,6 +271,9 @@ pub(crate) struct BaseInner {
     pub(crate) listeners_enabled: Cell<usize>,
     /// Most urgent priority that ran a callback in this iteration.
     iter_best: Cell<usize>,
+    /// Bufferevent and listener tasks held back to the next iteration
+    /// (events use `BaseState::deferred`).
+    deferred_wakers: RefCell<Vec<Waker>>,
     iter_counted: Cell<usize>,
     iter_start: Cell<Option<Instant>>,
     panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
@@ -381,23 +387,27 @@ impl BaseInner {
         })
     }
 
-    /// Whether an event about to fire must wait for the next iteration:
-    /// `loopbreak`/`loopcontinue` were called, a more urgent callback ran
-    /// in this iteration (libevent runs one priority level per iteration),
-    /// or the dispatch limits are reached.
-    pub(crate) fn must_defer(&self, ev: &EventInner) -> bool {
+    /// Whether a callback of `priority` about to run must wait for the
+    /// next iteration. One rule for every source of callbacks (events,
+    /// bufferevents, listeners), as libevent's are all events:
+    /// `loopbreak`/`loopcontinue` were called; or a more urgent callback
+    /// ran in this iteration (libevent runs one priority level per
+    /// iteration; `internal` callbacks, the base's own timers, are exempt);
+    /// or the dispatch limits of
+    /// [`max_dispatch_interval`](EventConfig::max_dispatch_interval) are
+    /// reached for this priority.
+    pub(crate) fn must_defer_at(&self, priority: usize, internal: bool) -> bool {
         if !self.in_loop.get() {
             return false;
         }
         if self.got_break.get() || self.got_continue.get() {
             return true;
         }
-        let p = ev.priority.get();
-        if !ev.internal && self.iter_best.get() < p {
+        if !internal && self.iter_best.get() < priority {
             return true;
         }
         let md = self.max_dispatch;
-        if p >= md.min_priority {
+        if priority >= md.min_priority {
             if self.iter_counted.get() >= md.callbacks {
                 return true;
             }
@@ -410,25 +420,41 @@ impl BaseInner {
         false
     }
 
-    /// Whether the listeners must wait for the next iteration
-    /// (`loopbreak`/`loopcontinue`).
-    pub(crate) fn must_defer_listener(&self) -> bool {
-        self.in_loop.get() && (self.got_break.get() || self.got_continue.get())
+    /// [`must_defer_at`](Self::must_defer_at) for an event about to fire.
+    pub(crate) fn must_defer(&self, ev: &EventInner) -> bool {
+        self.must_defer_at(ev.priority.get(), ev.internal)
     }
 
-    /// Counts a callback that is not an event's (an accept callback).
-    pub(crate) fn count_callback(&self) {
+    /// Counts a callback of `priority` that is about to run, for
+    /// [`must_defer_at`](Self::must_defer_at): the iteration's most urgent
+    /// priority (unless `internal`) and the dispatch limits.
+    pub(crate) fn note_callback_at(&self, priority: usize, internal: bool) {
         self.callbacks_run.set(self.callbacks_run.get() + 1);
-    }
-
-    pub(crate) fn note_fired(&self, ev: &EventInner) {
-        self.callbacks_run.set(self.callbacks_run.get() + 1);
-        let p = ev.priority.get();
-        if !ev.internal && p < self.iter_best.get() {
-            self.iter_best.set(p);
+        if !internal && priority < self.iter_best.get() {
+            self.iter_best.set(priority);
         }
-        if p >= self.max_dispatch.min_priority {
+        if priority >= self.max_dispatch.min_priority {
             self.iter_counted.set(self.iter_counted.get() + 1);
+        }
+    }
+
+    /// [`note_callback_at`](Self::note_callback_at) for an event.
+    pub(crate) fn note_fired(&self, ev: &EventInner) {
+        self.note_callback_at(ev.priority.get(), ev.internal);
+    }
+
+    /// Parks a task that is not an event's (a bufferevent's, a listener's)
+    /// until the next iteration, after [`must_defer_at`](Self::must_defer_at)
+    /// said so: its waker is woken by
+    /// [`requeue_deferred`](Self::requeue_deferred) at the start of the next
+    /// iteration. Waking it now instead would let the executor poll it
+    /// again within the same `run_once` (a self-woken task goes back to its
+    /// priority's queue, and `run_once` pops as many tasks as were queued
+    /// when it started), only for it to defer again.
+    pub(crate) fn defer_until_next_iteration(&self, waker: &Waker) {
+        let mut list = self.deferred_wakers.borrow_mut();
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
         }
     }
 
@@ -444,6 +470,10 @@ impl BaseInner {
         !self.state.borrow().members.is_empty() || self.listeners_enabled.get() > 0
     }
 
+    /// Wakes what was held back to this iteration: deferred events and
+    /// the tasks parked by
+    /// [`defer_until_next_iteration`](Self::defer_until_next_iteration).
+    /// Called at the start of each iteration, before the executor runs.
     fn requeue_deferred(&self) {
         let list = std::mem::take(&mut self.state.borrow_mut().deferred);
         for ev in &list {
@@ -452,6 +482,16 @@ impl BaseInner {
             }
         }
         drop(list);
+        let wakers = std::mem::take(&mut *self.deferred_wakers.borrow_mut());
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Callbacks held back to the next iteration that `EVLOOP_ONCE` must
+    /// still run: active events, and parked bufferevent/listener tasks.
+    fn has_deferred(&self) -> bool {
+        self.n_active.get() > 0 || !self.deferred_wakers.borrow().is_empty()
     }
 
     fn members(&self) -> Vec<Rc<EventInner>> {
@@ -1033,6 +1073,7 @@ impl EventBase {
             n_active: Cell::new(0),
             listeners_enabled: Cell::new(0),
             iter_best: Cell::new(usize::MAX),
+            deferred_wakers: RefCell::new(Vec::new()),
             iter_counted: Cell::new(0),
             iter_start: Cell::new(None),
             panic: RefCell::new(None),
@@ -1133,7 +1174,12 @@ impl EventBase {
     /// iteration polls the backend (waiting unless something is active or
     /// `EVLOOP_NONBLOCK` is given), then runs the callbacks of the events
     /// that became active, most urgent priority first; less urgent ones
-    /// wait for an iteration in which nothing more urgent runs.
+    /// wait for an iteration in which nothing more urgent runs. The same
+    /// goes for bufferevents' callbacks (at the bufferevent's priority) and
+    /// listeners' accept callbacks (at the base's default priority), and
+    /// for the [`max_dispatch_interval`](EventConfig::max_dispatch_interval)
+    /// limits. `EVLOOP_ONCE` returns after an iteration that ran callbacks
+    /// once none is held back to a next one.
     ///
     /// Errors: called from inside a callback of this base (reentrant) or
     /// from inside a running runtime. A panic in a callback stops the loop
@@ -1163,6 +1209,7 @@ impl EventBase {
         b.in_loop.set(true);
         let guard = LoopGuard(b);
         let mut exit = LoopExit::Done;
+        let mut ran_any = false;
         loop {
             b.got_continue.set(false);
             b.iter_best.set(usize::MAX);
@@ -1189,11 +1236,14 @@ impl EventBase {
                 std::panic::resume_unwind(p);
             }
             let ran = b.callbacks_run.get() - before;
-            if ran > 0 {
-                if flags.contains(EVLOOP_ONCE) && b.n_active.get() == 0 {
-                    break;
-                }
-            } else if flags.contains(EVLOOP_NONBLOCK) {
+            ran_any |= ran > 0;
+            // EVLOOP_ONCE: done once callbacks ran and none is held back
+            // to a next iteration (one held back may find nothing to do
+            // when its turn comes: no need to wait for more then).
+            if flags.contains(EVLOOP_ONCE) && ran_any && !b.has_deferred() {
+                break;
+            }
+            if ran == 0 && flags.contains(EVLOOP_NONBLOCK) {
                 break;
             }
         }
@@ -1234,6 +1284,8 @@ impl Drop for EventBase {
             l.teardown();
         }
         drop(deferred);
+        let wakers = std::mem::take(&mut *b.deferred_wakers.borrow_mut());
+        drop(wakers);
         drop(members);
         drop(listeners);
         drop(fds);

@@ -690,9 +690,13 @@ impl BevInner {
 
     /// The task's body: connect, one read, the writes, the callbacks.
     fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
-        if base.must_defer_listener() {
-            // loopbreak/loopcontinue: nothing runs before the next iteration.
-            cx.waker().wake_by_ref();
+        if base.must_defer_at(self.priority.get(), false) {
+            // loopbreak/loopcontinue, a more urgent callback ran in this
+            // iteration, or the dispatch limits are reached: in libevent
+            // the bufferevent's reads, writes and callbacks all run from
+            // its events, at its priority, so none of them happens before
+            // the next iteration.
+            base.defer_until_next_iteration(cx.waker());
             return Poll::Pending;
         }
         self.in_task.set(true);
@@ -749,7 +753,7 @@ impl BevInner {
                 Delivered::Freed => return Poll::Ready(()),
                 Delivered::Deferred => {
                     drop(in_task);
-                    cx.waker().wake_by_ref();
+                    base.defer_until_next_iteration(cx.waker());
                     self.sync_count(base);
                     return Poll::Pending;
                 }
@@ -895,7 +899,11 @@ impl BevInner {
         }
     }
 
-    /// Runs the due callbacks, unless the loop was told to stop.
+    /// Runs the due callbacks, in order, each after asking the base
+    /// whether a callback of the bufferevent's priority may run now
+    /// (`loopbreak`/`loopcontinue`, one priority level per iteration, the
+    /// dispatch limits); the first one that may not stays queued, with
+    /// those after it, for the next iteration.
     fn deliver(self: &Rc<Self>, base: &BaseInner) -> Delivered {
         loop {
             if self.freed.get() {
@@ -905,7 +913,11 @@ impl BevInner {
             let Some(a) = next else {
                 return Delivered::Done;
             };
-            if base.must_defer_listener() {
+            if !self.has_callback(a) {
+                // Nothing to call: not a callback, nothing to defer.
+                continue;
+            }
+            if base.must_defer_at(self.priority.get(), false) {
                 self.actions.borrow_mut().push_front(a);
                 return Delivered::Deferred;
             }
@@ -917,6 +929,21 @@ impl BevInner {
                 Action::Write => self.call_data(base, &self.writecb, 1, &handle, "write"),
                 Action::Event(what) => self.call_event(base, &handle, what),
             }
+        }
+    }
+
+    /// Whether the callback `a` would call is set.
+    fn has_callback(&self, a: Action) -> bool {
+        fn is_set<T>(slot: &Cell<Option<T>>) -> bool {
+            let cb = slot.take();
+            let set = cb.is_some();
+            slot.set(cb);
+            set
+        }
+        match a {
+            Action::Read => is_set(&self.readcb),
+            Action::Write => is_set(&self.writecb),
+            Action::Event(_) => is_set(&self.eventcb),
         }
     }
 
@@ -932,7 +959,7 @@ impl BevInner {
             return;
         };
         let g = self.cb_gen[gen].get();
-        base.count_callback();
+        base.note_callback_at(self.priority.get(), false);
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle)));
         if !self.freed.get() && self.cb_gen[gen].get() == g {
             slot.set(Some(cb));
@@ -953,7 +980,7 @@ impl BevInner {
             return;
         };
         let g = self.cb_gen[2].get();
-        base.count_callback();
+        base.note_callback_at(self.priority.get(), false);
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle, what)));
         if !self.freed.get() && self.cb_gen[2].get() == g {
             self.eventcb.set(Some(cb));
@@ -1091,10 +1118,14 @@ impl fmt::Debug for BufferGuard<'_> {
 ///   direction (enable it again to retry). The error itself is in
 ///   [`take_error`](BufferEvent::take_error);
 /// - callbacks run on the loop's thread, at most a few per iteration,
-///   and honour `loopbreak`/`loopcontinue` (callbacks still due run at the
-///   next iteration). They may call anything on the bufferevent or the
-///   base: write, disable, free it (from its own callback too), stop the
-///   loop;
+///   at the bufferevent's [priority](BufferEvent::set_priority), under
+///   the same rules as events' callbacks: `loopbreak`/`loopcontinue`,
+///   one priority level per iteration (after a more urgent callback ran,
+///   this one's reads, writes and callbacks wait for the next iteration)
+///   and the [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
+///   limits. Callbacks held back stay due, in order, and run at the next
+///   iteration. They may call anything on the bufferevent or the base:
+///   write, disable, free it (from its own callback too), stop the loop;
 /// - a bufferevent lives until [`free`](BufferEvent::free) (or until the
 ///   base is dropped), with or without handles, as in libevent; while it
 ///   reads, writes or connects it counts as a pending event, so
@@ -1739,7 +1770,13 @@ impl BufferEvent {
     }
 
     /// Sets the priority of its callbacks (`bufferevent_priority_set`; 0
-    /// runs first). Fails for a priority out of the base's range.
+    /// runs first). Fails for a priority out of the base's range. As for
+    /// libevent's bufferevents (whose reads, writes and callbacks run from
+    /// events of this priority), once a more urgent callback (an event's,
+    /// a bufferevent's, a listener's) ran in a loop iteration, this one's
+    /// I/O and callbacks wait for the next iteration; the callbacks count
+    /// toward [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
+    /// at this priority.
     ///
     /// ```
     /// use runtime_compat::{BufferEvent, EventConfig};

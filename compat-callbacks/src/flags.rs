@@ -134,7 +134,8 @@ flag_type! {
     /// (libevent's `event_base_loop` flags).
     ///
     /// - `EVLOOP_ONCE`: wait until some events are active, run their
-    ///   callbacks, return once none is left active;
+    ///   callbacks, return once none is left active (callbacks held back
+    ///   by priorities or dispatch limits run in further iterations first);
     /// - `EVLOOP_NONBLOCK`: never wait; return when an iteration finds
     ///   nothing active;
     /// - `EVLOOP_NO_EXIT_ON_EMPTY`: keep running when no event is pending

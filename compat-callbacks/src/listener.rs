@@ -36,6 +36,10 @@ pub(crate) struct ListenerInner {
     listener: RefCell<Option<TcpListener>>,
     fd: RawFd,
     flags: ListenerFlags,
+    /// The priority of its task and accept callbacks: the base's default
+    /// when it was created (libevent's listener event gets the default
+    /// priority too).
+    priority: usize,
     cb: Cell<Option<AcceptCallback>>,
     has_cb: Cell<bool>,
     errcb: Cell<Option<ErrorCallback>>,
@@ -89,8 +93,12 @@ impl ListenerInner {
             if !self.enabled.get() || !self.has_cb.get() {
                 return Poll::Pending;
             }
-            if base.must_defer_listener() {
-                cx.waker().wake_by_ref();
+            if base.must_defer_at(self.priority, false) {
+                // loopbreak/loopcontinue, a more urgent callback ran in
+                // this iteration, or the dispatch limits are reached: the
+                // connection waits in the backlog until the next iteration,
+                // as behind libevent's listener event.
+                base.defer_until_next_iteration(cx.waker());
                 return Poll::Pending;
             }
             let res = {
@@ -122,7 +130,7 @@ impl ListenerInner {
                     let Some(mut cb) = self.cb.take() else {
                         continue;
                     };
-                    base.count_callback();
+                    base.note_callback_at(self.priority, false);
                     let r = catch_unwind(AssertUnwindSafe(|| cb(&handle, stream, peer)));
                     if !self.freed.get() && self.has_cb.get() {
                         match self.cb.take() {
@@ -245,6 +253,13 @@ impl ListenerInner {
 /// libevent's `evconnlistener`. Built on [`runtime_net::TcpListener`]
 /// (its accept loop retries `EINTR`/`ECONNABORTED` silently and backs off
 /// on a timer when descriptors run out). The handle is cheap to clone.
+///
+/// Its accept callbacks run at the base's default priority (that of
+/// libevent's listener event), under the rules events' callbacks follow:
+/// after a more urgent callback ran in a loop iteration, or once the
+/// [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
+/// limits are reached, or after `loopbreak`/`loopcontinue`, connections
+/// wait in the backlog until the next iteration.
 ///
 /// Like libevent's, a listener lives until [`free`](ConnListener::free)
 /// (or until its base is dropped), whether or not handles remain; while
@@ -480,6 +495,7 @@ impl ConnListener {
             TcpListener::from_std(std)?
         };
         let enabled = !flags.contains(LEV_OPT_DISABLED);
+        let priority = b.default_priority.get();
         if !enabled {
             tl.disable();
         }
@@ -488,6 +504,7 @@ impl ConnListener {
             listener: RefCell::new(Some(tl)),
             fd,
             flags,
+            priority,
             cb: Cell::new(Some(cb)),
             has_cb: Cell::new(true),
             errcb: Cell::new(None),
@@ -503,7 +520,7 @@ impl ConnListener {
         inner.sync_count(b);
         b.ever_added.set(true);
         let task = b.spawn_task(
-            b.default_priority.get(),
+            priority,
             ListenerTask {
                 l: Rc::downgrade(&inner),
             },
