@@ -166,42 +166,35 @@ fn loop_once_runs_held_back_bufferevent_callbacks() {
     });
 }
 
-/// (b) An ordinary event at priority 0 and a bufferevent at priority 1,
-/// ready together: the event first, the bufferevent at the next iteration.
-#[test]
-fn bufferevent_waits_behind_an_urgent_event() {
-    bounded(|| {
-        let base = EventConfig::new().priorities(2).build().unwrap();
-        let order = log();
-        let (bev, mut peer) = reader(&base, 1, log_and_exit(&order, "bev"));
-        peer.write_all(b"data").unwrap();
-        let (ev, _tx, _rx) = ready_event(&base, 0, &order, "event");
-        assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
-        assert_eq!(*order.borrow(), ["event"]);
-        assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
-        assert_eq!(*order.borrow(), ["event", "bev"]);
-        ev.free();
-        bev.free();
-    });
+/// A bufferevent at `bev_prio` and an ordinary event at `ev_prio`, ready
+/// together: the more urgent one's callback runs in the first iteration,
+/// the other in the next (a bufferevent's callback counts for its
+/// priority as an event's does).
+fn bufferevent_and_event(bev_prio: usize, ev_prio: usize, order_expected: [&str; 2]) {
+    let base = EventConfig::new().priorities(2).build().unwrap();
+    let order = log();
+    let (bev, mut peer) = reader(&base, bev_prio, log_and_exit(&order, "bev"));
+    peer.write_all(b"data").unwrap();
+    let (ev, _tx, _rx) = ready_event(&base, ev_prio, &order, "event");
+    assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
+    assert_eq!(*order.borrow(), order_expected[..1]);
+    assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
+    assert_eq!(*order.borrow(), order_expected);
+    ev.free();
+    bev.free();
 }
 
-/// The other way round: a bufferevent's callback counts for its priority,
-/// so a less urgent event waits for the next iteration.
+/// (b) An ordinary event at priority 0 and a bufferevent at priority 1:
+/// the event first, the bufferevent at the next iteration.
+#[test]
+fn bufferevent_waits_behind_an_urgent_event() {
+    bounded(|| bufferevent_and_event(1, 0, ["event", "bev"]));
+}
+
+/// The other way round: a less urgent event waits behind a bufferevent.
 #[test]
 fn event_waits_behind_an_urgent_bufferevent() {
-    bounded(|| {
-        let base = EventConfig::new().priorities(2).build().unwrap();
-        let order = log();
-        let (bev, mut peer) = reader(&base, 0, log_and_exit(&order, "bev"));
-        peer.write_all(b"data").unwrap();
-        let (ev, _tx, _rx) = ready_event(&base, 1, &order, "event");
-        assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
-        assert_eq!(*order.borrow(), ["bev"]);
-        assert_eq!(base.loop_once().unwrap(), LoopExit::Done);
-        assert_eq!(*order.borrow(), ["bev", "event"]);
-        ev.free();
-        bev.free();
-    });
+    bounded(|| bufferevent_and_event(0, 1, ["bev", "event"]));
 }
 
 /// (c) `max_dispatch_interval(None, 1, 0)`: two ready bufferevents get one
