@@ -8,6 +8,7 @@ use crate::fd::{check_open, FdEntry};
 use crate::flags::*;
 use crate::listener::ListenerInner;
 use crate::log::{log_debug, log_warn};
+use crate::owned::Registry;
 use runtime_executor::{Builder, JoinHandle, Runtime};
 use runtime_reactor::signal::Signal;
 use runtime_reactor::slab::Slab;
@@ -247,6 +248,9 @@ pub(crate) struct BaseState {
     /// Events held back to the next iteration.
     pub(crate) deferred: Vec<Rc<EventInner>>,
     pub(crate) listeners: Slab<Rc<ListenerInner>>,
+    /// Every event, bufferevent and listener of the base, released when
+    /// it is dropped.
+    pub(crate) owned: Registry,
     common: Vec<Duration>,
 }
 
@@ -281,23 +285,15 @@ pub(crate) struct BaseInner {
 }
 
 impl BaseInner {
-    /// Spawns a task at `prio` on the base's executor, from inside the
-    /// loop or outside it.
+    /// Spawns a task at `prio` on the base's own executor, from inside the
+    /// loop or outside it, even while another runtime is running on this
+    /// thread (the task never goes to that one).
     pub(crate) fn spawn_task<F: Future<Output = ()> + 'static>(
         &self,
         prio: usize,
         fut: F,
     ) -> io::Result<JoinHandle<()>> {
-        let rt = self.rt.borrow();
-        if prio == self.default_priority.get() {
-            return Ok(rt.spawn(fut));
-        }
-        if self.in_loop.get() || Reactor::current().is_some() {
-            return runtime_executor::spawn_with_priority(prio, fut);
-        }
-        // Outside the loop: enter the runtime just long enough to spawn
-        // (the future below is ready at its first poll).
-        rt.block_on(async move { runtime_executor::spawn_with_priority(prio, fut) })
+        self.rt.borrow().spawn_with_priority(prio, fut)
     }
 
     /// The shared registration of `fd`, created on first use.
@@ -982,8 +978,11 @@ impl BaseHandle {
 /// [`Runtime`](runtime_executor::Runtime) and the table of pending
 /// events, and runs their callbacks on this thread.
 ///
-/// Dropping it frees every pending event (their callbacks are dropped)
-/// and the runtime; handles that outlive it get errors.
+/// Dropping it releases everything it made — events (pending or not),
+/// bufferevents and listeners, as their `free` does: callbacks dropped
+/// (a callback holding a handle to its own object included), sockets
+/// closed where the options say so — then the runtime; handles that
+/// outlive it get errors.
 ///
 /// ```
 /// use runtime_compat::{Event, EventBase, LoopExit};
@@ -1061,6 +1060,7 @@ impl EventBase {
                 fds: HashMap::new(),
                 deferred: Vec::new(),
                 listeners: Slab::new(),
+                owned: Registry::new(),
                 common: Vec::new(),
             }),
             in_loop: Cell::new(false),
@@ -1256,7 +1256,7 @@ impl Drop for EventBase {
     fn drop(&mut self) {
         let b = &*self.inner;
         b.closing.set(true);
-        let (members, deferred, listeners, fds) = {
+        let (members, deferred, listeners, fds, owned) = {
             let mut st = b.state.borrow_mut();
             let keys: Vec<usize> = st.members.iter().map(|(k, _)| k).collect();
             let members: Vec<_> = keys
@@ -1273,15 +1273,21 @@ impl Drop for EventBase {
                 std::mem::take(&mut st.deferred),
                 listeners,
                 std::mem::take(&mut st.fds),
+                st.owned.take_alive(),
             )
         };
         // User destructors (in dropped callbacks) run here, with no borrow
-        // held; every base call they make fails with "freed".
+        // held; every base call they make fails with "freed". Everything
+        // the base ever made is released, pending or not, held by a
+        // handle or by its own callback.
         for ev in &members {
             ev.teardown();
         }
         for l in &listeners {
             l.teardown();
+        }
+        for o in owned {
+            o.release();
         }
         drop(deferred);
         let wakers = std::mem::take(&mut *b.deferred_wakers.borrow_mut());

@@ -39,6 +39,7 @@ use crate::event::gone;
 use crate::flags::*;
 use crate::listener::sockaddr;
 use crate::log::{log_error, log_warn};
+use crate::owned::Owned;
 use runtime_executor::JoinHandle;
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
 use runtime_net::{TcpStream, UnixStream};
@@ -427,6 +428,12 @@ pub(crate) struct BevInner {
     freed: Cell<bool>,
 }
 
+impl Owned for BevInner {
+    fn release(self: Rc<Self>) {
+        self.free();
+    }
+}
+
 impl Drop for BevInner {
     fn drop(&mut self) {
         if let Some(t) = self.task.get_mut().take() {
@@ -519,6 +526,8 @@ impl BevInner {
         if let Some(c) = conn {
             inner.install(c);
         }
+        let weak: Weak<dyn Owned> = Rc::downgrade(&inner) as Weak<dyn Owned>;
+        b.state.borrow_mut().owned.register(weak);
         let task = b.spawn_task(prio, BevTask { bev: inner.clone() })?;
         *inner.task.borrow_mut() = Some(task);
         // The task lives on the current runtime: the priority count is

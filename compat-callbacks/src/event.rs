@@ -8,6 +8,7 @@ use crate::base::{BaseHandle, BaseInner};
 use crate::fd::{check_open, probe, FdEntry};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
+use crate::owned::Owned;
 use runtime_executor::JoinHandle;
 use runtime_reactor::signal::Signal;
 use runtime_reactor::time::{sleep_until, Sleep};
@@ -95,6 +96,12 @@ pub(crate) struct EventInner {
     running: Cell<bool>,
 }
 
+impl Owned for EventInner {
+    fn release(self: Rc<Self>) {
+        self.teardown();
+    }
+}
+
 impl Drop for EventInner {
     fn drop(&mut self) {
         if let Some(t) = self.task.get_mut().take() {
@@ -142,7 +149,7 @@ impl EventInner {
             return Err(gone());
         }
         let prio = base.default_priority.get();
-        Ok(Rc::new(EventInner {
+        let ev = Rc::new(EventInner {
             base: Rc::downgrade(base),
             fd,
             events,
@@ -170,7 +177,10 @@ impl EventInner {
             waker: RefCell::new(None),
             freed: Cell::new(false),
             running: Cell::new(false),
-        }))
+        });
+        let weak: Weak<dyn Owned> = Rc::downgrade(&ev) as Weak<dyn Owned>;
+        base.state.borrow_mut().owned.register(weak);
+        Ok(ev)
     }
 
     fn base(&self) -> io::Result<Rc<BaseInner>> {
@@ -748,7 +758,8 @@ impl EventInner {
 /// keeps it alive even without handles, as libevent does; call
 /// [`free`](Event::free) (or drop every handle of a non-pending event) to
 /// release it and its callback. A callback that captures a handle of its
-/// own event keeps it alive until `free`: prefer the handle passed to
+/// own event keeps it alive until `free` or until the base is dropped
+/// (which releases every event it made): prefer the handle passed to
 /// callbacks made with [`Event::new_with_self`].
 ///
 /// Semantics follow libevent's documentation:

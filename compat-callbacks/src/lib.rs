@@ -87,6 +87,7 @@ mod fd;
 mod flags;
 mod listener;
 mod log;
+mod owned;
 
 pub use base::{
     BaseHandle, CommonTimeout, EventBase, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS,

@@ -6,6 +6,7 @@ use crate::base::{BaseHandle, BaseInner};
 use crate::event::{freed, gone};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
+use crate::owned::Owned;
 use runtime_executor::JoinHandle;
 use runtime_net::TcpListener;
 use std::cell::{Cell, RefCell};
@@ -50,6 +51,12 @@ pub(crate) struct ListenerInner {
     task: RefCell<Option<JoinHandle<()>>>,
     waker: RefCell<Option<Waker>>,
     freed: Cell<bool>,
+}
+
+impl Owned for ListenerInner {
+    fn release(self: Rc<Self>) {
+        self.teardown();
+    }
 }
 
 impl Drop for ListenerInner {
@@ -515,6 +522,8 @@ impl ConnListener {
             waker: RefCell::new(None),
             freed: Cell::new(false),
         });
+        let weak: Weak<dyn Owned> = Rc::downgrade(&inner) as Weak<dyn Owned>;
+        b.state.borrow_mut().owned.register(weak);
         let key = b.state.borrow_mut().listeners.insert(inner.clone());
         inner.key.set(Some(key));
         inner.sync_count(b);

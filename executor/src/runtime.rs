@@ -442,6 +442,29 @@ impl Runtime {
             .expect("default priority is in range")
     }
 
+    /// Spawns a task with a priority (0 runs first) on this runtime, from
+    /// anywhere on its thread: outside `block_on`, inside it, or while
+    /// another runtime is running (the task always goes to this one).
+    /// A priority out of range is an `InvalidInput` error; spawning while
+    /// the runtime shuts down is an error too.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
+    /// let other = runtime_executor::Runtime::new().unwrap();
+    /// // Spawned while `other` runs: still a task of `rt`.
+    /// let h = other.block_on(async { rt.spawn_with_priority(0, async { 5 }) }).unwrap();
+    /// assert!(rt.spawn_with_priority(2, async { 5 }).is_err());
+    /// assert_eq!(rt.block_on(h).unwrap(), 5);
+    /// ```
+    pub fn spawn_with_priority<F: Future + 'static>(
+        &self,
+        priority: usize,
+        future: F,
+    ) -> io::Result<JoinHandle<F::Output>> {
+        let _g = CoreGuard::enter(&self.core);
+        self.core.spawn(priority, future)
+    }
+
     /// Runs `future` to completion on this thread, together with the
     /// spawned tasks and the reactor.
     ///
