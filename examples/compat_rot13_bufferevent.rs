@@ -140,12 +140,7 @@ fn run(addr: SocketAddr, method: Option<String>) -> io::Result<()> {
     // std sets SO_REUSEADDR on Unix, as the C does by hand.
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
-    println!(
-        "compat_rot13_bufferevent: listening on {} ({}) pid={}",
-        listener.local_addr()?,
-        base.method()?,
-        std::process::id()
-    );
+    let addr = listener.local_addr()?;
 
     let lfd = listener.as_raw_fd();
     let b = Rc::downgrade(&base);
@@ -168,6 +163,14 @@ fn run(addr: SocketAddr, method: Option<String>) -> io::Result<()> {
         signals.push(ev);
     }
 
+    // The banner last: once it is out, the server serves and stops on
+    // SIGINT/SIGTERM.
+    println!(
+        "compat_rot13_bufferevent: listening on {} ({}) pid={}",
+        addr,
+        base.method()?,
+        std::process::id()
+    );
     base.dispatch()?;
     Ok(())
 }
