@@ -9,6 +9,7 @@
 //! | [`time`] | `sleep`, `timeout`, `interval` with microsecond resolution |
 //! | [`signal`] | Unix signals as streams, `ctrl_c` |
 //! | [`net`] | TCP, UDP and Unix sockets as `futures-io` streams; listeners with an accept loop |
+//! | [`dns`] | DNS: wire codec, resolver (resolv.conf, hosts, search, failover, cache), server ports |
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
@@ -69,6 +70,12 @@ pub mod io {
 /// timers, signals, `event_base_once`, `ConnListener` — each event a task.
 pub mod compat {
     pub use runtime_compat::*;
+}
+
+/// Asynchronous DNS (libevent's evdns): the wire codec, the resolver and
+/// server ports.
+pub mod dns {
+    pub use runtime_dns::*;
 }
 
 #[doc = include_str!("macros_doc.md")]
