@@ -209,6 +209,7 @@ backend_tests!(
     interval_and_sleep_errors,
     high_fd,
     registration_closed_fd,
+    clear_direction,
 );
 
 // ---------------------------------------------------------------------------
@@ -1305,6 +1306,38 @@ fn registration_closed_fd(method: &str) {
             .await
             .unwrap();
         assert_eq!(got, b"ok");
+    });
+}
+
+/// `Registration::clear` forgets one direction's cached readiness (the
+/// optimistic start included) without a `ReadyEvent`, leaves the other
+/// direction alone, and a later real event still wakes the waiter.
+fn clear_direction(method: &str) {
+    let rt = rt(method);
+    rt.block_on(async {
+        let (a, b) = pair();
+        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        // Fresh registrations are optimistic in both directions.
+        assert!(poll_fn_once(|cx| reg.poll_ready(Direction::Read, cx)).is_ready());
+        reg.clear(Direction::Read).unwrap();
+        assert!(poll_fn_once(|cx| reg.poll_ready(Direction::Read, cx)).is_pending());
+        assert!(poll_fn_once(|cx| reg.poll_ready(Direction::Write, cx)).is_ready());
+        // A real event after the clear is seen and wakes the reader.
+        write_fd(b.as_raw_fd(), b"x").unwrap();
+        let ev = bounded(2, "read readiness after clear", reg.ready(Direction::Read))
+            .await
+            .unwrap();
+        assert!(ev.ready.contains(runtime::reactor::Readiness::READABLE));
+        // Clearing write readiness: pending until the backend reports it.
+        reg.clear(Direction::Write).unwrap();
+        assert!(poll_fn_once(|cx| reg.poll_ready(Direction::Write, cx)).is_pending());
+        bounded(
+            2,
+            "write readiness after clear",
+            reg.ready(Direction::Write),
+        )
+        .await
+        .unwrap();
     });
 }
 

@@ -8,13 +8,12 @@
 //! change, so clearing then saves the `EAGAIN` call.
 
 use crate::sys::{self, RawAddr};
-use runtime_reactor::coop;
 use runtime_reactor::{Direction, Readiness, ReadyEvent, Registration};
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// A registered, non-blocking socket. The registration is declared first so
 /// it is dropped (deregistered) before the descriptor closes.
@@ -69,13 +68,8 @@ impl Socket {
     /// with: after `connect` returned `EINPROGRESS` the socket is known not
     /// to be writable yet. Done right after registering, before the reactor
     /// can deliver an event, so no real event is lost.
-    pub(crate) fn forget_write_readiness(&self) {
-        let mut cx = Context::from_waker(Waker::noop());
-        // Unconstrained budget: this bookkeeping must not yield.
-        let ready = coop::with_budget(u32::MAX, || self.reg.poll_write_ready(&mut cx));
-        if let Poll::Ready(Ok(ev)) = ready {
-            self.reg.clear_readiness(ev);
-        }
+    pub(crate) fn forget_write_readiness(&self) -> io::Result<()> {
+        self.reg.clear(Direction::Write)
     }
 
     /// Runs `op` once `dir` is ready; clears readiness on `WouldBlock` (and
@@ -277,7 +271,7 @@ impl Socket {
         };
         let sock = Socket::new(fd)?;
         if in_progress {
-            sock.forget_write_readiness();
+            sock.forget_write_readiness()?;
             sock.finish_connect().await?;
         }
         Ok(sock)

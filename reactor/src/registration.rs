@@ -133,6 +133,8 @@ pub(crate) struct Slot {
     pub(crate) generation: u32,
     readiness: Cell<Readiness>,
     tick: Cell<u32>,
+    /// Whether the backend has delivered any event for this registration.
+    delivered: Cell<bool>,
     /// Interest armed in a level-triggered backend (unused with epoll), or
     /// the owner's interest of a level registration.
     pub(crate) armed: Cell<Interest>,
@@ -155,6 +157,7 @@ impl Slot {
     pub(crate) fn set_ready(&self, ready: Readiness, early_close: bool, wakers: &mut Vec<Waker>) {
         self.readiness.set(self.readiness.get() | ready);
         self.tick.set(self.tick.get().wrapping_add(1));
+        self.delivered.set(true);
         if ready.intersects(Direction::Read.mask()) {
             if let Some(w) = self.read_waker.take() {
                 wakers.push(w);
@@ -360,6 +363,7 @@ impl Registration {
             generation,
             readiness: Cell::new(readiness),
             tick: Cell::new(0),
+            delivered: Cell::new(false),
             armed: Cell::new(armed),
             level: level.is_some(),
             read_waker: Cell::new(None),
@@ -469,6 +473,55 @@ impl Registration {
         let cleared = Readiness(cur.0 & !(event.direction.clearable().0 | Readiness::ERROR.0));
         self.slot.readiness.set(cleared);
         self.arm(event.direction);
+    }
+
+    /// Forgets the cached readiness of `dir` now, whatever the reactor
+    /// delivered before, and asks the backend afresh: the next
+    /// [`poll_ready`](Self::poll_ready) for that direction waits until the
+    /// backend reports the descriptor ready (at once if it is). Use it when
+    /// the cache must not be trusted — a socket whose `connect` returned
+    /// `EINPROGRESS` is not writable yet, though a fresh registration starts
+    /// optimistic — or, on a [`level`](Self::level) registration, to drop a
+    /// report already handled without a [`ReadyEvent`]. Peer-close bits are
+    /// final and stay; a pending error bit is cleared with the direction
+    /// (the next I/O call reports the error itself). Unlike
+    /// [`clear_readiness`](Self::clear_readiness) this spends no
+    /// cooperative budget and needs no waker; with epoll it costs one
+    /// `epoll_ctl(EPOLL_CTL_MOD)` once the backend has delivered an event
+    /// for the registration (the edge is re-armed so a descriptor that is
+    /// in fact ready is reported again), elsewhere none beyond arming the
+    /// direction. The error is the backend's.
+    ///
+    /// ```
+    /// use runtime_reactor::{Direction, Reactor, Registration};
+    /// use std::os::fd::AsRawFd;
+    /// use std::task::{Context, Waker};
+    /// let reactor = Reactor::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_ready()); // optimistic
+    /// reg.clear(Direction::Read).unwrap();
+    /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_pending());
+    /// ```
+    pub fn clear(&self, dir: Direction) -> io::Result<()> {
+        let cur = self.slot.readiness();
+        let cleared = Readiness(cur.0 & !(dir.clearable().0 | Readiness::ERROR.0));
+        self.slot.readiness.set(cleared);
+        // Until the backend has delivered an event for this registration,
+        // whatever the kernel found ready at registration is still queued
+        // for the next wait: nothing to re-arm (a fresh socket whose
+        // connect is in progress costs no system call here).
+        if self.reactor.edge_triggered() && !self.slot.level && self.slot.delivered.get() {
+            return self
+                .reactor
+                .poller
+                .borrow()
+                .rearm(self.slot.fd, self.slot.token);
+        }
+        self.arm(dir);
+        Ok(())
     }
 
     /// On level-triggered backends, ask the backend for a direction whose

@@ -109,6 +109,15 @@ impl Epoll {
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, flags as u32)
     }
 
+    /// Re-arms an edge-triggered entry: `EPOLL_CTL_MOD` with the same flags
+    /// makes the kernel look at the descriptor again and queue an event if
+    /// it is ready now, so readiness forgotten in user space is reported
+    /// again instead of waiting for the next edge.
+    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, flags as u32)
+    }
+
     /// Level-triggered flags for `interest`. With no interest the entry
     /// stays edge-triggered: epoll always reports hang-ups and errors, and
     /// level-triggered they would be reported at every wait.

@@ -424,6 +424,16 @@ impl Poller {
         }
     }
 
+    /// Makes an edge-triggered backend report `fd`'s current readiness again
+    /// (as if a new edge had occurred) when it is ready now; a no-op for
+    /// level-triggered backends, which report it at every wait anyway.
+    pub(crate) fn rearm(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        match &self.backend {
+            Backend::Epoll(b) => b.rearm(fd, token),
+            Backend::Poll(_) | Backend::Select(_) => Ok(()),
+        }
+    }
+
     /// Starts watching `fd` level-triggered for exactly `interest`, on every
     /// backend (libevent's model: readiness is reported at each wait for as
     /// long as it lasts). Change the interest with
