@@ -13,6 +13,8 @@
 //!   Replies are accepted only from the address and port queried, with the
 //!   query's random id and the same question. Dropping a lookup's future
 //!   cancels it.
+//! - [`DnsServer`]: server ports (evdns_add_server_port) on UDP and TCP
+//!   answering through an async handler, with TC truncation and FORMERR.
 //! - The free functions ([`resolve_ipv4`], [`lookup_host`], [`query`] …)
 //!   use the thread's default resolver, built lazily from the system
 //!   configuration, so this works with no set-up:
@@ -36,6 +38,7 @@ mod hosts;
 mod limit;
 mod random;
 mod resolver;
+mod server;
 mod transport;
 pub mod wire;
 
@@ -44,6 +47,7 @@ pub use config::{read_resolv_conf, ResolverConfig};
 pub use error::Error;
 pub use hosts::Hosts;
 pub use resolver::{reverse_name, NameserverStatus, Resolver};
+pub use server::{DnsServer, Request, ServerStats, Transport, TCP_IDLE, UDP_LIMIT};
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -1,5 +1,6 @@
 //! [`UdpSocket`]: datagrams over IPv4 and IPv6.
 
+use crate::options::ListenOptions;
 use crate::resolve::resolve;
 use crate::socket::Socket;
 use crate::stream::impl_as_fd;
@@ -51,6 +52,19 @@ impl UdpSocket {
             }
         }
         Err(last.expect("resolve returns at least one address"))
+    }
+
+    /// Binds to `addr` with the socket options of [`ListenOptions`] that
+    /// apply to datagrams (`SO_REUSEADDR`, `SO_REUSEPORT`, `IPV6_V6ONLY`;
+    /// the backlog is ignored): with `reuse_port`, one socket per thread
+    /// can share a port and the kernel spreads datagrams over them.
+    pub fn bind_with(addr: SocketAddr, options: &ListenOptions) -> io::Result<UdpSocket> {
+        let fd = sys::socket(RawAddr::domain_of(&addr), libc::SOCK_DGRAM)?;
+        options.apply_inet(fd.as_raw_fd(), addr.is_ipv6())?;
+        sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(&addr))?;
+        Ok(UdpSocket {
+            sock: Socket::new(fd)?,
+        })
     }
 
     fn bind_addr(addr: SocketAddr) -> io::Result<UdpSocket> {
