@@ -6,13 +6,19 @@
 //! `BUFFER_MODEL_CASES` / `BUFFER_MODEL_STEPS` to run more, and
 //! `BUFFER_MODEL_SEED` to replay one failing case (its seed is in the panic
 //! message).
+//!
+//! Some steps make a user callback panic in the middle of an operation (a
+//! reference's cleanup or the change callback, see `panicking_step`): the
+//! buffers must then be exactly as the operation leaves them without the
+//! panic.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 use runtime::io::{Buffer, BufferError, Eol, FileSegment, Shared, Side};
 
@@ -140,6 +146,41 @@ struct Case {
     cb_totals: Arc<Mutex<(usize, usize)>>,
     cb_on_a: bool,
     pipe: (UnixStream, UnixStream),
+    /// When set, the next reference cleanup panics (after counting).
+    arm_cleanup: Arc<AtomicBool>,
+    /// When set, the next change callback panics (after counting).
+    arm_callback: Arc<AtomicBool>,
+}
+
+/// The payload of the panics the model provokes.
+const BOOM: &str = "model: provoked panic in a user callback";
+
+/// Silences the provoked panics' messages (and only those).
+fn quiet_provoked_panics() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<&str>() != Some(&BOOM) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// How many provoked panics were caught.
+static PROVOKED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f`; a panic other than a provoked one is passed on.
+fn tolerate_boom<R>(f: impl FnOnce() -> R) -> Option<R> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(e) if e.downcast_ref::<&str>() == Some(&BOOM) => {
+            PROVOKED.fetch_add(1, Ordering::SeqCst);
+            None
+        }
+        Err(e) => panic::resume_unwind(e),
+    }
 }
 
 impl Case {
@@ -187,7 +228,7 @@ impl Case {
 
     fn step(&mut self) {
         let big = self.ma.len() > 1500;
-        let op = self.rng.below(24);
+        let op = self.rng.below(26);
         let what = match op {
             0 | 1 if !big => {
                 let data = self.rng.bytes(12);
@@ -203,10 +244,14 @@ impl Case {
                     _ => Shared::from(data.clone().into_boxed_slice()),
                 };
                 let cleaned = self.refs_cleaned.clone();
+                let arm = self.arm_cleanup.clone();
                 self.refs_added.fetch_add(1, Ordering::SeqCst);
                 self.a
                     .add_reference_with_cleanup(shared, move || {
                         cleaned.fetch_add(1, Ordering::SeqCst);
+                        if arm.swap(false, Ordering::SeqCst) {
+                            panic::panic_any(BOOM);
+                        }
                     })
                     .unwrap();
                 self.ma.extend_from_slice(&data);
@@ -489,6 +534,7 @@ impl Case {
                 self.ma.extend_from_slice(&data);
                 "read_from"
             }
+            24 => self.panicking_step(),
             _ => {
                 // Formatted append and the size limit.
                 if self.rng.chance(2) {
@@ -513,6 +559,69 @@ impl Case {
             }
         };
         self.check(what);
+    }
+}
+
+impl Case {
+    /// An operation during which one user callback panics (if the
+    /// operation gets to run one): the model is updated first, as if
+    /// nothing panicked, and `check` then compares.
+    fn panicking_step(&mut self) -> &'static str {
+        let arm = if self.rng.chance(2) {
+            &self.arm_cleanup
+        } else {
+            &self.arm_callback
+        };
+        arm.store(true, Ordering::SeqCst);
+        let n = self.rng.below(self.ma.len() + 3);
+        let what = match self.rng.below(5) {
+            0 => {
+                let want = n.min(self.ma.len());
+                self.ma.drain(..want);
+                if let Some(got) = tolerate_boom(|| self.a.drain(n)) {
+                    assert_eq!(got.unwrap(), want, "{}", self.ctx("drain (panicking)"));
+                }
+                "drain (panicking)"
+            }
+            1 => {
+                let mut out = vec![0u8; n];
+                let want = n.min(self.ma.len());
+                tolerate_boom(|| self.a.remove(&mut out));
+                assert_eq!(&out[..want], &self.ma[..want], "{}", self.ctx("remove"));
+                self.ma.drain(..want);
+                "remove (panicking)"
+            }
+            2 => {
+                let eol = self.rng.eol();
+                let mut line = b"kept:".to_vec();
+                let found = model_find_eol(&self.ma, 0, eol);
+                tolerate_boom(|| self.a.readln_into(eol, &mut line));
+                let mut want = b"kept:".to_vec();
+                if let Some((p, l)) = found {
+                    want.extend(self.ma.drain(..p + l).take(p));
+                }
+                assert_eq!(line, want, "{}", self.ctx("readln_into (panicking)"));
+                "readln_into (panicking)"
+            }
+            3 => {
+                let n = n.min(self.ma.len());
+                tolerate_boom(|| self.a.pullup(n).map(drop));
+                "pullup (panicking)"
+            }
+            _ => {
+                if self.rng.chance(2) {
+                    self.swap();
+                }
+                let want = n.min(self.ma.len());
+                let part: Vec<u8> = self.ma.drain(..want).collect();
+                self.mb.extend_from_slice(&part);
+                tolerate_boom(|| self.a.remove_buffer(&mut self.b, n));
+                "remove_buffer (panicking)"
+            }
+        };
+        self.arm_cleanup.store(false, Ordering::SeqCst);
+        self.arm_callback.store(false, Ordering::SeqCst);
+        what
     }
 }
 
@@ -563,12 +672,19 @@ fn run_case(seed: u64, steps: usize, file_path: &PathBuf, file_bytes: &Arc<Vec<u
         cb_totals: Arc::new(Mutex::new((0, 0))),
         cb_on_a: true,
         pipe,
+        arm_cleanup: Arc::new(AtomicBool::new(false)),
+        arm_callback: Arc::new(AtomicBool::new(false)),
     };
     let totals = case.cb_totals.clone();
+    let arm = case.arm_callback.clone();
     let id = case.a.on_change(move |c| {
         let mut t = totals.lock().unwrap();
         t.0 += c.added;
         t.1 += c.deleted;
+        drop(t);
+        if arm.swap(false, Ordering::SeqCst) {
+            panic::panic_any(BOOM);
+        }
     });
     for step in 0..steps {
         case.step = step;
@@ -589,6 +705,7 @@ fn run_case(seed: u64, steps: usize, file_path: &PathBuf, file_bytes: &Arc<Vec<u
 
 #[test]
 fn random_operation_sequences_match_a_vec_model() {
+    quiet_provoked_panics();
     let mut rng = Rng::new(12345);
     let file_bytes: Arc<Vec<u8>> = Arc::new(
         (0..1024)
@@ -603,6 +720,10 @@ fn random_operation_sequences_match_a_vec_model() {
         for seed in 0..env("BUFFER_MODEL_CASES", 1500) {
             run_case(seed, steps, &file_path, &file_bytes);
         }
+        assert!(
+            PROVOKED.load(Ordering::SeqCst) > 100,
+            "the panicking steps provoked panics"
+        );
     }
     std::fs::remove_file(&file_path).unwrap();
 }

@@ -233,8 +233,10 @@ impl Buffer {
         }
         self.len += n;
         other.len = 0;
-        self.changed(orig, n, 0);
-        other.changed(other_orig, 0, n);
+        self.record(n, 0);
+        other.record(0, n);
+        self.notify(orig, n, 0);
+        other.notify(other_orig, 0, n);
         Ok(())
     }
 
@@ -269,8 +271,10 @@ impl Buffer {
         }
         self.len += n;
         other.len = 0;
-        self.changed(orig, n, 0);
-        other.changed(other_orig, 0, n);
+        self.record(n, 0);
+        other.record(0, n);
+        self.notify(orig, n, 0);
+        other.notify(other_orig, 0, n);
         Ok(())
     }
 
@@ -365,8 +369,10 @@ impl Buffer {
         }
         self.len -= n;
         dst.len += n;
-        dst.changed(dst_orig, n, 0);
-        self.changed(orig, 0, n);
+        dst.record(n, 0);
+        self.record(0, n);
+        dst.notify(dst_orig, n, 0);
+        self.notify(orig, 0, n);
         Ok(n)
     }
 

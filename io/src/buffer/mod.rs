@@ -21,6 +21,21 @@
 //! [`max_size`](Buffer::max_size) (at most `isize::MAX`) bytes, and a request
 //! beyond it — or an allocation that fails — is refused with
 //! [`BufferError::TooLarge`] instead of panicking or aborting.
+//!
+//! # Panic safety
+//!
+//! User code runs inside buffer operations: the cleanup callbacks of bytes
+//! added by reference ([`Shared::with_cleanup`]) and of file segments
+//! ([`FileSegment::set_cleanup`]) when their chunk is dropped, and the
+//! [`on_change`](Buffer::on_change) callbacks. Any of them may panic, and
+//! the buffer stays consistent when one does: an operation first makes
+//! every change to the chain, the length and the counters (of both
+//! buffers, when it moves bytes between two), then drops the chunks it
+//! freed, then runs the change callbacks. A chunk is never dropped while
+//! it is still counted (see `read::spend_front` and `Buffer::release`).
+//! After a caught panic, `len()` is the number of bytes held, the
+//! contents are what the operation leaves without the panic, and
+//! `counters()` agree with both.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -240,14 +255,6 @@ impl Buffer {
     /// Largest emptied last chunk kept for reuse instead of being freed.
     fn keep_limit(&self) -> usize {
         self.chunk_size.max(Buffer::DEFAULT_MAX_READ)
-    }
-
-    /// Drops the first `n <= len` bytes without checks or notification.
-    fn advance(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.len -= n;
-        let keep = self.keep_limit();
-        read::advance_chunks(&mut self.chunks, n, keep);
     }
 
     #[cfg(debug_assertions)]

@@ -152,12 +152,28 @@ impl Buffer {
         }
     }
 
-    /// Records a change: counters, invariants, callbacks.
+    /// Records a change and runs the callbacks: [`record`](Buffer::record)
+    /// then [`notify`](Buffer::notify).
     pub(crate) fn changed(&mut self, orig_size: usize, added: usize, deleted: usize) {
-        // Any change cancels a pending reservation.
+        self.record(added, deleted);
+        self.notify(orig_size, added, deleted);
+    }
+
+    /// Records a change in the counters (and cancels a pending
+    /// reservation). Runs no user code: an operation records every change
+    /// — on both buffers when it moves bytes between two — before it
+    /// drops chunks or notifies, so a panicking callback cannot leave the
+    /// counters behind the contents.
+    pub(crate) fn record(&mut self, added: usize, deleted: usize) {
         self.reserved = 0;
         self.total_added = self.total_added.wrapping_add(added as u64);
         self.total_drained = self.total_drained.wrapping_add(deleted as u64);
+    }
+
+    /// Runs the enabled change callbacks, after the change was made and
+    /// recorded. A callback that panics stops the ones after it; the
+    /// buffer is already consistent.
+    pub(crate) fn notify(&mut self, orig_size: usize, added: usize, deleted: usize) {
         self.check_invariants();
         if added == 0 && deleted == 0 {
             return;

@@ -1,8 +1,9 @@
 //! The read side: drain, remove, copyout, peek, pullup.
 
-use std::collections::vec_deque;
+use std::collections::{vec_deque, VecDeque};
 use std::io::{self, IoSlice};
 use std::ops::ControlFlow;
+use std::panic::{self, AssertUnwindSafe};
 
 use super::chunk::{Chunk, OwnedChunk};
 use super::error::BufferError;
@@ -80,11 +81,39 @@ impl Buffer {
     }
 
     /// Drains `n <= len` bytes and notifies.
+    ///
+    /// Panic-safe: the length and counters are updated before the spent
+    /// chunks are dropped (which may run a user's cleanup callback, which
+    /// may panic); the change callbacks run even then, and the cleanup's
+    /// panic is resumed after them. Whatever panics, the buffer is left
+    /// consistent with the `n` bytes gone.
     pub(crate) fn drain_unchecked(&mut self, n: usize) {
         let orig = self.len;
         let n = n.min(self.len);
-        self.advance(n);
-        self.changed(orig, 0, n);
+        let keep = self.keep_limit();
+        let spent = spend_front(&mut self.chunks, 0, n, keep);
+        self.len -= n;
+        self.record(0, n);
+        let released = if spent > 0 {
+            panic::catch_unwind(AssertUnwindSafe(|| self.release(0, spent)))
+        } else {
+            Ok(())
+        };
+        self.notify(orig, 0, n);
+        if let Err(cleanup_panic) = released {
+            panic::resume_unwind(cleanup_panic);
+        }
+    }
+
+    /// Removes the `count` spent chunks starting at index `at` (see
+    /// [`spend_front`]). Dropping them may run users' cleanup callbacks;
+    /// if one panics, the chain is still whole (the deque's `drain`
+    /// finishes dropping the others and closes the gap while unwinding),
+    /// so callers update everything else first.
+    fn release(&mut self, at: usize, count: usize) {
+        if count > 0 {
+            self.chunks.drain(at..at + count);
+        }
     }
 
     /// Moves the first bytes into `out` (`evbuffer_remove`): as many as fit
@@ -301,13 +330,17 @@ impl Buffer {
 
     /// Rearranges the chain so its first chunk is owned memory holding at
     /// least the first `n <= len` bytes. On error nothing has changed.
+    ///
+    /// Panic-safe: the chunks whose bytes were gathered are dropped last
+    /// (their cleanup callbacks may panic), when the chain already holds
+    /// the gathered chunk and the rest.
     fn gather_front(&mut self, n: usize) -> Result<(), BufferError> {
         let keep = self.keep_limit();
         let front_fits = matches!(
             self.chunks.front(),
             Some(Chunk::Owned(c)) if c.capacity() >= n
         );
-        if front_fits {
+        let spent = if front_fits {
             let Some(Chunk::Owned(mut first)) = self.chunks.pop_front() else {
                 return Err(BufferError::OutOfRange);
             };
@@ -318,23 +351,16 @@ impl Buffer {
             let want = n - have;
             let dst = first.spare_init(want);
             let rest_len = self.len - have;
-            let r = copy_chunks(&self.chunks, 0, rest_len, dst);
-            match r {
-                Ok(got) if got == want => {
-                    first.commit_init(want);
-                    advance_chunks(&mut self.chunks, want, keep);
-                    self.chunks.push_front(Chunk::Owned(first));
-                    Ok(())
-                }
-                Ok(_) => {
-                    self.chunks.push_front(Chunk::Owned(first));
-                    Err(BufferError::OutOfRange)
-                }
-                Err(e) => {
-                    self.chunks.push_front(Chunk::Owned(first));
-                    Err(e)
-                }
+            let copied = copy_chunks(&self.chunks, 0, rest_len, dst);
+            let complete = matches!(copied, Ok(got) if got == want);
+            if complete {
+                first.commit_init(want);
             }
+            self.chunks.push_front(Chunk::Owned(first));
+            if !complete {
+                return Err(copied.err().unwrap_or(BufferError::OutOfRange));
+            }
+            spend_front(&mut self.chunks, 1, want, keep)
         } else {
             let mut fresh = OwnedChunk::with_capacity(n)?;
             let dst = fresh.spare_init(n);
@@ -342,10 +368,13 @@ impl Buffer {
                 return Err(BufferError::OutOfRange);
             }
             fresh.commit_init(n);
-            advance_chunks(&mut self.chunks, n, keep);
+            let spent = spend_front(&mut self.chunks, 0, n, keep);
+            // The fresh chunk goes in front of the spent ones.
             self.chunks.push_front(Chunk::Owned(fresh));
-            Ok(())
-        }
+            spent
+        };
+        self.release(1, spent);
+        Ok(())
     }
 
     /// Calls `f(position, bytes)` for the bytes `start..end` (clamped to the
@@ -415,7 +444,7 @@ impl Buffer {
 
 /// Copies bytes from `pos` of a chain holding `len` bytes into `out`.
 fn copy_chunks(
-    chunks: &std::collections::VecDeque<Chunk>,
+    chunks: &VecDeque<Chunk>,
     pos: usize,
     len: usize,
     out: &mut [u8],
@@ -451,32 +480,35 @@ fn copy_chunks(
     Ok(done)
 }
 
-/// Drops `n` bytes from the front of a chain (which must hold them),
-/// keeping an emptied last owned chunk no larger than `keep` for reuse.
-pub(super) fn advance_chunks(
-    chunks: &mut std::collections::VecDeque<Chunk>,
-    n: usize,
-    keep: usize,
-) {
+/// Takes `n` bytes off the front of the chunks `at..` of a chain (which
+/// must hold them) without dropping any chunk: a partly used chunk is
+/// advanced in place, and an emptied last owned chunk no larger than
+/// `keep` is rewound and kept for reuse. Returns how many chunks from
+/// `at` on are spent: the caller removes them with [`Buffer::release`]
+/// once its own state is up to date, because dropping a chunk may run a
+/// user's cleanup callback, which may panic.
+fn spend_front(chunks: &mut VecDeque<Chunk>, at: usize, n: usize, keep: usize) -> usize {
     let mut rem = n;
+    let mut spent = 0;
     while rem > 0 {
-        let last = chunks.len() == 1;
-        let Some(front) = chunks.front_mut() else {
+        let i = at + spent;
+        let last = i + 1 == chunks.len();
+        let Some(c) = chunks.get_mut(i) else {
             break;
         };
-        let l = front.len();
+        let l = c.len();
         if l > rem {
-            front.advance(rem);
+            c.advance(rem);
             break;
         }
         rem -= l;
-        let keep_it = last && matches!(front, Chunk::Owned(c) if c.capacity() <= keep);
-        if keep_it {
-            front.advance(l);
+        if last && matches!(c, Chunk::Owned(o) if o.capacity() <= keep) {
+            c.advance(l);
             break;
         }
-        chunks.pop_front();
+        spent += 1;
     }
+    spent
 }
 
 /// Reads remove bytes from the front, like [`Buffer::remove`].
