@@ -38,6 +38,7 @@ mod hosts;
 mod limit;
 mod random;
 mod resolver;
+mod reverse;
 mod server;
 mod transport;
 pub mod wire;
@@ -46,7 +47,8 @@ pub use answer::{Answer, Entry};
 pub use config::{read_resolv_conf, ResolverConfig};
 pub use error::Error;
 pub use hosts::Hosts;
-pub use resolver::{reverse_name, NameserverStatus, Resolver};
+pub use resolver::{NameserverStatus, Resolver};
+pub use reverse::{ip_from_reverse_name, reverse_name};
 pub use server::{DnsServer, Request, ServerStats, Transport, TCP_IDLE, UDP_LIMIT};
 
 use std::cell::RefCell;

@@ -6,6 +6,7 @@ use crate::config::ResolverConfig;
 use crate::error::Error;
 use crate::limit::{Limiter, Shutdown};
 use crate::random;
+use crate::reverse::reverse_name;
 use crate::transport::{self, Expect};
 use crate::wire::{Edns, Message, Name, RData, Rcode, RecordType};
 use runtime_reactor::time::{sleep, timeout};
@@ -581,26 +582,6 @@ fn literal<T>(name: &str, value: T) -> Answer<T> {
         Name::from_ascii(name).unwrap_or_else(|_| Name::root()),
         vec![Entry { value, ttl: 0 }],
     )
-}
-
-/// The reverse-lookup name of `ip`: `4.3.2.1.in-addr.arpa.` or the 32
-/// nibbles of an IPv6 address under `ip6.arpa.`.
-pub fn reverse_name(ip: IpAddr) -> Name {
-    let text = match ip {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0])
-        }
-        IpAddr::V6(a) => {
-            let mut s = String::with_capacity(72);
-            for b in a.octets().iter().rev() {
-                s.push_str(&format!("{:x}.{:x}.", b & 0xF, b >> 4));
-            }
-            s.push_str("ip6.arpa.");
-            s
-        }
-    };
-    Name::from_ascii(&text).expect("reverse names are valid")
 }
 
 /// Runs two futures at once; ready when both are.
