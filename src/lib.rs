@@ -10,6 +10,7 @@
 //! | [`signal`] | Unix signals as streams, `ctrl_c` |
 //! | [`net`] | TCP, UDP and Unix sockets as `futures-io` streams; listeners with an accept loop |
 //! | [`dns`] | DNS: wire codec, resolver (resolv.conf, hosts, search, failover, cache), server ports |
+//! | [`http`] | HTTP/1.1 server and client (evhttp), `http` crate types |
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
@@ -64,6 +65,12 @@ pub mod net {
 /// Buffers: [`io::Buffer`] (libevent's evbuffer), a chain of chunks.
 pub mod io {
     pub use runtime_io::*;
+}
+
+/// HTTP/1.1 server and client (evhttp): handlers as tasks, keep-alive,
+/// pipelining, streamed bodies, limits and smuggling defences.
+pub mod http {
+    pub use runtime_http::*;
 }
 
 /// libevent's callback API: `EventBase`, `Event` (`EV_READ | EV_PERSIST`),

@@ -1,0 +1,525 @@
+//! The HTTP/1.1 client (evhttp_connection / evhttp_make_request): a
+//! keep-alive pool per host and port (or Unix socket), any method, headers
+//! and body, the response head then its body as a stream, connect and
+//! response timeouts, a retry of idempotent requests on a pooled connection
+//! the server had closed, limits on response heads and bodies.
+
+mod stream;
+
+use crate::body::{Body, BodySource, Incoming, Kind};
+use crate::error::Error;
+use crate::h1::chunked::chunk_header;
+use crate::h1::encode::{request_head, OutFraming};
+use crate::h1::io::ConnIo;
+use crate::h1::{parse_response, Framing, HeadLimits};
+use http::{HeaderMap, Method, Request, Response, Uri};
+use runtime_io::BufferedStream;
+use runtime_net::{TcpStream, UnixStream};
+use runtime_reactor::time::timeout;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::path::PathBuf;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use stream::ClientStream;
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Longest wait to connect. Default 10 s.
+    pub connect_timeout: Option<Duration>,
+    /// Longest wait for the response head after the request was sent, and
+    /// between pieces of the response body. Default 30 s.
+    pub response_timeout: Option<Duration>,
+    /// Idle connections kept per host and port. Default 8.
+    pub max_idle_per_host: usize,
+    /// Times an idempotent request is sent again on a fresh connection
+    /// when a pooled one turns out closed (`evhttp_connection_set_retries`).
+    /// Default 1.
+    pub retries: u32,
+    /// Largest response head (status line and fields). Default 64 KiB.
+    pub max_head_size: usize,
+    /// Most response header fields. Default 100.
+    pub max_headers: usize,
+    /// Largest response body read through the returned body. Default
+    /// unlimited.
+    pub max_body_size: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Some(Duration::from_secs(10)),
+            response_timeout: Some(Duration::from_secs(30)),
+            max_idle_per_host: 8,
+            retries: 1,
+            max_head_size: 64 * 1024,
+            max_headers: 100,
+            max_body_size: u64::MAX,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Key {
+    Tcp(String, u16),
+    Unix(PathBuf),
+}
+
+type Conn = Rc<RefCell<ConnIo<ClientStream>>>;
+
+struct Inner {
+    config: ClientConfig,
+    pool: RefCell<HashMap<Key, Vec<Conn>>>,
+}
+
+/// An HTTP/1.1 client with a keep-alive connection pool. Cheap to clone
+/// (clones share the pool); lives on one thread.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), runtime_http::Error> {
+/// let client = runtime_http::Client::new();
+/// let res = client.get("http://127.0.0.1:8080/").await?;
+/// println!("{}", res.status());
+/// let body = res.into_body().collect().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .field("idle", &self.idle_connections())
+            .finish()
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new()
+    }
+}
+
+/// Where a request goes.
+enum Target {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl Client {
+    /// A client with the default settings.
+    pub fn new() -> Client {
+        Client::with_config(ClientConfig::default())
+    }
+
+    /// A client with `config`.
+    pub fn with_config(config: ClientConfig) -> Client {
+        Client {
+            inner: Rc::new(Inner {
+                config,
+                pool: RefCell::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Idle pooled connections, over all hosts.
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.borrow().values().map(Vec::len).sum()
+    }
+
+    /// `GET url`.
+    pub async fn get(&self, url: &str) -> Result<Response<Body>, Error> {
+        let req = Request::get(url).body(Body::empty())?;
+        self.request(req).await
+    }
+
+    /// Sends `req` to the host and port of its URI (`http://` only) and
+    /// returns the response once its head has arrived; the body is read
+    /// from the connection as it is consumed, and the connection goes back
+    /// to the pool when the body has been read to its end.
+    pub async fn request(&self, req: Request<Body>) -> Result<Response<Body>, Error> {
+        let uri = req.uri();
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => return Err(Error::Invalid(format!("unsupported scheme {other}"))),
+            None => return Err(Error::Invalid("the URI has no scheme".into())),
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::Invalid("the URI has no host".into()))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = uri.port_u16().unwrap_or(80);
+        self.send(Target::Tcp { host, port }, req).await
+    }
+
+    /// Sends `req` over the Unix-domain socket at `path` (the URI's path
+    /// and query are used; its host, if any, goes in `Host`).
+    pub async fn request_unix(
+        &self,
+        path: impl Into<PathBuf>,
+        req: Request<Body>,
+    ) -> Result<Response<Body>, Error> {
+        self.send(Target::Unix(path.into()), req).await
+    }
+
+    async fn send(&self, target: Target, req: Request<Body>) -> Result<Response<Body>, Error> {
+        let (key, host_header) = match &target {
+            Target::Tcp { host, port } => {
+                let h = if *port == 80 {
+                    host_for_header(host)
+                } else {
+                    format!("{}:{port}", host_for_header(host))
+                };
+                (Key::Tcp(host.clone(), *port), h)
+            }
+            Target::Unix(p) => (
+                Key::Unix(p.clone()),
+                req.uri()
+                    .authority()
+                    .map_or("localhost".into(), |a| a.to_string()),
+            ),
+        };
+        let (parts, body) = req.into_parts();
+        // A body that can be sent again if a pooled connection was dead.
+        let replay = match &body.kind {
+            Kind::Empty => Some(None),
+            Kind::Bytes(b) => Some(Some(b.clone())),
+            _ => None,
+        };
+        let idempotent = matches!(
+            parts.method,
+            Method::GET
+                | Method::HEAD
+                | Method::PUT
+                | Method::DELETE
+                | Method::OPTIONS
+                | Method::TRACE
+        );
+        let mut body = Some(body);
+        let mut tries = 0;
+        loop {
+            let (conn, reused) = match self.take_idle(&key) {
+                Some(c) => (c, true),
+                None => (self.connect(&target).await?, false),
+            };
+            let b = match body.take() {
+                Some(b) => b,
+                None => match &replay {
+                    Some(Some(bytes)) => Body::bytes(bytes.clone()),
+                    _ => Body::empty(),
+                },
+            };
+            match self
+                .exchange(
+                    &conn,
+                    &key,
+                    &host_header,
+                    &parts.method,
+                    &parts.uri,
+                    &parts.headers,
+                    b,
+                )
+                .await
+            {
+                Ok(r) => return Ok(r),
+                Err(Attempt::Stale(e)) => {
+                    let can_retry = reused
+                        && idempotent
+                        && replay.is_some()
+                        && tries < self.inner.config.retries;
+                    if !can_retry {
+                        return Err(e);
+                    }
+                    tries += 1;
+                }
+                Err(Attempt::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
+    fn take_idle(&self, key: &Key) -> Option<Conn> {
+        let mut pool = self.inner.pool.borrow_mut();
+        let list = pool.get_mut(key)?;
+        let c = list.pop();
+        if list.is_empty() {
+            pool.remove(key);
+        }
+        c
+    }
+
+    async fn connect(&self, target: &Target) -> Result<Conn, Error> {
+        let fut = async {
+            Ok::<_, std::io::Error>(match target {
+                Target::Tcp { host, port } => {
+                    let s = TcpStream::connect((host.clone(), *port)).await?;
+                    let _ = s.set_nodelay(true);
+                    ClientStream::Tcp(s)
+                }
+                Target::Unix(p) => ClientStream::Unix(UnixStream::connect(p).await?),
+            })
+        };
+        let stream = match self.inner.config.connect_timeout {
+            Some(d) => timeout(d, fut)
+                .await
+                .map_err(|_| Error::Timeout("connect"))?,
+            None => fut.await,
+        }
+        .map_err(Error::Io)?;
+        let mut bs = BufferedStream::new(stream);
+        bs.set_sendfile(true);
+        bs.set_timeouts(
+            self.inner.config.response_timeout,
+            self.inner.config.response_timeout,
+        );
+        Ok(Rc::new(RefCell::new(ConnIo::new(bs))))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange(
+        &self,
+        conn: &Conn,
+        key: &Key,
+        host: &str,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        mut body: Body,
+    ) -> Result<Response<Body>, Attempt> {
+        let framing = match body.size_hint() {
+            Some(0)
+                if matches!(
+                    *method,
+                    Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS
+                ) =>
+            {
+                OutFraming::None
+            }
+            Some(n) => OutFraming::Length(n),
+            None => OutFraming::Chunked,
+        };
+        let mut head = Vec::with_capacity(256);
+        request_head(&mut head, method, uri, host, headers, framing, true);
+        let stale = |e: Error| Attempt::Stale(e);
+        {
+            let mut c = conn.borrow_mut();
+            c.io.output_mut().add(&head).map_err(|e| stale(e.into()))?;
+            match std::mem::replace(&mut body.kind, Kind::Empty) {
+                Kind::Empty => {}
+                Kind::Bytes(b) => {
+                    c.io.output_mut()
+                        .add_reference(b)
+                        .map_err(|e| stale(e.into()))?
+                }
+                Kind::File { seg, pos } => {
+                    c.io.output_mut()
+                        .add_file_segment(&seg, pos, None)
+                        .map_err(|e| stale(e.into()))?
+                }
+                other => body.kind = other,
+            }
+        }
+        flush(conn).await.map_err(stale)?;
+        if matches!(
+            body.kind,
+            Kind::Stream(_) | Kind::Channel(_) | Kind::Incoming(_)
+        ) {
+            send_streamed(conn, &mut body, framing)
+                .await
+                .map_err(Attempt::Failed)?;
+        }
+        let limits = HeadLimits {
+            max_head_size: self.inner.config.max_head_size,
+            max_headers: self.inner.config.max_headers,
+            max_uri_len: usize::MAX / 4,
+            strict: false,
+        };
+        // The response head (1xx answers skipped).
+        let mut got_any = false;
+        let head = loop {
+            let parsed = {
+                let mut c = conn.borrow_mut();
+                let input = c.io.input_mut();
+                if input.is_empty() {
+                    None
+                } else {
+                    got_any = true;
+                    let first_len = input.peek(usize::MAX).next().map_or(0, <[u8]>::len);
+                    if first_len < input.len() {
+                        input
+                            .pullup(input.len())
+                            .map_err(|e| Attempt::Failed(e.into()))?;
+                    }
+                    let buf = input.peek(usize::MAX).next().unwrap_or(&[]);
+                    match parse_response(buf, method, &limits).map_err(Attempt::Failed)? {
+                        Some((h, len)) => {
+                            input.drain(len).map_err(|e| Attempt::Failed(e.into()))?;
+                            Some(h)
+                        }
+                        None => None,
+                    }
+                }
+            };
+            if let Some(h) = parsed {
+                if h.status.is_informational() && h.status != http::StatusCode::SWITCHING_PROTOCOLS
+                {
+                    continue;
+                }
+                break h;
+            }
+            let n = poll_fn(|cx| conn.borrow_mut().io.poll_fill(cx)).await;
+            match n {
+                Ok(0) if !got_any => return Err(Attempt::Stale(Error::ConnectionClosed)),
+                Ok(0) => return Err(Attempt::Failed(Error::ConnectionClosed)),
+                Ok(_) => {}
+                Err(e) if !got_any && e.kind() != std::io::ErrorKind::TimedOut => {
+                    return Err(Attempt::Stale(Error::Io(e)))
+                }
+                Err(e) => return Err(Attempt::Failed(Error::from_io(e, "response"))),
+            }
+        };
+        let gen = conn.borrow_mut().start_body(
+            head.framing,
+            self.inner.config.max_body_size,
+            self.inner.config.max_head_size,
+        );
+        let len = match head.framing {
+            Framing::Length(n) => Some(n),
+            Framing::Empty => Some(0),
+            _ => None,
+        };
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = head.status;
+        *res.version_mut() = head.version;
+        *res.headers_mut() = head.headers;
+        if head.framing == Framing::Empty {
+            if head.keep_alive {
+                self.give_back(key, conn.clone());
+            }
+            return Ok(res);
+        }
+        let source: Rc<RefCell<dyn BodySource>> = Rc::new(RefCell::new(PooledBody {
+            conn: Some(conn.clone()),
+            pool: Rc::downgrade(&self.inner),
+            key: key.clone(),
+            keep_alive: head.keep_alive,
+            trailers: None,
+        }));
+        *res.body_mut() = Body::incoming(Incoming::new(source, gen, len));
+        Ok(res)
+    }
+
+    fn give_back(&self, key: &Key, conn: Conn) {
+        give_back(&self.inner, key, conn);
+    }
+}
+
+fn host_for_header(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    }
+}
+
+fn give_back(inner: &Inner, key: &Key, conn: Conn) {
+    {
+        let c = conn.borrow();
+        if !c.body_done() || !c.io.input().is_empty() || c.io.is_eof() {
+            return;
+        }
+    }
+    conn.borrow_mut().retire();
+    let mut pool = inner.pool.borrow_mut();
+    let list = pool.entry(key.clone()).or_default();
+    if list.len() < inner.config.max_idle_per_host {
+        list.push(conn);
+    }
+}
+
+enum Attempt {
+    /// Failed before any byte of the response: a pooled connection the
+    /// server had closed.
+    Stale(Error),
+    Failed(Error),
+}
+
+async fn flush(conn: &Conn) -> Result<(), Error> {
+    poll_fn(|cx| conn.borrow_mut().io.poll_flush_watermark(cx))
+        .await
+        .map_err(|e| Error::from_io(e, "write"))
+}
+
+async fn send_streamed(conn: &Conn, body: &mut Body, framing: OutFraming) -> Result<(), Error> {
+    let mut hdr = [0u8; 18];
+    while let Some(piece) = body.chunk().await {
+        let piece = piece?;
+        if piece.is_empty() {
+            continue;
+        }
+        {
+            let mut c = conn.borrow_mut();
+            let out = c.io.output_mut();
+            if framing == OutFraming::Chunked {
+                out.add(chunk_header(piece.len(), &mut hdr))?;
+                out.add_reference(piece)?;
+                out.add(b"\r\n")?;
+            } else {
+                out.add_reference(piece)?;
+            }
+        }
+        if conn.borrow().io.output().len() >= 64 * 1024 {
+            flush(conn).await?;
+        }
+    }
+    if framing == OutFraming::Chunked {
+        conn.borrow_mut().io.output_mut().add(b"0\r\n\r\n")?;
+    }
+    flush(conn).await
+}
+
+/// A response body read from a pooled connection; the connection returns
+/// to the pool when the body is complete.
+struct PooledBody {
+    conn: Option<Conn>,
+    pool: Weak<Inner>,
+    key: Key,
+    keep_alive: bool,
+    trailers: Option<HeaderMap>,
+}
+
+impl BodySource for PooledBody {
+    fn poll_chunk(
+        &mut self,
+        gen: u64,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Vec<u8>, Error>>> {
+        let Some(conn) = &self.conn else {
+            return Poll::Ready(None);
+        };
+        let r = conn.borrow_mut().poll_chunk(gen, cx);
+        if let Poll::Ready(None) = r {
+            self.trailers = conn.borrow().trailers(gen);
+            let conn = self.conn.take();
+            if let (Some(conn), Some(inner), true) = (conn, self.pool.upgrade(), self.keep_alive) {
+                give_back(&inner, &self.key, conn);
+            }
+        }
+        r
+    }
+
+    fn trailers(&self, gen: u64) -> Option<HeaderMap> {
+        match &self.conn {
+            Some(c) => c.borrow().trailers(gen),
+            None => self.trailers.clone(),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Writing message heads into a [`Buffer`](runtime_io::Buffer).
+
+use super::date::with_date;
+use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+
+/// How a body we send is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutFraming {
+    /// No body and no length header (1xx, 204, 304 responses; requests
+    /// without a body).
+    None,
+    Length(u64),
+    Chunked,
+    /// Delimited by closing the connection (HTTP/1.0 peers).
+    Close,
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+fn push_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
+    match framing {
+        OutFraming::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            push_u64(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        OutFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        OutFraming::None | OutFraming::Close => {}
+    }
+}
+
+/// Writes a response head: status line, the headers (without
+/// `Content-Length`, `Transfer-Encoding`, `Connection`, which come from
+/// `framing` and `keep_alive`), `Date` unless given.
+pub(crate) fn response_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: OutFraming,
+    keep_alive: bool,
+    peer_version: Version,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    push_headers(out, headers);
+    if !headers.contains_key(DATE) {
+        out.extend_from_slice(b"date: ");
+        with_date(|d| out.extend_from_slice(d));
+        out.extend_from_slice(b"\r\n");
+    }
+    push_framing(out, framing);
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    } else if peer_version == Version::HTTP_10 {
+        out.extend_from_slice(b"connection: keep-alive\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes a request head (client side). `uri` is sent in origin form
+/// (path and query); `host` goes in `Host` unless the headers have one.
+pub(crate) fn request_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    uri: &Uri,
+    host: &str,
+    headers: &HeaderMap,
+    framing: OutFraming,
+    keep_alive: bool,
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(if target.is_empty() {
+        b"/"
+    } else {
+        target.as_bytes()
+    });
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if !headers.contains_key(http::header::HOST) {
+        out.extend_from_slice(b"host: ");
+        out.extend_from_slice(host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    push_headers(out, headers);
+    push_framing(out, framing);
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut v = Vec::new();
+        push_u64(&mut v, 0);
+        v.push(b' ');
+        push_u64(&mut v, u64::MAX);
+        assert_eq!(v, b"0 18446744073709551615");
+    }
+}

@@ -1,0 +1,524 @@
+//! Message heads: request heads parsed with `httparse` and checked for
+//! framing attacks, response heads for the client, and the rules that pick
+//! a body's framing.
+//!
+//! # Bare LF and obs-fold
+//!
+//! By default ([`HeadLimits::strict`] off) a bare LF ends a head line like
+//! CRLF does — RFC 9112 §2.2 lets a recipient do so, and old clients send
+//! them. A header continued on the next line (obs-fold, §5.2) is always
+//! refused with 400. In strict mode, a bare LF anywhere in the head is
+//! refused with 400 too. Chunked framing always wants CRLF.
+
+use crate::error::Error;
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+    /// Everything until the connection closes (responses only).
+    UntilClose,
+}
+
+/// Limits the head parser applies.
+#[derive(Debug, Clone)]
+pub struct HeadLimits {
+    /// Most bytes of request line plus header fields (431 beyond).
+    pub max_head_size: usize,
+    /// Most header fields (431 beyond).
+    pub max_headers: usize,
+    /// Longest request target (414 beyond).
+    pub max_uri_len: usize,
+    /// Refuse bare LF line ends (400).
+    pub strict: bool,
+}
+
+impl Default for HeadLimits {
+    fn default() -> Self {
+        HeadLimits {
+            max_head_size: 16 * 1024,
+            max_headers: 64,
+            max_uri_len: 8 * 1024,
+            strict: false,
+        }
+    }
+}
+
+/// A parsed, checked request head.
+#[derive(Debug)]
+pub struct RequestHead {
+    /// The request method.
+    pub method: Method,
+    /// The request target.
+    pub uri: Uri,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields.
+    pub headers: HeaderMap,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// Whether the connection may be reused after this exchange.
+    pub keep_alive: bool,
+    /// `Expect: 100-continue` was sent.
+    pub expect_continue: bool,
+}
+
+fn too_large(why: &'static str) -> Error {
+    Error::Protocol(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, why)
+}
+
+fn uri_too_long() -> Error {
+    Error::Protocol(StatusCode::URI_TOO_LONG, "request target too long")
+}
+
+fn map_httparse(e: httparse::Error) -> Error {
+    match e {
+        httparse::Error::TooManyHeaders => too_large("too many header fields"),
+        httparse::Error::Version => Error::Protocol(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "unsupported HTTP version",
+        ),
+        httparse::Error::HeaderName => Error::bad("invalid header name"),
+        httparse::Error::HeaderValue => Error::bad("invalid header value"),
+        httparse::Error::NewLine => Error::bad("invalid line end"),
+        httparse::Error::Token => Error::bad("invalid token in request line"),
+        _ => Error::bad("malformed message head"),
+    }
+}
+
+/// Whether `head` holds an LF not preceded by CR.
+fn has_bare_lf(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
+}
+
+/// Parses a request head from the front of `buf`: `Ok(None)` when more
+/// bytes are needed, else the head and its length in bytes. Every error
+/// carries the status to answer with; after one the connection must close.
+///
+/// ```
+/// use runtime_http::h1::{parse_request, Framing, HeadLimits};
+///
+/// let req = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
+/// let (head, len) = parse_request(req, &HeadLimits::default()).unwrap().unwrap();
+/// assert_eq!(head.framing, Framing::Length(3));
+/// assert_eq!(&req[len..], b"abc");
+/// let smuggle = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+/// assert_eq!(parse_request(smuggle, &HeadLimits::default()).unwrap_err().status(), 400);
+/// ```
+pub fn parse_request(
+    buf: &[u8],
+    limits: &HeadLimits,
+) -> Result<Option<(RequestHead, usize)>, Error> {
+    // The request line alone may not exceed the URI limit (plus room for
+    // method and version): 414 rather than 431.
+    let line_room = limits.max_uri_len + 32;
+    match memchr(b'\n', &buf[..buf.len().min(line_room + 1)]) {
+        None if buf.len() > line_room => return Err(uri_too_long()),
+        _ => {}
+    }
+    let mut stack = [httparse::EMPTY_HEADER; 128];
+    let mut heap;
+    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= stack.len() {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap[..]
+    };
+    let mut req = httparse::Request::new(headers);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_head_size {
+                return Err(too_large("request head too large"));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(map_httparse(e)),
+    };
+    if len > limits.max_head_size {
+        return Err(too_large("request head too large"));
+    }
+    if limits.strict && has_bare_lf(&buf[..len]) {
+        return Err(Error::bad("bare LF in message head"));
+    }
+    let path = req.path.unwrap_or("");
+    if path.len() > limits.max_uri_len {
+        return Err(uri_too_long());
+    }
+    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
+        .map_err(|_| Error::bad("invalid method"))?;
+    let uri: Uri = path
+        .parse()
+        .map_err(|_| Error::bad("invalid request target"))?;
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let headers = to_header_map(req.headers)?;
+    let framing = request_framing(&headers, version)?;
+    match headers.get_all(HOST).iter().count() {
+        0 if version == Version::HTTP_11 => return Err(Error::bad("missing Host header")),
+        0 | 1 => {}
+        _ => return Err(Error::bad("more than one Host header")),
+    }
+    let keep_alive = keep_alive(&headers, version);
+    let expect_continue = match headers.get(EXPECT) {
+        None => false,
+        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
+            version == Version::HTTP_11
+        }
+        Some(_) => {
+            return Err(Error::Protocol(
+                StatusCode::EXPECTATION_FAILED,
+                "unsupported expectation",
+            ))
+        }
+    };
+    Ok(Some((
+        RequestHead {
+            method,
+            uri,
+            version,
+            headers,
+            framing,
+            keep_alive,
+            expect_continue,
+        },
+        len,
+    )))
+}
+
+fn to_header_map(parsed: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::with_capacity(parsed.len());
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Error::bad("invalid header name"))?;
+        let value =
+            HeaderValue::from_bytes(h.value).map_err(|_| Error::bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Whether the `Connection` header lists `token`.
+pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Keep-alive by the version's default and the `Connection` header.
+pub(crate) fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
+    if version == Version::HTTP_11 {
+        !connection_has(headers, "close")
+    } else {
+        connection_has(headers, "keep-alive") && !connection_has(headers, "close")
+    }
+}
+
+/// The `Content-Length`, if any: every value (repeated fields, comma lists)
+/// must be the same run of 1 to 19 digits.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+    let mut found: Option<u64> = None;
+    for v in headers.get_all(CONTENT_LENGTH) {
+        for part in v.as_bytes().split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return Err(Error::bad("malformed Content-Length"));
+            }
+            let n = part
+                .iter()
+                .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
+            match found {
+                Some(prev) if prev != n => return Err(Error::bad("conflicting Content-Length")),
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the `Transfer-Encoding` fields end in `chunked` (checked: no
+/// coding repeated, `chunked` only last; any other coding is 501).
+fn transfer_chunked(headers: &HeaderMap, is_request: bool) -> Result<Option<bool>, Error> {
+    let mut codings = 0;
+    let mut chunked_at = None;
+    let mut any = false;
+    for v in headers.get_all(TRANSFER_ENCODING) {
+        any = true;
+        for part in v.as_bytes().split(|&b| b == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() {
+                return Err(Error::bad("empty transfer coding"));
+            }
+            if part.eq_ignore_ascii_case(b"chunked") {
+                if chunked_at.is_some() {
+                    return Err(Error::bad("chunked applied more than once"));
+                }
+                chunked_at = Some(codings);
+            } else if is_request {
+                let known = [
+                    &b"gzip"[..],
+                    b"deflate",
+                    b"compress",
+                    b"x-gzip",
+                    b"identity",
+                ]
+                .iter()
+                .any(|k| part.eq_ignore_ascii_case(k));
+                return Err(if known {
+                    Error::Protocol(
+                        StatusCode::NOT_IMPLEMENTED,
+                        "transfer coding not implemented",
+                    )
+                } else {
+                    Error::Protocol(StatusCode::NOT_IMPLEMENTED, "unknown transfer coding")
+                });
+            }
+            codings += 1;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    match chunked_at {
+        Some(i) if i + 1 == codings => Ok(Some(true)),
+        Some(_) => Err(Error::bad("chunked is not the last transfer coding")),
+        None if is_request => Err(Error::bad("request body coding without chunked")),
+        None => Ok(Some(false)),
+    }
+}
+
+fn request_framing(headers: &HeaderMap, version: Version) -> Result<Framing, Error> {
+    let te = transfer_chunked(headers, true)?;
+    let cl = content_length(headers)?;
+    match (te, cl) {
+        (Some(_), Some(_)) => Err(Error::bad("both Content-Length and Transfer-Encoding")),
+        (Some(_), None) if version == Version::HTTP_10 => {
+            Err(Error::bad("Transfer-Encoding in an HTTP/1.0 request"))
+        }
+        (Some(_), None) => Ok(Framing::Chunked),
+        (None, Some(0)) | (None, None) => Ok(Framing::Empty),
+        (None, Some(n)) => Ok(Framing::Length(n)),
+    }
+}
+
+/// A parsed response head (client side).
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: StatusCode,
+    /// HTTP/1.0 or HTTP/1.1.
+    pub version: Version,
+    /// The header fields.
+    pub headers: HeaderMap,
+    /// How the body is delimited (given the request method).
+    pub framing: Framing,
+    /// Whether the connection may be reused after this response.
+    pub keep_alive: bool,
+}
+
+/// Parses a response head from the front of `buf` (see
+/// [`parse_request`]); `method` is the request's, for HEAD.
+pub fn parse_response(
+    buf: &[u8],
+    method: &Method,
+    limits: &HeadLimits,
+) -> Result<Option<(ResponseHead, usize)>, Error> {
+    let mut stack = [httparse::EMPTY_HEADER; 128];
+    let mut heap;
+    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= stack.len() {
+        &mut stack[..limits.max_headers]
+    } else {
+        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        &mut heap[..]
+    };
+    let mut res = httparse::Response::new(headers);
+    let len = match res.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_head_size {
+                return Err(too_large("response head too large"));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(map_httparse(e)),
+    };
+    if len > limits.max_head_size {
+        return Err(too_large("response head too large"));
+    }
+    let status = StatusCode::from_u16(res.code.unwrap_or(0))
+        .map_err(|_| Error::bad("invalid status code"))?;
+    let version = match res.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let headers = to_header_map(res.headers)?;
+    let no_body = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || *method == Method::HEAD;
+    let te = transfer_chunked(&headers, false)?;
+    let cl = content_length(&headers)?;
+    let mut keep_alive = keep_alive(&headers, version);
+    let framing = if no_body {
+        Framing::Empty
+    } else {
+        match (te, cl) {
+            (Some(_), Some(_)) => {
+                return Err(Error::bad("both Content-Length and Transfer-Encoding"))
+            }
+            (Some(true), None) => Framing::Chunked,
+            (Some(false), None) | (None, None) => {
+                keep_alive = false;
+                Framing::UntilClose
+            }
+            (None, Some(0)) => Framing::Empty,
+            (None, Some(n)) => Framing::Length(n),
+        }
+    };
+    Ok(Some((
+        ResponseHead {
+            status,
+            version,
+            headers,
+            framing,
+            keep_alive,
+        },
+        len,
+    )))
+}
+
+/// Position of the first `b` in `hay`.
+pub(crate) fn memchr(b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &[u8]) -> Result<Option<(RequestHead, usize)>, Error> {
+        parse_request(s, &HeadLimits::default())
+    }
+
+    #[test]
+    fn simple_and_partial() {
+        let (h, n) = parse(b"GET /a?b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 30);
+        assert_eq!(h.method, Method::GET);
+        assert_eq!(h.uri.path(), "/a");
+        assert!(h.keep_alive);
+        assert_eq!(h.framing, Framing::Empty);
+        assert!(parse(b"GET /a HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        let (h, _) = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(!h.keep_alive);
+        let (h, _) = parse(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn bare_lf_is_lenient_unless_strict() {
+        let req = b"GET / HTTP/1.1\nHost: x\n\n";
+        assert!(parse(req).unwrap().is_some());
+        let strict = HeadLimits {
+            strict: true,
+            ..HeadLimits::default()
+        };
+        assert_eq!(parse_request(req, &strict).unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn framing_attacks() {
+        let cases: &[(&[u8], u16)] = &[
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 2\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 501),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: x\x01\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHo(st: x\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417),
+        ];
+        for (req, status) in cases {
+            let e = parse(req).unwrap_err();
+            assert_eq!(
+                e.status().as_u16(),
+                *status,
+                "{}",
+                String::from_utf8_lossy(req)
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let l = HeadLimits {
+            max_uri_len: 100,
+            max_headers: 3,
+            max_head_size: 300,
+            strict: false,
+        };
+        let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(200));
+        assert_eq!(
+            parse_request(long.as_bytes(), &l).unwrap_err().status(),
+            414
+        );
+        let many = "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+        assert_eq!(
+            parse_request(many.as_bytes(), &l).unwrap_err().status(),
+            431
+        );
+        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nA: {}\r\n", "b".repeat(300));
+        assert_eq!(parse_request(big.as_bytes(), &l).unwrap_err().status(), 431);
+    }
+
+    #[test]
+    fn responses() {
+        let m = Method::GET;
+        let l = HeadLimits::default();
+        let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", &m, &l)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::Length(5));
+        let (r, _) = parse_response(b"HTTP/1.1 200 OK\r\n\r\n", &m, &l)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::UntilClose);
+        assert!(!r.keep_alive);
+        let (r, _) = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            &Method::HEAD,
+            &l,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.framing, Framing::Empty);
+    }
+}

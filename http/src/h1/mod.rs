@@ -1,0 +1,12 @@
+//! HTTP/1 wire format: request and response heads (parsed with `httparse`,
+//! checked against request smuggling), the chunked coding, `Date`.
+
+pub mod chunked;
+pub(crate) mod date;
+pub(crate) mod encode;
+pub mod head;
+pub(crate) mod io;
+
+pub use chunked::{ChunkedDecoder, Decoded};
+pub use date::format_date;
+pub use head::{parse_request, parse_response, Framing, HeadLimits, RequestHead, ResponseHead};

@@ -1,0 +1,537 @@
+//! One server connection: read a head, run the handler in its own task,
+//! write the response, repeat while keep-alive holds.
+//!
+//! System calls per keep-alive request: the read that brings the request,
+//! one `writev` for head and body (pipelined requests already buffered are
+//! answered together, in order, with one write), and the `epoll_wait` in
+//! between; the socket's registration never changes.
+
+use super::{status_response, ConnFlags, Server};
+use crate::body::{Body, BodySource, Incoming, Kind};
+use crate::error::Error;
+use crate::h1::chunked::chunk_header;
+use crate::h1::encode::{response_head, OutFraming};
+use crate::h1::io::ConnIo;
+use crate::h1::{parse_request, Framing, RequestHead};
+use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, HOST};
+use http::{Method, Request, Response, StatusCode, Version};
+use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
+use runtime_reactor::time::Sleep;
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Output size beyond which a response is flushed at once even when more
+/// pipelined requests wait.
+const FLUSH_AT: usize = 64 * 1024;
+/// Bytes of request body left unread by a handler that are read and
+/// dropped to keep the connection; beyond, it is closed.
+const MAX_DISCARD: u64 = 256 * 1024;
+/// Longest lingering close: reading what the client still sends after an
+/// error answer, so the kernel does not reset the connection before the
+/// client has read the answer.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// A deadline timer that touches the timer wheel rarely: a timer set for an
+/// earlier target is moved forward only when it fires.
+#[derive(Default)]
+struct Deadline {
+    sleep: Option<Sleep>,
+}
+
+impl Deadline {
+    fn poll_expired(&mut self, cx: &mut Context<'_>, target: Instant) -> bool {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| runtime_reactor::time::sleep_until(target));
+        if sleep.deadline() > target {
+            sleep.reset(target);
+        }
+        loop {
+            if sleep.poll_sleep(cx).is_pending() {
+                return false;
+            }
+            if Instant::now() >= target {
+                return true;
+            }
+            sleep.reset(target);
+        }
+    }
+}
+
+type Shared<S> = Rc<RefCell<ConnIo<S>>>;
+
+pub(super) async fn serve<S>(stream: S, server: Server, flags: Rc<ConnFlags>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    let cfg = server.config.clone();
+    let mut bs = BufferedStream::new(stream);
+    bs.set_sendfile(true);
+    bs.set_timeouts(None, cfg.timeouts.write);
+    let conn: Shared<S> = Rc::new(RefCell::new(ConnIo::new(bs)));
+    let source: Rc<RefCell<dyn BodySource>> = conn.clone();
+    let mut deadline = Deadline::default();
+    let mut head_buf = Vec::with_capacity(256);
+    let mut first = true;
+    loop {
+        if server.state.closing.get() && conn.borrow().io.input().is_empty() {
+            break;
+        }
+        let head = match read_head(&conn, &server, &flags, &mut deadline, first).await {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                let _ = flush(&conn).await;
+                break;
+            }
+            Err(e) => {
+                answer_error(&conn, &e, &mut head_buf).await;
+                break;
+            }
+        };
+        first = false;
+        match exchange(&conn, &source, &server, head, &mut head_buf).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => break,
+        }
+    }
+    let _ = poll_fn(|cx| conn.borrow_mut().io.poll_finish(cx)).await;
+}
+
+async fn flush<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> Result<(), Error> {
+    if conn.borrow().io.output().is_empty() {
+        return Ok(());
+    }
+    poll_fn(|cx| conn.borrow_mut().io.poll_flush_watermark(cx))
+        .await
+        .map_err(|e| Error::from_io(e, "write"))
+}
+
+/// Reads until a whole request head is buffered. `Ok(None)`: the client
+/// closed (or the keep-alive wait ended) between requests.
+async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Shared<S>,
+    server: &Server,
+    flags: &ConnFlags,
+    deadline: &mut Deadline,
+    first: bool,
+) -> Result<Option<RequestHead>, Error> {
+    let cfg = &server.config;
+    let waiting_since = Instant::now();
+    let mut started: Option<Instant> = None;
+    loop {
+        {
+            let mut c = conn.borrow_mut();
+            let input = c.io.input_mut();
+            if !input.is_empty() {
+                flags.idle.set(false);
+                started.get_or_insert_with(Instant::now);
+                let first_len = input.peek(usize::MAX).next().map_or(0, <[u8]>::len);
+                if first_len < input.len() {
+                    input.pullup(input.len())?;
+                }
+                let buf = input.peek(usize::MAX).next().unwrap_or(&[]);
+                if let Some((head, len)) = parse_request(buf, &cfg.head_limits)? {
+                    input.drain(len)?;
+                    return Ok(Some(head));
+                }
+            }
+        }
+        // More bytes needed: what is answered goes out first.
+        flush(conn).await?;
+        let idle = conn.borrow().io.input().is_empty();
+        flags.idle.set(idle);
+        if idle && server.state.closing.get() {
+            return Ok(None);
+        }
+        let target = match (started, idle) {
+            (Some(t), false) => cfg.timeouts.header_read.map(|d| t + d),
+            _ if first => cfg.timeouts.header_read.map(|d| waiting_since + d),
+            _ => cfg.timeouts.keep_alive.map(|d| waiting_since + d),
+        };
+        let got = poll_fn(|cx| {
+            let mut c = conn.borrow_mut();
+            match c.io.poll_fill(cx) {
+                Poll::Ready(r) => Poll::Ready(r.map_err(|e| Error::from_io(e, "read"))),
+                Poll::Pending => match target {
+                    Some(t) if deadline.poll_expired(cx, t) => {
+                        Poll::Ready(Err(Error::Timeout("header read")))
+                    }
+                    _ => Poll::Pending,
+                },
+            }
+        })
+        .await;
+        match got {
+            Ok(0) => {
+                if conn.borrow().io.input().is_empty() {
+                    return Ok(None);
+                }
+                return Err(Error::ConnectionClosed);
+            }
+            Ok(_) => {}
+            Err(Error::Timeout(_)) if idle => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Answers a protocol error and closes (with a lingering close, so the
+/// client gets the answer).
+async fn answer_error<S>(conn: &Shared<S>, e: &Error, head_buf: &mut Vec<u8>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    if matches!(e, Error::Io(_) | Error::ConnectionClosed) {
+        return;
+    }
+    let resp = status_response(e.status());
+    if write_response(conn, resp, &Method::GET, Version::HTTP_11, false, head_buf)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    linger(conn).await;
+}
+
+/// Shuts down the write side, then reads and drops what the client still
+/// sends, for a while.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
+    if poll_fn(|cx| conn.borrow_mut().io.poll_finish(cx))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let until = Instant::now() + LINGER;
+    let mut deadline = Deadline::default();
+    let mut total = 0usize;
+    loop {
+        let r = poll_fn(|cx| {
+            let mut c = conn.borrow_mut();
+            let len = c.io.input().len();
+            let _ = c.io.input_mut().drain(len);
+            match c.io.poll_fill(cx) {
+                Poll::Ready(r) => Poll::Ready(r.ok()),
+                Poll::Pending if deadline.poll_expired(cx, until) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await;
+        match r {
+            Some(n @ 1..) if total < (1 << 20) => total += n,
+            _ => return,
+        }
+    }
+}
+
+/// One request: checks, handler task, response. `Ok(true)` to keep the
+/// connection.
+async fn exchange<S>(
+    conn: &Shared<S>,
+    source: &Rc<RefCell<dyn BodySource>>,
+    server: &Server,
+    head: RequestHead,
+    head_buf: &mut Vec<u8>,
+) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    let cfg = &server.config;
+    let method = head.method.clone();
+    let version = head.version;
+    let has_body = head.framing != Framing::Empty;
+    if !cfg.limits.allowed_methods.contains(&head.method) {
+        let mut resp = status_response(StatusCode::METHOD_NOT_ALLOWED);
+        resp.headers_mut().insert(ALLOW, cfg.allow_header.clone());
+        write_response(conn, resp, &method, version, false, head_buf).await?;
+        linger(conn).await;
+        return Ok(false);
+    }
+    if let Framing::Length(n) = head.framing {
+        if n > cfg.limits.max_body_size {
+            answer_error(conn, &Error::BodyTooLarge, head_buf).await;
+            return Ok(false);
+        }
+    }
+    let len = match head.framing {
+        Framing::Length(n) => Some(n),
+        Framing::Empty => Some(0),
+        _ => None,
+    };
+    let gen = {
+        let mut c = conn.borrow_mut();
+        let gen = c.start_body(
+            head.framing,
+            cfg.limits.max_body_size,
+            cfg.limits.max_head_size,
+        );
+        c.continue_pending = head.expect_continue && has_body;
+        c.io.set_timeouts(cfg.timeouts.body_read, cfg.timeouts.write);
+        gen
+    };
+    let body = if has_body {
+        Body::incoming(Incoming::new(source.clone(), gen, len))
+    } else {
+        Body::empty()
+    };
+    let mut keep_alive = head.keep_alive;
+    let mut req = Request::new(body);
+    *req.method_mut() = head.method;
+    *req.uri_mut() = head.uri;
+    *req.version_mut() = head.version;
+    *req.headers_mut() = head.headers;
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        });
+    let handler = cfg.router.find(host.as_deref(), req.uri().path()).cloned();
+    let mut resp = match handler {
+        Some(h) => match runtime_executor::spawn(h.call(req)).await {
+            Ok(r) => r,
+            Err(_) => {
+                // The handler panicked: 500, and the connection closes
+                // (its body may be half read).
+                keep_alive = false;
+                status_response(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        },
+        None => {
+            drop(req);
+            status_response(StatusCode::NOT_FOUND)
+        }
+    };
+    // A body the handler failed to read decides the answer.
+    let body_error = conn.borrow_mut().error.take();
+    if let Some(e) = body_error {
+        if matches!(e, Error::Io(_) | Error::ConnectionClosed) {
+            conn.borrow_mut().retire();
+            return Ok(false);
+        }
+        resp = status_response(e.status());
+        keep_alive = false;
+    }
+    {
+        let c = conn.borrow();
+        if !c.body_done() && (c.continue_pending || c.error.is_some()) {
+            // The client waits for 100 Continue we will not send, or the
+            // body is broken: the connection cannot carry another request.
+            keep_alive = false;
+        }
+    }
+    if server.state.closing.get() {
+        keep_alive = false;
+    }
+    if resp
+        .headers()
+        .get(CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+    {
+        keep_alive = false;
+    }
+    let keep_alive = write_response(conn, resp, &method, version, keep_alive, head_buf).await?;
+    // The rest of a body the handler did not read, if small.
+    let mut keep = keep_alive;
+    if keep && !conn.borrow().body_done() {
+        // The answer goes out first: the client may wait for it before
+        // sending the rest.
+        flush(conn).await?;
+        keep = discard_body(conn).await;
+    }
+    conn.borrow_mut().retire();
+    if !keep {
+        if !keep_alive {
+            flush(conn).await?;
+        }
+        linger(conn).await;
+    }
+    Ok(keep)
+}
+
+/// Reads and drops the rest of the request body, up to [`MAX_DISCARD`].
+async fn discard_body<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> bool {
+    let mut dropped = 0u64;
+    loop {
+        let r = poll_fn(|cx| conn.borrow_mut().poll_body(cx)).await;
+        match r {
+            None => return true,
+            Some(Ok(d)) => {
+                dropped += d.len() as u64;
+                if dropped > MAX_DISCARD {
+                    return false;
+                }
+            }
+            Some(Err(_)) => return false,
+        }
+    }
+}
+
+/// Writes a response; returns whether the connection stays open.
+pub(crate) async fn write_response<S>(
+    conn: &Shared<S>,
+    resp: Response<Body>,
+    method: &Method,
+    version: Version,
+    mut keep_alive: bool,
+    head_buf: &mut Vec<u8>,
+) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    let (parts, mut body) = resp.into_parts();
+    let status = parts.status;
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let head_only = *method == Method::HEAD;
+    let framing = if bodiless {
+        OutFraming::None
+    } else if let Some(n) = body.size_hint() {
+        if head_only && n == 0 {
+            // A HEAD handler may state the length itself.
+            match parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+            {
+                Some(n) => OutFraming::Length(n),
+                None => OutFraming::Length(0),
+            }
+        } else {
+            OutFraming::Length(n)
+        }
+    } else if version == Version::HTTP_11 {
+        OutFraming::Chunked
+    } else {
+        keep_alive = false;
+        OutFraming::Close
+    };
+    head_buf.clear();
+    response_head(
+        head_buf,
+        status,
+        &parts.headers,
+        framing,
+        keep_alive,
+        version,
+    );
+    let streamed = {
+        let mut c = conn.borrow_mut();
+        let out = c.io.output_mut();
+        out.add(head_buf)?;
+        if head_only || bodiless {
+            None
+        } else {
+            match std::mem::replace(&mut body.kind, Kind::Empty) {
+                Kind::Empty => None,
+                Kind::Bytes(b) => {
+                    if b.len() <= 16 * 1024 {
+                        out.add(b.as_bytes())?;
+                    } else {
+                        out.add_reference(b)?;
+                    }
+                    None
+                }
+                Kind::File { seg, pos } => {
+                    out.add_file_segment(&seg, pos, None)?;
+                    None
+                }
+                other => {
+                    body.kind = other;
+                    Some(body)
+                }
+            }
+        }
+    };
+    match streamed {
+        Some(body) => stream_body(conn, body, framing, keep_alive).await,
+        None => finish_write(conn, keep_alive).await,
+    }
+}
+
+async fn finish_write<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Shared<S>,
+    keep_alive: bool,
+) -> Result<bool, Error> {
+    if keep_alive && conn.borrow().io.output().len() < FLUSH_AT {
+        // Left for `read_head`, which flushes before it waits for more:
+        // pipelined requests already buffered are answered in the same
+        // write.
+        return Ok(true);
+    }
+    flush(conn).await?;
+    Ok(keep_alive)
+}
+
+/// Sends a streamed body: chunked, length-checked, or until close.
+async fn stream_body<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Shared<S>,
+    mut body: Body,
+    framing: OutFraming,
+    keep_alive: bool,
+) -> Result<bool, Error> {
+    let mut sent = 0u64;
+    let mut hdr = [0u8; 18];
+    loop {
+        // Whatever waits in the output goes out while the body has nothing.
+        let item = match poll_fn(|cx| Poll::Ready(body.poll_chunk(cx))).await {
+            Poll::Ready(item) => item,
+            Poll::Pending => {
+                flush(conn).await?;
+                body.chunk().await
+            }
+        };
+        let data = match item {
+            None => break,
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                // Cut: the client sees the body unfinished.
+                flush(conn).await.ok();
+                return Err(e);
+            }
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        {
+            let mut c = conn.borrow_mut();
+            let out = c.io.output_mut();
+            match framing {
+                OutFraming::Chunked => {
+                    out.add(chunk_header(data.len(), &mut hdr))?;
+                    out.add_reference(data)?;
+                    out.add(b"\r\n")?;
+                }
+                OutFraming::Length(n) if sent > n => {
+                    return Err(Error::Invalid("body longer than its stated length".into()));
+                }
+                _ => out.add_reference(data)?,
+            }
+        }
+        if conn.borrow().io.output().len() >= FLUSH_AT {
+            // Backpressure: wait until the client takes the bytes.
+            flush(conn).await?;
+        }
+    }
+    match framing {
+        OutFraming::Chunked => conn.borrow_mut().io.output_mut().add(b"0\r\n\r\n")?,
+        OutFraming::Length(n) if sent != n => {
+            flush(conn).await.ok();
+            return Err(Error::Invalid("body shorter than its stated length".into()));
+        }
+        _ => {}
+    }
+    flush(conn).await?;
+    Ok(keep_alive)
+}

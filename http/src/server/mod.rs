@@ -1,0 +1,468 @@
+//! The HTTP/1.1 server (evhttp): [`Server`] with its routes, limits and
+//! timeouts, serving listeners on the single-threaded runtime, on every
+//! worker of the per-thread runtime ([`Server::serve_sharded`]), or any
+//! stream ([`Server::serve_connection`]); graceful [`Shutdown`].
+
+mod conn;
+mod shutdown;
+
+pub use shutdown::Shutdown;
+
+use crate::body::Body;
+use crate::h1::HeadLimits;
+use crate::router::{Handler, Router};
+use http::Method;
+use runtime_executor::{AbortHandle, Handle};
+use runtime_io::AsyncRead;
+use runtime_net::{serve_sharded, ListenOptions, ShardedServer, TcpListener, UnixListener};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+/// Size limits, all on by default (the status answered when one is
+/// exceeded is in brackets). The connection is closed after each.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Request line plus header fields, in bytes (431). Default 16 KiB.
+    pub max_head_size: usize,
+    /// Number of header fields (431). Default 64.
+    pub max_headers: usize,
+    /// Length of the request target (414). Default 8 KiB.
+    pub max_uri_len: usize,
+    /// Request body size (413): checked against `Content-Length` before the
+    /// handler runs, and while a chunked body is read. Default 64 MiB.
+    pub max_body_size: u64,
+    /// Connections served at once per thread; beyond it, new connections
+    /// wait in the listen backlog until one closes. Default 10,000.
+    pub max_connections: usize,
+    /// The methods accepted (405 with `Allow` for others). Default GET,
+    /// HEAD, POST, PUT, DELETE, OPTIONS, PATCH.
+    pub allowed_methods: Vec<Method>,
+    /// Refuse bare LF line ends in heads (400); see
+    /// [`h1`](crate::h1::head) for the choice made otherwise.
+    pub strict: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_size: 16 * 1024,
+            max_headers: 64,
+            max_uri_len: 8 * 1024,
+            max_body_size: 64 * 1024 * 1024,
+            max_connections: 10_000,
+            allowed_methods: vec![
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+                Method::PATCH,
+            ],
+            strict: false,
+        }
+    }
+}
+
+impl Limits {
+    pub(crate) fn head(&self) -> HeadLimits {
+        HeadLimits {
+            max_head_size: self.max_head_size,
+            max_headers: self.max_headers,
+            max_uri_len: self.max_uri_len,
+            strict: self.strict,
+        }
+    }
+}
+
+/// Timeouts, all on by default (`None` turns one off).
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// From the first byte of a request to the end of its head (408 and
+    /// close): cuts a client trickling a byte at a time. Also how long a
+    /// new connection may stay silent. Default 10 s.
+    pub header_read: Option<Duration>,
+    /// Longest wait for more of a request body (the handler's read fails,
+    /// 408, close). Default 30 s.
+    pub body_read: Option<Duration>,
+    /// How long a kept-alive connection may wait for its next request
+    /// (closed silently). Default 60 s.
+    pub keep_alive: Option<Duration>,
+    /// Longest wait for the client to take response bytes (close).
+    /// Default 30 s.
+    pub write: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: Some(Duration::from_secs(10)),
+            body_read: Some(Duration::from_secs(30)),
+            keep_alive: Some(Duration::from_secs(60)),
+            write: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) router: Router,
+    pub(crate) limits: Limits,
+    pub(crate) head_limits: HeadLimits,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) allow_header: http::HeaderValue,
+    pub(crate) shutdown: Option<(Shutdown, Duration)>,
+}
+
+/// Per-thread state: the connections being served.
+#[derive(Default)]
+pub(crate) struct State {
+    conns: RefCell<HashMap<u64, ConnEntry>>,
+    next_id: Cell<u64>,
+    /// Accept loops waiting for a free connection slot.
+    slot_waiters: RefCell<Vec<Waker>>,
+    /// Waiting for the connections to finish (shutdown).
+    drain_waiters: RefCell<Vec<Waker>>,
+    pub(crate) closing: Cell<bool>,
+}
+
+struct ConnEntry {
+    abort: AbortHandle,
+    flags: Rc<ConnFlags>,
+}
+
+/// What the server knows of a connection's task.
+#[derive(Default)]
+pub(crate) struct ConnFlags {
+    /// Waiting for the next request with nothing buffered.
+    pub(crate) idle: Cell<bool>,
+}
+
+/// Removes a connection from the state when its task ends (or is
+/// aborted).
+struct ConnGuard {
+    state: Rc<State>,
+    id: u64,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.state.conns.borrow_mut().remove(&self.id);
+        for w in self.state.slot_waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+        for w in self.state.drain_waiters.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+}
+
+/// An HTTP/1.1 server: routes, limits and timeouts, then `serve` on
+/// listeners.
+///
+/// ```
+/// use runtime_http::{Body, Server};
+/// use http::Response;
+/// use runtime_net::TcpListener;
+///
+/// runtime_executor::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let server = Server::new()
+///         .route("/hello", |_req| async { Response::new(Body::from("Hello, world!\n")) });
+///     runtime_executor::spawn(async move { server.serve(listener).await });
+///     let client = runtime_http::Client::new();
+///     let res = client.get(&format!("http://{addr}/hello")).await.unwrap();
+///     assert_eq!(res.status(), 200);
+///     assert_eq!(res.into_body().collect().await.unwrap(), b"Hello, world!\n");
+///     Ok::<(), std::io::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    pub(crate) config: Rc<Config>,
+    pub(crate) state: Rc<State>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("router", &self.config.router)
+            .field("limits", &self.config.limits)
+            .field("timeouts", &self.config.timeouts)
+            .finish()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::new()
+    }
+}
+
+fn allow_value(methods: &[Method]) -> http::HeaderValue {
+    let list: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    http::HeaderValue::from_str(&list.join(", ")).unwrap_or(http::HeaderValue::from_static("GET"))
+}
+
+impl Server {
+    /// A server with no routes (every request gets 404), default limits
+    /// and timeouts.
+    pub fn new() -> Server {
+        let limits = Limits::default();
+        Server {
+            config: Rc::new(Config {
+                router: Router::new(),
+                head_limits: limits.head(),
+                allow_header: allow_value(&limits.allowed_methods),
+                limits,
+                timeouts: Timeouts::default(),
+                shutdown: None,
+            }),
+            state: Rc::new(State::default()),
+        }
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        Rc::make_mut(&mut self.config)
+    }
+
+    /// Answers `path` with `handler` (`evhttp_set_cb`).
+    pub fn route(mut self, path: impl Into<String>, handler: impl Handler) -> Server {
+        let c = self.config_mut();
+        c.router = std::mem::take(&mut c.router).route(path, handler);
+        self
+    }
+
+    /// Answers what no route matches (`evhttp_set_gencb`).
+    pub fn fallback(mut self, handler: impl Handler) -> Server {
+        let c = self.config_mut();
+        c.router = std::mem::take(&mut c.router).fallback(handler);
+        self
+    }
+
+    /// Serves hosts matching `pattern` with `router`
+    /// (`evhttp_add_virtual_host`); see [`Router::virtual_host`].
+    pub fn virtual_host(mut self, pattern: impl Into<String>, router: Router) -> Server {
+        let c = self.config_mut();
+        c.router = std::mem::take(&mut c.router).virtual_host(pattern, router);
+        self
+    }
+
+    /// Replaces the whole router.
+    pub fn router(mut self, router: Router) -> Server {
+        self.config_mut().router = router;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Server {
+        let c = self.config_mut();
+        c.head_limits = limits.head();
+        c.allow_header = allow_value(&limits.allowed_methods);
+        c.limits = limits;
+        self
+    }
+
+    /// Sets the timeouts.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Server {
+        self.config_mut().timeouts = timeouts;
+        self
+    }
+
+    /// Stops serving when `shutdown` is triggered: listeners stop
+    /// accepting, idle connections close, requests in flight finish (their
+    /// connections close after the response) for up to `grace`, then what
+    /// remains is cut.
+    pub fn with_shutdown(mut self, shutdown: &Shutdown, grace: Duration) -> Server {
+        self.config_mut().shutdown = Some((shutdown.clone(), grace));
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits_ref(&self) -> &Limits {
+        &self.config.limits
+    }
+
+    /// Connections being served on this thread.
+    pub fn connections(&self) -> usize {
+        self.state.conns.borrow().len()
+    }
+
+    /// Serves connections accepted from `listener` until the shutdown
+    /// handle (if any) is triggered; each connection is a task, each
+    /// request runs its handler in a task of its own.
+    pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        self.accept_loop(|cx| {
+            listener.poll_accept(cx).map_ok(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                s
+            })
+        })
+        .await
+    }
+
+    /// Serves a Unix-domain listener, like [`serve`](Server::serve).
+    pub async fn serve_unix(&self, listener: UnixListener) -> io::Result<()> {
+        self.accept_loop(|cx| listener.poll_accept(cx).map_ok(|(s, _)| s))
+            .await
+    }
+
+    /// Binds `addr` and serves it.
+    pub async fn bind(&self, addr: SocketAddr) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve(listener).await
+    }
+
+    /// Serves `addr` on every worker of a per-thread runtime: one
+    /// `SO_REUSEPORT` listener per worker, the server made on each worker
+    /// by `make` (handlers need not be `Send`).
+    pub fn serve_sharded<F>(handle: &Handle, addr: SocketAddr, make: F) -> io::Result<ShardedServer>
+    where
+        F: Fn() -> Server + Clone + Send + 'static,
+    {
+        serve_sharded(
+            handle,
+            addr,
+            ListenOptions::new(),
+            move |listener| async move { make().serve(listener).await },
+        )
+    }
+
+    /// Serves one connection over any stream (a TLS stream, a pair ...)
+    /// until it closes.
+    pub async fn serve_connection<S>(&self, stream: S)
+    where
+        S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
+    {
+        conn::serve(stream, self.clone(), Rc::new(ConnFlags::default())).await;
+    }
+
+    async fn accept_loop<S, A>(&self, mut accept: A) -> io::Result<()>
+    where
+        S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
+        A: FnMut(&mut std::task::Context<'_>) -> Poll<io::Result<S>>,
+    {
+        let shutdown = self.config.shutdown.clone();
+        loop {
+            let next = poll_fn(|cx| {
+                if let Some((s, _)) = &shutdown {
+                    if s.poll_triggered(cx).is_ready() {
+                        return Poll::Ready(None);
+                    }
+                }
+                if self.state.conns.borrow().len() >= self.config.limits.max_connections {
+                    self.state
+                        .slot_waiters
+                        .borrow_mut()
+                        .push(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                accept(cx).map(Some)
+            })
+            .await;
+            match next {
+                None => break,
+                Some(Ok(stream)) => self.spawn_conn(stream),
+                // The accept loop reports and backs off by itself (EMFILE
+                // ...); the server keeps going.
+                Some(Err(_)) => {}
+            }
+        }
+        if let Some((_, grace)) = shutdown {
+            self.drain(grace).await;
+        }
+        Ok(())
+    }
+
+    fn spawn_conn<S>(&self, stream: S)
+    where
+        S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
+    {
+        let id = self.state.next_id.get();
+        self.state.next_id.set(id + 1);
+        let flags = Rc::new(ConnFlags::default());
+        let guard = ConnGuard {
+            state: self.state.clone(),
+            id,
+        };
+        let server = self.clone();
+        let f = flags.clone();
+        let task = runtime_executor::spawn(async move {
+            let _guard = guard;
+            conn::serve(stream, server, f).await;
+        });
+        self.state.conns.borrow_mut().insert(
+            id,
+            ConnEntry {
+                abort: task.abort_handle(),
+                flags,
+            },
+        );
+    }
+
+    /// Graceful end: idle connections are closed at once, busy ones after
+    /// their response, all cut at the deadline.
+    async fn drain(&self, grace: Duration) {
+        self.state.closing.set(true);
+        let deadline = std::time::Instant::now() + grace;
+        let mut sleep = runtime_reactor::time::sleep_until(deadline);
+        poll_fn(|cx| {
+            // Collected first: an abort may drop the task (and its entry)
+            // at once.
+            let idle: Vec<AbortHandle> = self
+                .state
+                .conns
+                .borrow()
+                .values()
+                .filter(|e| e.flags.idle.get())
+                .map(|e| e.abort.clone())
+                .collect();
+            for a in idle {
+                a.abort();
+            }
+            if self.state.conns.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            if sleep.poll_sleep(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            self.state
+                .drain_waiters
+                .borrow_mut()
+                .push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        let rest: Vec<AbortHandle> = self
+            .state
+            .conns
+            .borrow()
+            .values()
+            .map(|e| e.abort.clone())
+            .collect();
+        for a in rest {
+            a.abort();
+        }
+    }
+}
+
+/// A response with just a status (and a short text body).
+pub(crate) fn status_response(status: http::StatusCode) -> http::Response<Body> {
+    let text = status.canonical_reason().unwrap_or("Error");
+    let mut r = http::Response::new(Body::from(format!("{} {text}\n", status.as_u16())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
