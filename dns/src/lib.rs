@@ -15,6 +15,9 @@
 //!   cancels it.
 //! - [`DnsServer`]: server ports (evdns_add_server_port) on UDP and TCP
 //!   answering through an async handler, with TC truncation and FORMERR.
+//! - [`connect`]: a TCP connection by host name (happy eyeballs);
+//!   [`install_net_resolver`] makes `net::TcpStream::connect("host:port")`
+//!   resolve through this crate too.
 //! - The free functions ([`resolve_ipv4`], [`lookup_host`], [`query`] …)
 //!   use the thread's default resolver, built lazily from the system
 //!   configuration, so this works with no set-up:
@@ -33,6 +36,7 @@
 mod answer;
 mod cache;
 mod config;
+mod connect;
 mod error;
 mod hosts;
 mod limit;
@@ -45,6 +49,7 @@ pub mod wire;
 
 pub use answer::{Answer, Entry};
 pub use config::{read_resolv_conf, ResolverConfig};
+pub use connect::{connect, install_net_resolver, ATTEMPT_DELAY};
 pub use error::Error;
 pub use hosts::Hosts;
 pub use resolver::{NameserverStatus, Resolver};

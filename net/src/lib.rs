@@ -68,6 +68,7 @@ pub use futures_io::{AsyncRead, AsyncWrite};
 
 pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 pub use options::ListenOptions;
+pub use resolve::{set_name_resolver, NameResolver};
 pub use shard::{serve_sharded, ShardedServer};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};

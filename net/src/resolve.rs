@@ -1,11 +1,33 @@
 //! Turning `impl ToSocketAddrs` into addresses without blocking the loop:
 //! literal addresses (a `SocketAddr`, `"127.0.0.1:80"`, `("::1", 80)` …)
-//! are parsed in place; anything that may need a name lookup runs
-//! `getaddrinfo` on the blocking pool, off the loop thread.
+//! are parsed in place; a host name goes to the resolver installed with
+//! [`set_name_resolver`] (runtime-dns installs its asynchronous one), or
+//! else runs `getaddrinfo` on the blocking pool, off the loop thread.
 
 use std::any::Any;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+/// An asynchronous host-name lookup: `(host, port)` to addresses, run on
+/// the calling thread. See [`set_name_resolver`].
+pub type NameResolver =
+    fn(host: String, port: u16) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>>>>;
+
+static NAME_RESOLVER: OnceLock<NameResolver> = OnceLock::new();
+
+/// Makes every socket of this process look host names up with `resolver`
+/// instead of `getaddrinfo` on the blocking pool (for `"host:port"`,
+/// `(host, port)` and their `String` forms; other `ToSocketAddrs` types
+/// keep using std). It can be set once; returns whether this call set it.
+/// The networking layer cannot depend on the DNS crate (which depends on
+/// it), so the DNS crate installs itself through this hook:
+/// `runtime::dns::install_net_resolver()`.
+pub fn set_name_resolver(resolver: NameResolver) -> bool {
+    NAME_RESOLVER.set(resolver).is_ok()
+}
 
 /// Resolves `addr`; an empty result is an `InvalidInput` error.
 pub(crate) async fn resolve<A>(addr: A) -> io::Result<Vec<SocketAddr>>
@@ -14,7 +36,10 @@ where
 {
     let addrs = match literal(&addr) {
         Some(a) => vec![a],
-        None => offload(move || addr.to_socket_addrs().map(|it| it.collect::<Vec<_>>())).await?,
+        None => match (NAME_RESOLVER.get(), host_and_port(&addr)) {
+            (Some(lookup), Some((host, port))) => lookup(host, port).await?,
+            _ => offload(move || addr.to_socket_addrs().map(|it| it.collect::<Vec<_>>())).await?,
+        },
     };
     if addrs.is_empty() {
         return Err(io::Error::new(
@@ -35,6 +60,31 @@ where
         Ok(r) => r,
         Err(e) => Err(io::Error::other(format!("address resolution failed: {e}"))),
     }
+}
+
+/// The host and port of the common forms naming a host.
+fn host_and_port(addr: &dyn Any) -> Option<(String, u16)> {
+    fn split(s: &str) -> Option<(String, u16)> {
+        let (host, port) = s.rsplit_once(':')?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Some((host.to_owned(), port.parse().ok()?))
+    }
+    if let Some(s) = addr.downcast_ref::<&'static str>() {
+        return split(s);
+    }
+    if let Some(s) = addr.downcast_ref::<String>() {
+        return split(s);
+    }
+    if let Some(&(host, port)) = addr.downcast_ref::<(&'static str, u16)>() {
+        return Some((host.to_owned(), port));
+    }
+    if let Some((host, port)) = addr.downcast_ref::<(String, u16)>() {
+        return Some((host.clone(), *port));
+    }
+    None
 }
 
 /// The address, when `addr` is one of the common types holding a literal
