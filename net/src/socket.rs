@@ -8,7 +8,7 @@
 //! change, so clearing then saves the `EAGAIN` call.
 
 use crate::sys::{self, RawAddr};
-use runtime_reactor::{Direction, Readiness, ReadyEvent, Registration};
+use runtime_reactor::{Direction, Readiness, ReadyEvent, Registration, Waiter};
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
@@ -72,16 +72,32 @@ impl Socket {
         self.reg.clear(Direction::Write)
     }
 
+    /// A waiter of its own for `dir`, for the `&self` async methods that
+    /// several tasks may run at once (`recv_from`, `accept`, ...).
+    pub(crate) fn waiter(&self, dir: Direction) -> Waiter<'_> {
+        self.reg.waiter(dir)
+    }
+
     /// Runs `op` once `dir` is ready; clears readiness on `WouldBlock` (and
     /// waits again) or when `op` reports the buffer drained; retries `EINTR`.
+    /// The waker is kept in `w` (a future's own waiter) or, with `None`, in
+    /// the registration's shared `poll_*` slot (most recent caller wins).
     fn poll_op<R>(
         &self,
+        mut w: Option<&mut Waiter<'_>>,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<(R, Drained)>,
     ) -> Poll<io::Result<R>> {
         loop {
-            let ev: ReadyEvent = match self.reg.poll_ready(dir, cx) {
+            let ready = match w.as_deref_mut() {
+                Some(w) => {
+                    debug_assert_eq!(w.direction(), dir);
+                    w.poll_ready(cx)
+                }
+                None => self.reg.poll_ready(dir, cx),
+            };
+            let ev: ReadyEvent = match ready {
                 Poll::Ready(Ok(ev)) => ev,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
@@ -131,16 +147,17 @@ impl Socket {
     /// Like [`poll_op`](Self::poll_op) for calls that never prove a drain.
     pub(crate) fn poll_io<R>(
         &self,
+        w: Option<&mut Waiter<'_>>,
         dir: Direction,
         cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_op(dir, cx, || op().map(|r| (r, Drained::Unknown)))
+        self.poll_op(w, dir, cx, || op().map(|r| (r, Drained::Unknown)))
     }
 
-    /// Waits until `dir` is (believed) ready.
-    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.reg.poll_ready(dir, cx).map_ok(drop)
+    /// Waits until `dir` is (believed) ready; any number of tasks may wait.
+    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
+        self.reg.ready(dir).await.map(drop)
     }
 
     /// Stream read: 0 is end of file; a short read clears read readiness.
@@ -153,7 +170,7 @@ impl Socket {
             return Poll::Ready(Ok(0));
         }
         let len = buf.len();
-        self.poll_op(Direction::Read, cx, || {
+        self.poll_op(None, Direction::Read, cx, || {
             let n = sys::recv(self.fd(), buf, 0)?;
             Ok((n, drained_if(n > 0 && n < len)))
         })
@@ -168,7 +185,7 @@ impl Socket {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Read, cx, || {
+        self.poll_op(None, Direction::Read, cx, || {
             let (n, cap) = sys::readv(self.fd(), bufs)?;
             Ok((n, drained_if(n > 0 && n < cap)))
         })
@@ -179,7 +196,7 @@ impl Socket {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Write, cx, || {
+        self.poll_op(None, Direction::Write, cx, || {
             let n = sys::send(self.fd(), buf)?;
             Ok((n, drained_if(n < buf.len())))
         })
@@ -195,7 +212,7 @@ impl Socket {
         if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        self.poll_op(Direction::Write, cx, || {
+        self.poll_op(None, Direction::Write, cx, || {
             let (n, total) = sys::writev(self.fd(), bufs)?;
             Ok((n, drained_if(n < total)))
         })
@@ -207,7 +224,7 @@ impl Socket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Read, cx, || {
+        self.poll_io(None, Direction::Read, cx, || {
             sys::recv(self.fd(), buf, libc::MSG_PEEK)
         })
     }
@@ -215,11 +232,12 @@ impl Socket {
     /// Datagram receive (`flags` may hold `MSG_PEEK`).
     pub(crate) fn poll_recv_from(
         &self,
+        w: Option<&mut Waiter<'_>>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
         flags: libc::c_int,
     ) -> Poll<io::Result<(usize, RawAddr)>> {
-        self.poll_io(Direction::Read, cx, || {
+        self.poll_io(w, Direction::Read, cx, || {
             sys::recv_from(self.fd(), buf, flags)
         })
     }
@@ -227,33 +245,69 @@ impl Socket {
     /// Datagram receive on a connected socket.
     pub(crate) fn poll_recv(
         &self,
+        w: Option<&mut Waiter<'_>>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
         flags: libc::c_int,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Read, cx, || sys::recv(self.fd(), buf, flags))
+        self.poll_io(w, Direction::Read, cx, || sys::recv(self.fd(), buf, flags))
     }
 
     /// Datagram send to `addr`.
     pub(crate) fn poll_send_to(
         &self,
+        w: Option<&mut Waiter<'_>>,
         cx: &mut Context<'_>,
         buf: &[u8],
         addr: &RawAddr,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Write, cx, || sys::send_to(self.fd(), buf, addr))
+        self.poll_io(w, Direction::Write, cx, || {
+            sys::send_to(self.fd(), buf, addr)
+        })
     }
 
     /// Datagram send on a connected socket.
-    pub(crate) fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.poll_io(Direction::Write, cx, || sys::send(self.fd(), buf))
+    pub(crate) fn poll_send(
+        &self,
+        w: Option<&mut Waiter<'_>>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(w, Direction::Write, cx, || sys::send(self.fd(), buf))
+    }
+
+    // Datagram async helpers: each call waits with a waiter of its own, so
+    // several tasks sharing one socket all get their datagrams.
+
+    pub(crate) async fn recv_from(
+        &self,
+        buf: &mut [u8],
+        flags: libc::c_int,
+    ) -> io::Result<(usize, RawAddr)> {
+        let mut w = self.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_recv_from(Some(&mut w), cx, buf, flags)).await
+    }
+
+    pub(crate) async fn recv(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
+        let mut w = self.waiter(Direction::Read);
+        poll_fn(|cx| self.poll_recv(Some(&mut w), cx, buf, flags)).await
+    }
+
+    pub(crate) async fn send_to(&self, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
+        let mut w = self.waiter(Direction::Write);
+        poll_fn(|cx| self.poll_send_to(Some(&mut w), cx, buf, addr)).await
+    }
+
+    pub(crate) async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        let mut w = self.waiter(Direction::Write);
+        poll_fn(|cx| self.poll_send(Some(&mut w), cx, buf)).await
     }
 
     /// Completes a non-blocking connect: waits for writability, then reads
     /// `SO_ERROR` (the kernel reports success as writable, failure as an
     /// error or hang-up, which also wake the writer).
     pub(crate) async fn finish_connect(&self) -> io::Result<()> {
-        poll_fn(|cx| self.poll_ready(Direction::Write, cx)).await?;
+        self.ready(Direction::Write).await?;
         match sys::take_error(self.fd())? {
             Some(e) => Err(e),
             None => Ok(()),

@@ -7,7 +7,6 @@ use crate::stream::impl_as_fd;
 use crate::sys::{self, RawAddr};
 use runtime_reactor::Direction;
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
@@ -91,7 +90,7 @@ impl UdpSocket {
     /// Sends one datagram to `target`; returns the bytes sent.
     pub async fn send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
         let addr = RawAddr::from_inet(&target);
-        poll_fn(|cx| self.sock.poll_send_to(cx, buf, &addr)).await
+        self.sock.send_to(buf, &addr).await
     }
 
     /// Polls for [`send_to`](Self::send_to).
@@ -102,13 +101,14 @@ impl UdpSocket {
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
         self.sock
-            .poll_send_to(cx, buf, &RawAddr::from_inet(&target))
+            .poll_send_to(None, cx, buf, &RawAddr::from_inet(&target))
     }
 
     /// Receives one datagram and its source. A datagram longer than `buf`
     /// is truncated.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| self.poll_recv_from(cx, buf)).await
+        let (n, a) = self.sock.recv_from(buf, 0).await?;
+        Ok((n, a.to_inet()?))
     }
 
     /// Polls for [`recv_from`](Self::recv_from).
@@ -117,7 +117,7 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        match self.sock.poll_recv_from(cx, buf, 0) {
+        match self.sock.poll_recv_from(None, cx, buf, 0) {
             Poll::Ready(Ok((n, a))) => Poll::Ready(a.to_inet().map(|a| (n, a))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
@@ -126,38 +126,38 @@ impl UdpSocket {
 
     /// Like [`recv_from`](Self::recv_from) without removing the datagram.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (n, a) = poll_fn(|cx| self.sock.poll_recv_from(cx, buf, libc::MSG_PEEK)).await?;
+        let (n, a) = self.sock.recv_from(buf, libc::MSG_PEEK).await?;
         Ok((n, a.to_inet()?))
     }
 
     /// Sends one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll_send(cx, buf)).await
+        self.sock.send(buf).await
     }
 
     /// Polls for [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.sock.poll_send(cx, buf)
+        self.sock.poll_send(None, cx, buf)
     }
 
     /// Receives one datagram from the connected peer.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll_recv(cx, buf, 0)).await
+        self.sock.recv(buf, 0).await
     }
 
     /// Polls for [`recv`](Self::recv).
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.sock.poll_recv(cx, buf, 0)
+        self.sock.poll_recv(None, cx, buf, 0)
     }
 
     /// Like [`recv`](Self::recv) without removing the datagram.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll_recv(cx, buf, libc::MSG_PEEK)).await
+        self.sock.recv(buf, libc::MSG_PEEK).await
     }
 
     /// Waits until a datagram can be read.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.sock.poll_ready(Direction::Read, cx)).await
+        self.sock.ready(Direction::Read).await
     }
 
     /// The local address.

@@ -14,7 +14,9 @@ mod registration;
 pub mod signal;
 pub mod slab;
 pub mod time;
+mod waiters;
 
 pub use driver::{EnterGuard, Notifier, Reactor, ReactorConfig};
 pub use poller::{supported_methods, Event, Features, Interest, Method, Poller, PollerConfig};
-pub use registration::{Direction, Readiness, ReadyEvent, Registration};
+pub use registration::{Direction, Readiness, ReadyEvent, Registration, Waiter};
+pub use waiters::{WaitKey, WaitList};

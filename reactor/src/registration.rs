@@ -1,6 +1,7 @@
 //! Registrations: a descriptor known to the current thread's reactor, with
-//! cached readiness bits and one waker per direction (plus one for peer
-//! close). Readiness is cleared only after the I/O call said `WouldBlock`, and
+//! cached readiness bits and a list of waiters per direction (plus one for
+//! peer close): any number of tasks may wait for the same readiness, and
+//! all are woken (see [`Waiter`]). Readiness is cleared only after the I/O call said `WouldBlock`, and
 //! only if the reactor has not delivered a newer event since (a tick
 //! counter), so a wake-up is never lost between the failed call and the
 //! waker being stored.
@@ -15,7 +16,8 @@
 use crate::coop;
 use crate::driver::{Inner, Reactor};
 use crate::poller::Interest;
-use std::cell::Cell;
+use crate::waiters::{Key, WaitList};
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
@@ -141,9 +143,25 @@ pub(crate) struct Slot {
     /// A level registration ([`Registration::level`]): the owner sets the
     /// interest, the reactor neither arms nor disarms it.
     pub(crate) level: bool,
-    read_waker: Cell<Option<Waker>>,
-    write_waker: Cell<Option<Waker>>,
-    close_waker: Cell<Option<Waker>>,
+    /// Waiters for reading, writing and peer close (indexed by [`Which`]).
+    waiters: [RefCell<WaitList>; 3],
+}
+
+/// Which waiter list: one per direction, and one for peer close.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Which {
+    Read = 0,
+    Write = 1,
+    Closed = 2,
+}
+
+impl From<Direction> for Which {
+    fn from(dir: Direction) -> Which {
+        match dir {
+            Direction::Read => Which::Read,
+            Direction::Write => Which::Write,
+        }
+    }
 }
 
 impl Slot {
@@ -159,14 +177,10 @@ impl Slot {
         self.tick.set(self.tick.get().wrapping_add(1));
         self.delivered.set(true);
         if ready.intersects(Direction::Read.mask()) {
-            if let Some(w) = self.read_waker.take() {
-                wakers.push(w);
-            }
+            self.list(Which::Read).take_wakers(wakers);
         }
         if ready.intersects(Direction::Write.mask()) {
-            if let Some(w) = self.write_waker.take() {
-                wakers.push(w);
-            }
+            self.list(Which::Write).take_wakers(wakers);
         }
         let close_mask = if early_close {
             Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0)
@@ -174,16 +188,21 @@ impl Slot {
             Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0 | Readiness::READABLE.0)
         };
         if ready.intersects(close_mask) {
-            if let Some(w) = self.close_waker.take() {
-                wakers.push(w);
-            }
+            self.list(Which::Closed).take_wakers(wakers);
         }
     }
 
-    fn waker_cell(&self, dir: Direction) -> &Cell<Option<Waker>> {
-        match dir {
-            Direction::Read => &self.read_waker,
-            Direction::Write => &self.write_waker,
+    fn list(&self, which: Which) -> std::cell::RefMut<'_, WaitList> {
+        self.waiters[which as usize].borrow_mut()
+    }
+
+    /// Stores the waker in the shared slot (`key` is `None`) or in the
+    /// future's own entry.
+    fn store(&self, which: Which, key: Option<&mut Option<Key>>, waker: &Waker) {
+        let mut list = self.list(which);
+        match key {
+            None => list.set_shared(waker),
+            Some(k) => list.set_keyed(k, waker),
         }
     }
 }
@@ -212,14 +231,6 @@ fn peek_closed(fd: RawFd) -> Option<bool> {
                 _ => None,
             }
         }
-    }
-}
-
-fn store_waker(cell: &Cell<Option<Waker>>, waker: &Waker) {
-    let old = cell.take();
-    match old {
-        Some(w) if w.will_wake(waker) => cell.set(Some(w)),
-        _ => cell.set(Some(waker.clone())),
     }
 }
 
@@ -366,9 +377,7 @@ impl Registration {
             delivered: Cell::new(false),
             armed: Cell::new(armed),
             level: level.is_some(),
-            read_waker: Cell::new(None),
-            write_waker: Cell::new(None),
-            close_waker: Cell::new(None),
+            waiters: Default::default(),
         });
         let got = slots.insert(slot.clone());
         debug_assert_eq!(got, index);
@@ -391,11 +400,33 @@ impl Registration {
 
     /// Ready when the direction is (believed) ready; otherwise stores the
     /// waker and returns `Pending`. Spends one unit of cooperative budget.
+    ///
+    /// The waker goes to the direction's one shared `poll_*` slot: when
+    /// several tasks call `poll_ready` for the same direction, only the
+    /// most recent caller's waker is kept (as with tokio's and smol's
+    /// `poll_*` methods). Tasks that wait at the same time each use a
+    /// [`Waiter`] (or [`ready`](Self::ready) / [`io`](Self::io), built on
+    /// it) instead: every one of them is woken.
     pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.poll_ready_in(dir, cx, None)
+    }
+
+    /// [`poll_ready`](Self::poll_ready) with the waker kept in the shared
+    /// slot (`key` is `None`) or in a future's own entry, which is
+    /// removed once the future sees readiness.
+    fn poll_ready_in(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        key: Option<&mut Option<Key>>,
+    ) -> Poll<io::Result<ReadyEvent>> {
         let ready = self.slot.readiness();
         if ready.intersects(dir.mask()) {
             if coop::poll_proceed(cx).is_pending() {
                 return Poll::Pending;
+            }
+            if let Some(k) = key {
+                self.slot.list(dir.into()).remove_key(k);
             }
             return Poll::Ready(Ok(ReadyEvent {
                 tick: self.slot.tick.get(),
@@ -403,9 +434,50 @@ impl Registration {
                 ready,
             }));
         }
-        store_waker(self.slot.waker_cell(dir), cx.waker());
+        self.slot.store(dir.into(), key, cx.waker());
         self.arm(dir);
         Poll::Pending
+    }
+
+    /// A waiter of its own for `dir`: a task that polls it is woken when
+    /// the direction becomes ready, whatever other tasks wait on the same
+    /// registration; dropping it removes its entry. One waiting `Waiter`
+    /// per registration and direction costs no allocation.
+    ///
+    /// ```
+    /// use runtime_reactor::{Direction, Reactor, Registration};
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::task::{Context, Waker};
+    /// let reactor = Reactor::new().unwrap();
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// reg.clear(Direction::Read).unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let (mut w1, mut w2) = (reg.waiter(Direction::Read), reg.waiter(Direction::Read));
+    /// assert!(w1.poll_ready(&mut cx).is_pending());
+    /// assert!(w2.poll_ready(&mut cx).is_pending());
+    /// assert_eq!(reg.waiters(Direction::Read), 2);
+    /// drop(w2);
+    /// assert_eq!(reg.waiters(Direction::Read), 1);
+    /// b.write_all(b"x").unwrap();
+    /// reactor.turn(None).unwrap(); // wakes w1's task
+    /// assert!(w1.poll_ready(&mut cx).is_ready());
+    /// ```
+    pub fn waiter(&self, dir: Direction) -> Waiter<'_> {
+        Waiter {
+            reg: self,
+            which: dir.into(),
+            key: None,
+        }
+    }
+
+    /// Number of wakers stored for `dir` and not woken yet: waiting
+    /// [`Waiter`]s plus the shared `poll_*` slot if set. Diagnostics and
+    /// tests.
+    pub fn waiters(&self, dir: Direction) -> usize {
+        self.slot.list(dir.into()).waiting()
     }
 
     /// [`poll_ready`](Self::poll_ready) for reading.
@@ -424,12 +496,28 @@ impl Registration {
     /// poll) notice a close even while unread data is pending; select notices
     /// it on sockets once the pending data has been read (it peeks with
     /// `MSG_PEEK`), and cannot tell on other descriptor kinds.
+    ///
+    /// Like [`poll_ready`](Self::poll_ready), this keeps the most recent
+    /// caller's waker only; [`closed`](Self::closed) futures each wait
+    /// on their own.
     pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_closed_in(cx, None)
+    }
+
+    fn poll_closed_in(
+        &self,
+        cx: &mut Context<'_>,
+        mut key: Option<&mut Option<Key>>,
+    ) -> Poll<io::Result<()>> {
         let closed = Readiness(Readiness::READ_CLOSED.0 | Readiness::ERROR.0);
         if self.slot.readiness().intersects(closed) {
+            if let Some(k) = key {
+                self.slot.list(Which::Closed).remove_key(k);
+            }
             return Poll::Ready(Ok(()));
         }
-        store_waker(&self.slot.close_waker, cx.waker());
+        self.slot
+            .store(Which::Closed, key.as_deref_mut(), cx.waker());
         if self.reactor.edge_triggered() {
             return Poll::Pending;
         }
@@ -446,7 +534,11 @@ impl Registration {
                 self.slot
                     .readiness
                     .set(self.slot.readiness() | Readiness::READ_CLOSED);
-                self.slot.close_waker.take();
+                let mut list = self.slot.list(Which::Closed);
+                match key {
+                    None => list.clear_shared(),
+                    Some(k) => list.remove_key(k),
+                }
                 Poll::Ready(Ok(()))
             }
             // Data is pending: the close cannot show until it is read.
@@ -611,23 +703,97 @@ impl Registration {
         }
     }
 
-    /// Waits until the direction is ready.
+    /// Waits until the direction is ready (with a [`Waiter`] of its own:
+    /// any number of tasks may wait at once).
     pub async fn ready(&self, dir: Direction) -> io::Result<ReadyEvent> {
-        std::future::poll_fn(|cx| self.poll_ready(dir, cx)).await
+        let mut w = self.waiter(dir);
+        std::future::poll_fn(|cx| w.poll_ready(cx)).await
     }
 
-    /// Waits until the peer closes (see [`poll_closed`](Self::poll_closed)).
+    /// Waits until the peer closes (see [`poll_closed`](Self::poll_closed));
+    /// any number of tasks may wait at once.
     pub async fn closed(&self) -> io::Result<()> {
-        std::future::poll_fn(|cx| self.poll_closed(cx)).await
+        let mut w = Waiter {
+            reg: self,
+            which: Which::Closed,
+            key: None,
+        };
+        std::future::poll_fn(|cx| self.poll_closed_in(cx, Some(&mut w.key))).await
     }
 
-    /// Runs `op` until it does not return `WouldBlock` (see [`poll_io`](Self::poll_io)).
+    /// Runs `op` until it does not return `WouldBlock` (see
+    /// [`poll_io`](Self::poll_io)), with a [`Waiter`] of its own.
     pub async fn io<R>(
         &self,
         dir: Direction,
         mut op: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_io(dir, cx, &mut op)).await
+        let mut w = self.waiter(dir);
+        std::future::poll_fn(|cx| w.poll_io(cx, &mut op)).await
+    }
+}
+
+/// One task's place in a registration's waiter list for a direction (see
+/// [`Registration::waiter`]). Polling it stores the task's waker in its
+/// own entry, so any number of `Waiter`s of one registration wait at once
+/// and all are woken; dropping it (or its seeing readiness) removes the
+/// entry.
+pub struct Waiter<'a> {
+    reg: &'a Registration,
+    which: Which,
+    key: Option<Key>,
+}
+
+impl fmt::Debug for Waiter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("fd", &self.reg.slot.fd)
+            .field("which", &self.which)
+            .field("waiting", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Waiter<'_> {
+    /// The direction waited for.
+    pub fn direction(&self) -> Direction {
+        match self.which {
+            Which::Write => Direction::Write,
+            _ => Direction::Read,
+        }
+    }
+
+    /// [`Registration::poll_ready`] with this waiter's own entry.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        let dir = self.direction();
+        self.reg.poll_ready_in(dir, cx, Some(&mut self.key))
+    }
+
+    /// [`Registration::poll_io`] with this waiter's own entry.
+    pub fn poll_io<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let ev = match self.poll_ready(cx) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.clear_readiness(ev),
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.key.is_some() {
+            self.reg.slot.list(self.which).remove_key(&mut self.key);
+        }
     }
 }
 

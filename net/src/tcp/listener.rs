@@ -12,7 +12,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -111,18 +111,23 @@ impl TcpListener {
     /// Accepts a connection: the new stream (non-blocking, close-on-exec,
     /// registered) and the peer's address.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut w = self.acc.waiter();
+        let (fd, addr) = poll_fn(|cx| self.acc.poll_accept_with(cx, &mut w)).await?;
+        Self::accepted(fd, addr)
     }
 
-    /// Polls for one connection (see [`accept`](Self::accept)).
+    /// Polls for one connection (see [`accept`](Self::accept)). Only the
+    /// most recent caller's waker is kept: tasks that accept at the same
+    /// time use `accept`.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        match self.acc.poll_accept(cx) {
-            Poll::Ready(Ok((fd, addr))) => Poll::Ready(
-                Socket::new(fd).and_then(|s| Ok((TcpStream::from_socket(s), addr.to_inet()?))),
-            ),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.acc
+            .poll_accept(cx)
+            .map(|r| r.and_then(|(fd, addr)| Self::accepted(fd, addr)))
+    }
+
+    /// Registers an accepted descriptor.
+    fn accepted(fd: OwnedFd, addr: RawAddr) -> io::Result<(TcpStream, SocketAddr)> {
+        Ok((TcpStream::from_socket(Socket::new(fd)?), addr.to_inet()?))
     }
 
     /// The accepted connections as a [`Stream`]. An accept error is an

@@ -5,7 +5,6 @@ use crate::stream::impl_as_fd;
 use crate::sys::{self, RawAddr};
 use runtime_reactor::Direction;
 use std::fmt;
-use std::future::poll_fn;
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
@@ -113,13 +112,13 @@ impl UnixDatagram {
     /// Sends one datagram to the socket at `path`.
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let addr = RawAddr::from_path(path.as_ref())?;
-        poll_fn(|cx| self.sock.poll_send_to(cx, buf, &addr)).await
+        self.sock.send_to(buf, &addr).await
     }
 
     /// Sends one datagram to an abstract name.
     pub async fn send_to_abstract(&self, buf: &[u8], name: &[u8]) -> io::Result<usize> {
         let addr = RawAddr::from_abstract(name)?;
-        poll_fn(|cx| self.sock.poll_send_to(cx, buf, &addr)).await
+        self.sock.send_to(buf, &addr).await
     }
 
     /// Sends one datagram to a std address (as returned by
@@ -127,38 +126,38 @@ impl UnixDatagram {
     /// `InvalidInput` error.
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
         let addr = RawAddr::from_unix(addr)?;
-        poll_fn(|cx| self.sock.poll_send_to(cx, buf, &addr)).await
+        self.sock.send_to(buf, &addr).await
     }
 
     /// Receives one datagram and its source address.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (n, a) = poll_fn(|cx| self.sock.poll_recv_from(cx, buf, 0)).await?;
+        let (n, a) = self.sock.recv_from(buf, 0).await?;
         Ok((n, a.to_unix()?))
     }
 
     /// Sends one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll_send(cx, buf)).await
+        self.sock.send(buf).await
     }
 
     /// Polls for [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.sock.poll_send(cx, buf)
+        self.sock.poll_send(None, cx, buf)
     }
 
     /// Receives one datagram.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.sock.poll_recv(cx, buf, 0)).await
+        self.sock.recv(buf, 0).await
     }
 
     /// Polls for [`recv`](Self::recv).
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.sock.poll_recv(cx, buf, 0)
+        self.sock.poll_recv(None, cx, buf, 0)
     }
 
     /// Waits until a datagram can be read.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.sock.poll_ready(Direction::Read, cx)).await
+        self.sock.ready(Direction::Read).await
     }
 
     /// The local address.

@@ -10,7 +10,7 @@ use futures_core::Stream;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -92,18 +92,22 @@ impl UnixListener {
 
     /// Accepts a connection and the peer's address (usually unnamed).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut w = self.acc.waiter();
+        let (fd, addr) = poll_fn(|cx| self.acc.poll_accept_with(cx, &mut w)).await?;
+        Self::accepted(fd, addr)
     }
 
-    /// Polls for one connection.
+    /// Polls for one connection. Only the most recent caller's waker is
+    /// kept: tasks that accept at the same time use `accept`.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        match self.acc.poll_accept(cx) {
-            Poll::Ready(Ok((fd, addr))) => Poll::Ready(
-                Socket::new(fd).and_then(|s| Ok((UnixStream::from_socket(s), addr.to_unix()?))),
-            ),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        self.acc
+            .poll_accept(cx)
+            .map(|r| r.and_then(|(fd, addr)| Self::accepted(fd, addr)))
+    }
+
+    /// Registers an accepted descriptor.
+    fn accepted(fd: OwnedFd, addr: RawAddr) -> io::Result<(UnixStream, SocketAddr)> {
+        Ok((UnixStream::from_socket(Socket::new(fd)?), addr.to_unix()?))
     }
 
     /// The accepted connections as a [`Stream`]; errors are items and the
