@@ -2,7 +2,6 @@
 //! compression-pointer check and written with compression.
 
 use super::WireError;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
@@ -278,14 +277,14 @@ impl Name {
         let mut pos = 0;
         while self.wire[pos] != 0 {
             let suffix = &self.wire[pos..];
-            if let Some(&off) = map.offsets.get(suffix) {
+            if let Some(off) = map.find(suffix) {
                 out.push(0xC0 | (off >> 8) as u8);
                 out.push(off as u8);
                 return;
             }
             let here = out.len() - base;
             if here < 0x4000 {
-                map.offsets.insert(suffix.to_vec(), here as u16);
+                map.insert(suffix, here as u16);
             }
             let len = self.wire[pos] as usize;
             out.extend_from_slice(&self.wire[pos..pos + 1 + len]);
@@ -295,10 +294,29 @@ impl Name {
     }
 }
 
-/// Name suffixes already written in a message and their offsets.
+/// Name suffixes already written in a message and their offsets (exact
+/// bytes, so case is preserved). A message holds few distinct suffixes,
+/// so they sit in one byte arena searched linearly: two allocations per
+/// message instead of one per suffix.
 #[derive(Default, Debug)]
 pub struct Compression {
-    offsets: HashMap<Vec<u8>, u16>,
+    arena: Vec<u8>,
+    /// (start, end) in `arena`, and the suffix's offset in the message.
+    entries: Vec<(u32, u32, u16)>,
+}
+
+impl Compression {
+    fn find(&self, suffix: &[u8]) -> Option<u16> {
+        self.entries
+            .iter()
+            .find_map(|&(s, e, off)| (self.arena[s as usize..e as usize] == *suffix).then_some(off))
+    }
+
+    fn insert(&mut self, suffix: &[u8], offset: u16) {
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(suffix);
+        self.entries.push((start, self.arena.len() as u32, offset));
+    }
 }
 
 fn push_label(wire: &mut Vec<u8>, label: &[u8]) -> Result<(), WireError> {
