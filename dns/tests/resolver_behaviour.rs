@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{answer, negative, run, FakeServer, FakeTcpServer};
+use support::{answer, negative, run, udp_tcp_pair, FakeServer, FakeTcpServer};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -294,14 +294,15 @@ fn truncated_reply_is_retried_over_tcp() {
         .map(|i| RData::A(Ipv4Addr::new(10, 0, 1, i)))
         .collect();
     let many2 = many.clone();
-    let udp = FakeServer::start(move |req| {
+    let (udp_sock, tcp_listener) = udp_tcp_pair();
+    let udp = FakeServer::start_on(udp_sock, move |req| {
         let q = req.msg.as_ref().unwrap();
         let full = Message::parse(&answer(q, Rcode::NOERROR, 60, many2.clone())).unwrap();
         let (bytes, truncated) = full.to_bytes_limited(512);
         assert!(truncated);
         req.reply(&bytes);
     });
-    let tcp = FakeTcpServer::start(udp.addr, move |q| {
+    let tcp = FakeTcpServer::start_on(tcp_listener, move |q| {
         answer(q, Rcode::NOERROR, 60, many.clone())
     });
     assert_eq!(tcp.addr, udp.addr);

@@ -15,7 +15,7 @@ use support::run;
 const LIMIT: Duration = Duration::from_secs(20);
 
 /// `big.test` has 100 A records (too many for 512 bytes); `slow.test`
-/// answers after 300 ms; `refused.test` is REFUSED, `fail.test` SERVFAIL,
+/// answers after 800 ms; `refused.test` is REFUSED, `fail.test` SERVFAIL,
 /// anything else NXDOMAIN; `host.test` has one A.
 async fn handler(req: Request) -> Message {
     let q = req.question().clone();
@@ -32,7 +32,7 @@ async fn handler(req: Request) -> Message {
             RData::A(Ipv4Addr::new(10, 0, 0, 1)),
         )]),
         ("slow.test.", RecordType::A) => {
-            runtime_reactor::time::sleep(Duration::from_millis(300)).await;
+            runtime_reactor::time::sleep(Duration::from_millis(800)).await;
             req.answer(vec![Record::new(
                 q.name.clone(),
                 60,
@@ -188,7 +188,7 @@ fn truncation_formerr_garbage_and_slow_clients() {
     let r = Message::parse(&udp_ask(addr, &t.to_bytes()).unwrap()).unwrap();
     assert_eq!(r.answers[0].data, RData::Txt(vec![b"udp".to_vec()]));
 
-    // A slow handler (300 ms) does not hold up the UDP queries behind it.
+    // A slow handler (800 ms) does not hold up the UDP queries behind it.
     let slow = std::thread::spawn(move || {
         udp_ask(
             addr,

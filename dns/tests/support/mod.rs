@@ -172,8 +172,15 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
-    pub fn start(mut handler: impl FnMut(&Request<'_>) + Send + 'static) -> FakeServer {
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    pub fn start(handler: impl FnMut(&Request<'_>) + Send + 'static) -> FakeServer {
+        FakeServer::start_on(UdpSocket::bind("127.0.0.1:0").unwrap(), handler)
+    }
+
+    /// Like [`start`](Self::start) on a socket bound by the caller.
+    pub fn start_on(
+        sock: UdpSocket,
+        mut handler: impl FnMut(&Request<'_>) + Send + 'static,
+    ) -> FakeServer {
         sock.set_read_timeout(Some(Duration::from_millis(20)))
             .unwrap();
         let addr = sock.local_addr().unwrap();
@@ -246,11 +253,10 @@ pub struct FakeTcpServer {
 }
 
 impl FakeTcpServer {
-    pub fn start(
-        addr: SocketAddr,
+    pub fn start_on(
+        l: TcpListener,
         answer: impl Fn(&Message) -> Vec<u8> + Send + 'static,
     ) -> FakeTcpServer {
-        let l = TcpListener::bind(addr).unwrap();
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -293,6 +299,18 @@ impl Drop for FakeTcpServer {
             let _ = t.join();
         }
     }
+}
+
+/// A UDP socket and a TCP listener on the same loopback port (retried
+/// until a port is free for both).
+pub fn udp_tcp_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..100 {
+        let t = TcpListener::bind("127.0.0.1:0").unwrap();
+        if let Ok(u) = UdpSocket::bind(t.local_addr().unwrap()) {
+            return (u, t);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
 }
 
 /// A reply to `q` with the given answers (names echo the question's case).
