@@ -74,9 +74,11 @@ pub async fn rot13_conn(conn: TcpStream) -> io::Result<()> {
     let mut bev = BufferedStream::new(conn);
     bev.set_read_watermarks(0, MAX_LINE);
     bev.set_max_line(MAX_LINE);
-    // One vector for every line of the connection: no allocation per line.
+    // One vector for every line of the connection: no allocation per line
+    // (the `_into` readers append, so it is cleared before each line).
     let mut line = Vec::new();
     loop {
+        line.clear();
         // A line already in the input is answered at once; only when none
         // is left does the output go out (one writev for all the answers)
         // and the task wait for more input.

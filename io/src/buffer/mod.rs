@@ -56,6 +56,7 @@ pub use error::{BufferError, Side};
 pub use file::FileSegment;
 pub use notify::{BufferChange, CallbackId};
 pub use read::{Peek, Segment};
+pub(crate) use search::Delim;
 pub use search::Eol;
 pub use shared::Shared;
 

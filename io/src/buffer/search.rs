@@ -39,6 +39,16 @@ pub enum Eol {
     Nul,
 }
 
+/// What ends a line for the line readers: an end-of-line style
+/// (`readln`, `read_line`) or one delimiter byte (`read_until`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delim {
+    /// An end of line of this style.
+    Eol(Eol),
+    /// This byte.
+    Byte(u8),
+}
+
 impl Buffer {
     /// Position of the first occurrence of `needle` (`evbuffer_search`),
     /// found across chunk boundaries. An empty needle matches at 0.
@@ -175,6 +185,10 @@ impl Buffer {
     /// complete line yet. On `None` or an error neither the buffer nor
     /// `line` changes.
     ///
+    /// This is the crate's `_into` rule, the same for every `_into` line
+    /// reader (here and on `BufferedStream`): like std's
+    /// `BufRead::read_line`, they append and never clear.
+    ///
     /// ```
     /// use runtime_io::{Buffer, Eol};
     ///
@@ -196,11 +210,7 @@ impl Buffer {
         style: Eol,
         line: &mut Vec<u8>,
     ) -> Result<Option<usize>, BufferError> {
-        self.check_front()?;
-        match self.find_eol(0, self.len, style)? {
-            Some((p, l)) => self.take_line_into(p, l, line).map(Some),
-            None => Ok(None),
-        }
+        self.readln_max_into(style, usize::MAX, line)
     }
 
     /// [`readln`](Buffer::readln) for lines of at most `max` bytes (end of
@@ -225,11 +235,11 @@ impl Buffer {
     }
 
     /// [`readln_max`](Buffer::readln_max) into a vector the caller keeps:
-    /// the bounded [`readln_into`](Buffer::readln_into). Appends the line
-    /// (at most `max` bytes) to `line` and returns `Some(its length)`;
-    /// `None` when no complete line is there yet; on `None` or an error
-    /// ([`BufferError::LineTooLong`] included) neither the buffer nor
-    /// `line` changes.
+    /// the bounded [`readln_into`](Buffer::readln_into), with the same
+    /// `_into` rule. **Appends** the line (at most `max` bytes) to `line`
+    /// and returns `Some(its length)`; `None` when no complete line is
+    /// there yet; on `None` or an error ([`BufferError::LineTooLong`]
+    /// included) neither the buffer nor `line` changes.
     ///
     /// ```
     /// use runtime_io::{Buffer, BufferError, Eol};
@@ -251,15 +261,35 @@ impl Buffer {
         max: usize,
         line: &mut Vec<u8>,
     ) -> Result<Option<usize>, BufferError> {
+        self.readln_delim_into(Delim::Eol(style), max, line)
+    }
+
+    /// The one line reader under `readln`, `readln_into`, `readln_max`,
+    /// `readln_max_into` and `BufferedStream`'s line readers: removes the
+    /// first line ending in `delim`, of at most `max` bytes, and appends it
+    /// without its end of line to `line`; `None` when no complete line is
+    /// there yet; [`BufferError::LineTooLong`] as soon as it is certain
+    /// that the line is longer. Looks at no more than `max + 2` bytes. On
+    /// `None` or an error neither the buffer nor `line` changes.
+    pub(crate) fn readln_delim_into(
+        &mut self,
+        delim: Delim,
+        max: usize,
+        line: &mut Vec<u8>,
+    ) -> Result<Option<usize>, BufferError> {
         self.check_front()?;
         let scan_end = max.saturating_add(2).min(self.len);
-        match self.find_eol(0, scan_end, style)? {
+        let found = match delim {
+            Delim::Eol(style) => self.find_eol(0, scan_end, style)?,
+            Delim::Byte(b) => self.find_byte(b, 0, scan_end)?.map(|p| (p, 1)),
+        };
+        match found {
             Some((p, l)) if p <= max => self.take_line_into(p, l, line).map(Some),
             Some(_) => Err(BufferError::LineTooLong),
             None if self.len <= max => Ok(None),
             None => {
                 // A CR at `max` may still be followed by its LF.
-                let pending_cr = matches!(style, Eol::Crlf | Eol::CrlfStrict)
+                let pending_cr = matches!(delim, Delim::Eol(Eol::Crlf | Eol::CrlfStrict))
                     && max.checked_add(1) == Some(self.len)
                     && self.byte_at(max)? == Some(b'\r');
                 if pending_cr {
