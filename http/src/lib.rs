@@ -30,6 +30,7 @@
 
 mod body;
 mod client;
+pub mod encoding;
 mod error;
 pub mod h1;
 mod router;
