@@ -37,14 +37,13 @@
 use crate::base::{BaseHandle, BaseInner};
 use crate::event::gone;
 use crate::flags::*;
-use crate::listener::sockaddr;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
 use runtime_executor::JoinHandle;
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
-use runtime_net::{TcpStream, UnixStream};
+use runtime_net::{StreamSocket, TcpConnecting, TcpStream, UnixStream};
+use runtime_reactor::coop;
 use runtime_reactor::time::{sleep_until, Sleep};
-use runtime_reactor::{coop, Direction, Registration};
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
 use std::fmt;
@@ -52,7 +51,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::ops::{BitOr, BitOrAssign, Deref, DerefMut};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -203,30 +202,6 @@ fn is_idle_timeout(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none()
 }
 
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
-fn getsockopt_int(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> io::Result<libc::c_int> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `v` and `len` are live locals of the sizes passed.
-    cvt(unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            opt,
-            (&mut v as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    })?;
-    Ok(v)
-}
-
 /// What a bufferevent's stream runs over.
 enum Conn {
     Tcp(TcpStream),
@@ -248,31 +223,10 @@ impl Conn {
     /// Wraps a stream socket (TCP or Unix), registering it with the
     /// current reactor.
     fn from_fd(fd: OwnedFd) -> io::Result<Conn> {
-        let raw = fd.as_raw_fd();
-        let ty = getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_TYPE).map_err(|e| {
-            if e.raw_os_error() == Some(libc::ENOTSOCK) {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("fd {raw} is not a socket (a bufferevent needs a stream socket)"),
-                )
-            } else {
-                e
-            }
-        })?;
-        if ty != libc::SOCK_STREAM {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("fd {raw} is not a stream socket"),
-            ));
-        }
-        match getsockopt_int(raw, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
-            libc::AF_UNIX => Ok(Conn::Unix(UnixStream::from_std(fd.into())?)),
-            libc::AF_INET | libc::AF_INET6 => Ok(Conn::Tcp(TcpStream::from_std(fd.into())?)),
-            d => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("fd {raw}: unsupported socket family {d}"),
-            )),
-        }
+        Ok(match StreamSocket::from_fd(fd)? {
+            StreamSocket::Tcp(s) => Conn::Tcp(s),
+            StreamSocket::Unix(s) => Conn::Unix(s),
+        })
     }
 
     /// Releases the connection: closes it, or (without close-on-free)
@@ -339,12 +293,7 @@ impl Transport for Conn {
 
 /// A connect in progress (`bufferevent_socket_connect`).
 struct Connecting {
-    fd: OwnedFd,
-    /// Watches the socket for writability; `None` when the connect already
-    /// finished (or failed) synchronously.
-    reg: Option<Registration>,
-    /// Failed at once (`ECONNREFUSED`): reported from the loop.
-    error: Option<io::Error>,
+    conn: TcpConnecting,
     /// The write timeout, which covers the connect as in libevent.
     timer: Option<Sleep>,
 }
@@ -845,63 +794,34 @@ impl BevInner {
         let Some(st) = guard.as_mut() else {
             return Poll::Pending;
         };
-        let outcome = if let Some(e) = st.error.take() {
-            Err(ConnectFail::Error(e))
-        } else {
-            let ready = match st.reg.as_ref() {
-                None => Poll::Ready(Ok(())),
-                Some(reg) => match reg.poll_ready(Direction::Write, cx) {
-                    Poll::Ready(Ok(_)) => Poll::Ready(Ok(())),
-                    Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                    Poll::Pending => Poll::Pending,
-                },
-            };
-            match ready {
-                Poll::Ready(Ok(())) => {
-                    match getsockopt_int(st.fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_ERROR) {
-                        Ok(0) => Ok(()),
-                        Ok(errno) => Err(ConnectFail::Error(io::Error::from_raw_os_error(errno))),
-                        Err(e) => Err(ConnectFail::Error(e)),
+        let outcome = match st.conn.poll_connect(cx) {
+            Poll::Ready(r) => r.map_err(ConnectFail::Error),
+            Poll::Pending => {
+                let Some(d) = self.timeouts.get().1 else {
+                    return Poll::Pending;
+                };
+                if st.timer.is_none() {
+                    match Instant::now().checked_add(d) {
+                        Some(at) => st.timer = Some(sleep_until(at)),
+                        None => return Poll::Pending,
                     }
                 }
-                Poll::Ready(Err(e)) => Err(ConnectFail::Error(e)),
-                Poll::Pending => {
-                    let Some(d) = self.timeouts.get().1 else {
-                        return Poll::Pending;
-                    };
-                    if st.timer.is_none() {
-                        match Instant::now().checked_add(d) {
-                            Some(at) => st.timer = Some(sleep_until(at)),
-                            None => return Poll::Pending,
-                        }
-                    }
-                    match st.timer.as_mut().map(|t| t.poll_sleep(cx)) {
-                        Some(Poll::Ready(())) => Err(ConnectFail::Timeout),
-                        _ => return Poll::Pending,
-                    }
+                match st.timer.as_mut().map(|t| t.poll_sleep(cx)) {
+                    Some(Poll::Ready(())) => Err(ConnectFail::Timeout),
+                    _ => return Poll::Pending,
                 }
             }
         };
-        let Some(st) = guard.take() else {
-            return Poll::Pending;
-        };
+        // Done: dropping the state closes a socket that failed or timed out.
+        let st = guard.take();
         drop(guard);
-        let Connecting { fd, reg, .. } = st;
-        // Deregister before the stream registers the descriptor itself.
-        drop(reg);
+        drop(st);
         match outcome {
-            Ok(()) => match TcpStream::from_std(fd.into()) {
-                Ok(ts) => {
-                    self.install(Conn::Tcp(ts));
-                    Poll::Ready(Ok(()))
-                }
-                Err(e) => {
-                    self.fd.set(-1);
-                    Poll::Ready(Err(ConnectFail::Error(e)))
-                }
-            },
+            Ok(stream) => {
+                self.install(Conn::Tcp(stream));
+                Poll::Ready(Ok(()))
+            }
             Err(f) => {
-                drop(fd);
                 self.fd.set(-1);
                 Poll::Ready(Err(f))
             }
@@ -1028,9 +948,9 @@ impl BevInner {
             .ok()
             .and_then(|mut c| c.take());
         if let Some(c) = connecting {
-            drop(c.reg);
             if !close {
-                let _ = c.fd.into_raw_fd();
+                // Deregistered, left open for its owner.
+                let _ = c.conn.into_fd().map(IntoRawFd::into_raw_fd);
             }
         }
         self.fd.set(-1);
@@ -1300,56 +1220,14 @@ impl BufferEvent {
                 "bufferevent_socket_connect: the bufferevent already has a socket",
             ));
         }
-        let domain = if addr.is_ipv6() {
-            libc::AF_INET6
-        } else {
-            libc::AF_INET
-        };
-        // SAFETY: plain system call with integer arguments.
-        let raw = cvt(unsafe {
-            libc::socket(
-                domain,
-                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        })?;
-        // SAFETY: `raw` was just returned by socket() and is owned by no
-        // one else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let (ss, len) = sockaddr(&addr);
-        // SAFETY: `ss` is a live sockaddr of `len` bytes; `fd` is open.
-        let r = unsafe { libc::connect(raw, (&ss as *const libc::sockaddr_storage).cast(), len) };
-        let mut state = Connecting {
-            fd,
-            reg: None,
-            error: None,
-            timer: None,
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINPROGRESS) => {
-                    let rt = b.rt.borrow();
-                    let reg = Registration::with_reactor(rt.reactor(), raw)?;
-                    // A fresh registration is optimistic; the socket is known
-                    // not to be writable yet. Nothing was delivered since it
-                    // was registered, so no event is lost.
-                    let mut cx = Context::from_waker(Waker::noop());
-                    let ready =
-                        coop::with_budget(u32::MAX, || reg.poll_ready(Direction::Write, &mut cx));
-                    if let Poll::Ready(Ok(ev)) = ready {
-                        reg.clear_readiness(ev);
-                    }
-                    state.reg = Some(reg);
-                }
-                // libevent reports a refused connection from the loop.
-                Some(libc::ECONNREFUSED) => state.error = Some(e),
-                _ => {
-                    log_warn!("bufferevent_socket_connect: {addr}: {e}");
-                    return Err(e);
-                }
-            }
+        let conn = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            TcpStream::connect_nonblocking(addr)
         }
+        .inspect_err(|e| log_warn!("bufferevent_socket_connect: {addr}: {e}"))?;
+        let raw = conn.fd();
+        let state = Connecting { conn, timer: None };
         i.fd.set(raw);
         *i.connecting.borrow_mut() = Some(state);
         i.touched();

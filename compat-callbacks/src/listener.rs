@@ -8,13 +8,13 @@ use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
 use runtime_executor::JoinHandle;
-use runtime_net::TcpListener;
+use runtime_net::{ListenOptions, TcpListener};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
@@ -324,117 +324,21 @@ impl fmt::Debug for ConnListener {
     }
 }
 
-/// A socket address in the C form `bind`/`connect` take.
-pub(crate) fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for
-            // sockaddr_in; we write one value at its start.
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: as above, for sockaddr_in6.
-            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (ss, len as libc::socklen_t)
-}
-
-fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
+/// The [`ListenOptions`] `evconnlistener_new_bind` sets from its flags:
+/// `SO_REUSEADDR` only with `LEV_OPT_REUSEABLE` (as libevent), `backlog <=
+/// 0` means 128.
+fn listen_options(flags: ListenerFlags, backlog: i32) -> ListenOptions {
+    let mut o = ListenOptions::new()
+        .backlog(if backlog > 0 { backlog } else { 128 })
+        .reuse_address(flags.contains(LEV_OPT_REUSEABLE))
+        .reuse_port(flags.contains(LEV_OPT_REUSEABLE_PORT))
+        .defer_accept(flags.contains(LEV_OPT_DEFERRED_ACCEPT));
+    if flags.contains(LEV_OPT_BIND_IPV6ONLY) {
+        o = o.ipv6_only(true);
+    } else if flags.contains(LEV_OPT_BIND_IPV4_AND_IPV6) {
+        o = o.ipv6_only(false);
     }
-}
-
-fn set_int(fd: RawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
-    // SAFETY: passes a live int and its size.
-    cvt(unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    })?;
-    Ok(())
-}
-
-fn listen_backlog(backlog: i32) -> i32 {
-    if backlog > 0 {
-        backlog
-    } else {
-        128
-    }
-}
-
-/// socket + options + bind + listen, synchronously (callable from inside
-/// callbacks, unlike the async `TcpListener::bind_with`).
-fn bind_socket(
-    addr: SocketAddr,
-    flags: ListenerFlags,
-    backlog: i32,
-) -> io::Result<std::net::TcpListener> {
-    let domain = if addr.is_ipv6() {
-        libc::AF_INET6
-    } else {
-        libc::AF_INET
-    };
-    // SAFETY: plain system call with integer arguments.
-    let fd = cvt(unsafe {
-        libc::socket(
-            domain,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    // SAFETY: `fd` was just returned by socket() and is owned by no one else.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    if flags.contains(LEV_OPT_REUSEABLE) {
-        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    }
-    if flags.contains(LEV_OPT_REUSEABLE_PORT) {
-        set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
-    }
-    if addr.is_ipv6() {
-        if flags.contains(LEV_OPT_BIND_IPV6ONLY) {
-            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
-        } else if flags.contains(LEV_OPT_BIND_IPV4_AND_IPV6) {
-            set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0)?;
-        }
-    }
-    let (ss, len) = sockaddr(&addr);
-    // SAFETY: `ss` is a live sockaddr of `len` bytes.
-    cvt(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) })?;
-    // SAFETY: plain system call on a descriptor we own.
-    cvt(unsafe { libc::listen(fd, listen_backlog(backlog)) })?;
-    if flags.contains(LEV_OPT_DEFERRED_ACCEPT) {
-        set_int(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, 1)?;
-    }
-    Ok(std::net::TcpListener::from(owned))
+    o
 }
 
 impl ConnListener {
@@ -463,10 +367,13 @@ impl ConnListener {
         callback: impl FnMut(&ConnListener, std::net::TcpStream, SocketAddr) + 'static,
     ) -> io::Result<ConnListener> {
         let b = base.inner()?;
-        let std = bind_socket(addr, flags, backlog).inspect_err(|e| {
-            log_warn!("evconnlistener_new_bind: {addr}: {e}");
-        })?;
-        ConnListener::create(&b, std, flags | LEV_OPT_CLOSE_ON_FREE, Box::new(callback))
+        let tl = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            TcpListener::bind_now(addr, &listen_options(flags, backlog))
+        }
+        .inspect_err(|e| log_warn!("evconnlistener_new_bind: {addr}: {e}"))?;
+        ConnListener::create(&b, tl, flags | LEV_OPT_CLOSE_ON_FREE, Box::new(callback))
     }
 
     /// Wraps a socket that is already bound (`evconnlistener_new`):
@@ -481,26 +388,25 @@ impl ConnListener {
         callback: impl FnMut(&ConnListener, std::net::TcpStream, SocketAddr) + 'static,
     ) -> io::Result<ConnListener> {
         let b = base.inner()?;
-        if backlog != 0 {
-            let n = if backlog > 0 { backlog } else { 128 };
-            // SAFETY: plain system call on a descriptor the listener owns.
-            cvt(unsafe { libc::listen(listener.as_raw_fd(), n) })?;
-        }
-        ConnListener::create(&b, listener, flags, Box::new(callback))
+        let tl = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            match backlog {
+                0 => TcpListener::from_std(listener),
+                n if n > 0 => TcpListener::from_std_with_backlog(listener, n),
+                _ => TcpListener::from_std_with_backlog(listener, 128),
+            }
+        }?;
+        ConnListener::create(&b, tl, flags, Box::new(callback))
     }
 
     fn create(
         b: &Rc<BaseInner>,
-        std: std::net::TcpListener,
+        tl: TcpListener,
         flags: ListenerFlags,
         cb: AcceptCallback,
     ) -> io::Result<ConnListener> {
-        let fd = std.as_raw_fd();
-        let tl = {
-            let rt = b.rt.borrow();
-            let _enter = rt.reactor().enter();
-            TcpListener::from_std(std)?
-        };
+        let fd = tl.as_raw_fd();
         let enabled = !flags.contains(LEV_OPT_DISABLED);
         let priority = b.default_priority.get();
         if !enabled {

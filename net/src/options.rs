@@ -10,7 +10,8 @@ use std::os::fd::RawFd;
 ///
 /// Defaults: backlog 1024, `SO_REUSEADDR` on (as std does, so a restarted
 /// server can bind while old connections linger in `TIME_WAIT`),
-/// `SO_REUSEPORT` off, `IPV6_V6ONLY` left at the system default.
+/// `SO_REUSEPORT` off, `IPV6_V6ONLY` left at the system default,
+/// `TCP_DEFER_ACCEPT` off.
 ///
 /// ```
 /// use runtime_net::{ListenOptions, TcpListener};
@@ -28,6 +29,7 @@ pub struct ListenOptions {
     reuse_address: bool,
     reuse_port: bool,
     ipv6_only: Option<bool>,
+    defer_accept: bool,
 }
 
 impl Default for ListenOptions {
@@ -37,6 +39,7 @@ impl Default for ListenOptions {
             reuse_address: true,
             reuse_port: false,
             ipv6_only: None,
+            defer_accept: false,
         }
     }
 }
@@ -77,6 +80,20 @@ impl ListenOptions {
         self
     }
 
+    /// `TCP_DEFER_ACCEPT` (TCP only, set once listening): a connection is
+    /// reported to `accept` only once the client has sent data (libevent's
+    /// `LEV_OPT_DEFERRED_ACCEPT`), for protocols where the client speaks
+    /// first.
+    pub fn defer_accept(mut self, yes: bool) -> ListenOptions {
+        self.defer_accept = yes;
+        self
+    }
+
+    /// Whether `TCP_DEFER_ACCEPT` will be set.
+    pub fn get_defer_accept(&self) -> bool {
+        self.defer_accept
+    }
+
     /// The configured backlog.
     pub fn get_backlog(&self) -> i32 {
         self.backlog
@@ -107,6 +124,19 @@ impl ListenOptions {
         }
         if let (true, Some(only)) = (ipv6, self.ipv6_only) {
             sys::set_bool(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, only)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the options that follow `listen` to a TCP socket.
+    pub(crate) fn apply_listening(&self, fd: RawFd) -> io::Result<()> {
+        if self.defer_accept {
+            sys::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_DEFER_ACCEPT,
+                1 as libc::c_int,
+            )?;
         }
         Ok(())
     }

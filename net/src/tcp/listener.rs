@@ -101,11 +101,43 @@ impl TcpListener {
         options.apply_inet(fd.as_raw_fd(), addr.is_ipv6())?;
         sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(&addr))?;
         sys::listen(fd.as_raw_fd(), options.listen_backlog())?;
+        options.apply_listening(fd.as_raw_fd())?;
         // Registered only once listening: an unconnected, non-listening
         // socket reports a hang-up that would stick.
         Ok(TcpListener {
             acc: Acceptor::new(Socket::new(fd)?),
         })
+    }
+
+    /// Binds and listens on one literal address right away, without
+    /// resolving or awaiting — for code that is not async, such as
+    /// libevent's `evconnlistener_new_bind`. Registered with the current
+    /// thread's reactor.
+    ///
+    /// ```
+    /// use runtime_net::{ListenOptions, TcpListener};
+    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let _in = rt.reactor().enter();
+    /// let opts = ListenOptions::new().reuse_address(false).backlog(16).defer_accept(true);
+    /// let l = TcpListener::bind_now("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+    /// let taken = TcpListener::bind_now(l.local_addr().unwrap(), &opts).unwrap_err();
+    /// assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    /// ```
+    pub fn bind_now(addr: SocketAddr, options: &ListenOptions) -> io::Result<TcpListener> {
+        TcpListener::bind_addr(addr, options)
+    }
+
+    /// Takes over a std listener as [`from_std`](Self::from_std) does,
+    /// after calling `listen(backlog)` on it (which only changes the
+    /// backlog of a socket that listens already; negative means the
+    /// maximum) — libevent's `evconnlistener_new` with a backlog.
+    pub fn from_std_with_backlog(
+        listener: std::net::TcpListener,
+        backlog: i32,
+    ) -> io::Result<TcpListener> {
+        let backlog = if backlog < 0 { i32::MAX } else { backlog };
+        sys::listen(listener.as_raw_fd(), backlog)?;
+        TcpListener::from_std(listener)
     }
 
     /// Accepts a connection: the new stream (non-blocking, close-on-exec,
