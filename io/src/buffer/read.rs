@@ -94,11 +94,19 @@ impl Buffer {
         let spent = spend_front(&mut self.chunks, 0, n, keep);
         self.len -= n;
         self.record(0, n);
-        let released = if spent > 0 {
-            panic::catch_unwind(AssertUnwindSafe(|| self.release(0, spent)))
+        if spent > 0 {
+            self.release_and_notify(spent, orig, n);
         } else {
-            Ok(())
-        };
+            self.notify(orig, 0, n);
+        }
+    }
+
+    /// The end of [`drain_unchecked`](Buffer::drain_unchecked) when whole
+    /// chunks were spent: drops them, then notifies even if a cleanup
+    /// callback panicked, then resumes that panic.
+    #[inline(never)]
+    fn release_and_notify(&mut self, spent: usize, orig: usize, n: usize) {
+        let released = panic::catch_unwind(AssertUnwindSafe(|| self.release(0, spent)));
         self.notify(orig, 0, n);
         if let Err(cleanup_panic) = released {
             panic::resume_unwind(cleanup_panic);
