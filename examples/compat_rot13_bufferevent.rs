@@ -29,8 +29,8 @@
 //! `Result`s, and the listener's `SO_REUSEADDR` comes with std's `bind`.
 
 use runtime::compat::{
-    BufferEvent, Event, EventBase, EventConfig, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_TIMEOUT,
-    BEV_OPT_CLOSE_ON_FREE, EV_PERSIST, EV_READ, EV_WRITE,
+    BevEvent, BufferEvent, Event, EventBase, EventConfig, BEV_EVENT_EOF, BEV_EVENT_ERROR,
+    BEV_EVENT_TIMEOUT, BEV_OPT_CLOSE_ON_FREE, EV_PERSIST, EV_READ, EV_WRITE,
 };
 use runtime::io::Eol;
 use std::io;
@@ -80,14 +80,14 @@ fn readcb(bev: &BufferEvent) {
     }
 }
 
-fn errorcb(bev: &BufferEvent, error: u16) {
-    if error & BEV_EVENT_EOF != 0 {
+fn errorcb(bev: &BufferEvent, error: BevEvent) {
+    if error.contains(BEV_EVENT_EOF) {
         // connection has been closed, do any clean up here
         // ...
-    } else if error & BEV_EVENT_ERROR != 0 {
+    } else if error.contains(BEV_EVENT_ERROR) {
         // check take_error() to see what error occurred
         // ...
-    } else if error & BEV_EVENT_TIMEOUT != 0 {
+    } else if error.contains(BEV_EVENT_TIMEOUT) {
         // must be a timeout event handle, handle it
         // ...
     }

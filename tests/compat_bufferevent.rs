@@ -6,9 +6,9 @@
 mod example;
 use example::example_bin;
 use runtime::compat::{
-    BevOptions, BufferEvent, DataCallback, Event, EventBase, EventCallback, EventConfig, LoopExit,
-    BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING, BEV_EVENT_TIMEOUT,
-    BEV_EVENT_WRITING, BEV_FINISHED, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
+    BevEvent, BevOptions, BufferEvent, DataCallback, Event, EventBase, EventCallback, EventConfig,
+    LoopExit, BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING,
+    BEV_EVENT_TIMEOUT, BEV_EVENT_WRITING, BEV_FINISHED, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
 };
 use runtime::io::{Buffer, Eol};
 use std::cell::{Cell, RefCell};
@@ -94,7 +94,7 @@ fn collect_input() -> (Rc<RefCell<Vec<u8>>>, DataCallback) {
 /// then frees it.
 fn record_and_free_with(
     mut check: impl FnMut(&BufferEvent) + 'static,
-) -> (Rc<RefCell<Vec<u16>>>, EventCallback) {
+) -> (Rc<RefCell<Vec<BevEvent>>>, EventCallback) {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
     let eventcb: EventCallback = Box::new(move |bev, what| {
@@ -106,13 +106,13 @@ fn record_and_free_with(
 }
 
 /// An event callback that records `what`, then frees the bufferevent.
-fn record_and_free() -> (Rc<RefCell<Vec<u16>>>, EventCallback) {
+fn record_and_free() -> (Rc<RefCell<Vec<BevEvent>>>, EventCallback) {
     record_and_free_with(|_| {})
 }
 
 /// Sets only an event callback: it records the flags and frees the
 /// bufferevent.
-fn record_events(bev: &BufferEvent) -> Rc<RefCell<Vec<u16>>> {
+fn record_events(bev: &BufferEvent) -> Rc<RefCell<Vec<BevEvent>>> {
     let (seen, eventcb) = record_and_free();
     bev.setcb(None, None, Some(eventcb)).unwrap();
     seen

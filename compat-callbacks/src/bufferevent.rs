@@ -50,27 +50,13 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::ops::{BitOr, BitOrAssign, Deref, DerefMut};
+use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-
-/// `BEV_EVENT_READING`: the event happened while reading.
-pub const BEV_EVENT_READING: u16 = 0x01;
-/// `BEV_EVENT_WRITING`: the event happened while writing.
-pub const BEV_EVENT_WRITING: u16 = 0x02;
-/// `BEV_EVENT_EOF`: the peer closed the connection (with `READING`).
-pub const BEV_EVENT_EOF: u16 = 0x10;
-/// `BEV_EVENT_ERROR`: an error; [`BufferEvent::take_error`] tells which.
-pub const BEV_EVENT_ERROR: u16 = 0x20;
-/// `BEV_EVENT_TIMEOUT`: a read or write timeout expired.
-pub const BEV_EVENT_TIMEOUT: u16 = 0x40;
-/// `BEV_EVENT_CONNECTED`: a connect started by
-/// [`socket_connect`](BufferEvent::socket_connect) succeeded.
-pub const BEV_EVENT_CONNECTED: u16 = 0x80;
 
 /// `BEV_NORMAL` for [`BufferEvent::flush`]: write what is convenient.
 pub const BEV_NORMAL: FlushMode = FlushMode::Normal;
@@ -80,104 +66,13 @@ pub const BEV_FLUSH: FlushMode = FlushMode::Flush;
 /// the write direction down (the peer reads end of stream).
 pub const BEV_FINISHED: FlushMode = FlushMode::Finished;
 
-/// Options of a [`BufferEvent`] (libevent's `enum bufferevent_options`,
-/// same values). Combine with `|`.
-///
-/// ```
-/// use runtime_compat::{BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS};
-/// let o = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
-/// assert_eq!(o.bits(), 5);
-/// assert!(o.contains(BEV_OPT_CLOSE_ON_FREE));
-/// assert_eq!(format!("{o:?}"), "BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS");
-/// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct BevOptions(u32);
-
-/// `BEV_OPT_CLOSE_ON_FREE`: [`free`](BufferEvent::free) closes the socket.
-pub const BEV_OPT_CLOSE_ON_FREE: BevOptions = BevOptions(1 << 0);
-/// `BEV_OPT_THREADSAFE`: accepted and ignored — a bufferevent belongs to
-/// its base's thread (it is `!Send`), so there is nothing to lock.
-pub const BEV_OPT_THREADSAFE: BevOptions = BevOptions(1 << 1);
-/// `BEV_OPT_DEFER_CALLBACKS`: accepted; callbacks always run from the
-/// bufferevent's task in the loop, never from inside the call that made
-/// them due, which is what this option asks for.
-pub const BEV_OPT_DEFER_CALLBACKS: BevOptions = BevOptions(1 << 2);
-/// `BEV_OPT_UNLOCK_CALLBACKS`: accepted and ignored (no locks).
-pub const BEV_OPT_UNLOCK_CALLBACKS: BevOptions = BevOptions(1 << 3);
-
-impl BevOptions {
-    /// No option.
-    pub const fn empty() -> BevOptions {
-        BevOptions(0)
-    }
-    /// The raw bits (libevent's values).
-    pub const fn bits(self) -> u32 {
-        self.0
-    }
-    /// Options from raw bits; unknown bits are kept.
-    pub const fn from_bits(bits: u32) -> BevOptions {
-        BevOptions(bits)
-    }
-    /// Whether every option of `other` is set.
-    pub const fn contains(self, other: BevOptions) -> bool {
-        self.0 & other.0 == other.0
-    }
-}
-
-impl BitOr for BevOptions {
-    type Output = BevOptions;
-    fn bitor(self, rhs: BevOptions) -> BevOptions {
-        BevOptions(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for BevOptions {
-    fn bitor_assign(&mut self, rhs: BevOptions) {
-        self.0 |= rhs.0;
-    }
-}
-
-impl fmt::Debug for BevOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names = [
-            (BEV_OPT_CLOSE_ON_FREE, "BEV_OPT_CLOSE_ON_FREE"),
-            (BEV_OPT_THREADSAFE, "BEV_OPT_THREADSAFE"),
-            (BEV_OPT_DEFER_CALLBACKS, "BEV_OPT_DEFER_CALLBACKS"),
-            (BEV_OPT_UNLOCK_CALLBACKS, "BEV_OPT_UNLOCK_CALLBACKS"),
-        ];
-        let mut rest = self.0;
-        let mut first = true;
-        for (o, name) in names {
-            if rest & o.0 != 0 {
-                if !first {
-                    f.write_str(" | ")?;
-                }
-                f.write_str(name)?;
-                first = false;
-                rest &= !o.0;
-            }
-        }
-        if rest != 0 {
-            if !first {
-                f.write_str(" | ")?;
-            }
-            write!(f, "{rest:#x}")?;
-            first = false;
-        }
-        if first {
-            f.write_str("0")?;
-        }
-        Ok(())
-    }
-}
-
 /// A read or write callback: gets the bufferevent.
 pub type DataCallback = Box<dyn FnMut(&BufferEvent)>;
 
 /// An event callback: gets the bufferevent and what happened
 /// (`BEV_EVENT_*` flags, always with the direction: `READING | EOF`,
 /// `WRITING | ERROR` …; `CONNECTED` and a failed connect's `ERROR` alone).
-pub type EventCallback = Box<dyn FnMut(&BufferEvent, u16)>;
+pub type EventCallback = Box<dyn FnMut(&BufferEvent, BevEvent)>;
 
 /// Loop passes per task poll: a callback that writes gets its bytes sent
 /// in the same iteration.
@@ -316,7 +211,7 @@ struct Marks {
 enum Action {
     Read,
     Write,
-    Event(u16),
+    Event(BevEvent),
 }
 
 enum ReadStep {
@@ -904,7 +799,7 @@ impl BevInner {
         }
     }
 
-    fn call_event(&self, base: &BaseInner, handle: &BufferEvent, what: u16) {
+    fn call_event(&self, base: &BaseInner, handle: &BufferEvent, what: BevEvent) {
         let Some(mut cb) = self.eventcb.take() else {
             return;
         };
@@ -1061,7 +956,7 @@ impl fmt::Debug for BufferGuard<'_> {
 ///   `dispatch` keeps running.
 ///
 /// ```
-/// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_EOF, BEV_OPT_CLOSE_ON_FREE, EV_READ};
+/// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_EOF, BEV_OPT_CLOSE_ON_FREE, EV_READ};
 /// use runtime_io::Eol;
 /// use std::io::{Read, Write};
 ///
@@ -1079,8 +974,8 @@ impl fmt::Debug for BufferGuard<'_> {
 ///         }
 ///     })),
 ///     None,
-///     Some(Box::new(|bev: &BufferEvent, what: u16| {
-///         assert!(what & BEV_EVENT_EOF != 0);
+///     Some(Box::new(|bev: &BufferEvent, what: BevEvent| {
+///         assert!(what.contains(BEV_EVENT_EOF));
 ///         bev.free(); // the peer is gone
 ///     })),
 /// )
@@ -1172,16 +1067,16 @@ impl BufferEvent {
     /// unreachable), `BEV_EVENT_ERROR`.
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_CONNECTED};
+    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_CONNECTED};
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     ///
     /// let base = EventBase::new().unwrap();
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     /// let bev = BufferEvent::connect(&base, listener.local_addr().unwrap()).unwrap();
-    /// let got = Rc::new(Cell::new(0));
+    /// let got = Rc::new(Cell::new(BevEvent::empty()));
     /// let g = got.clone();
-    /// bev.setcb(None, None, Some(Box::new(move |bev: &BufferEvent, what: u16| {
+    /// bev.setcb(None, None, Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
     ///     g.set(what);
     ///     bev.free();
     /// })))
@@ -1289,14 +1184,14 @@ impl BufferEvent {
     /// time).
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_ERROR, BEV_EVENT_EOF};
+    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_ERROR, BEV_EVENT_EOF};
     /// let base = EventBase::new().unwrap();
     /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
     /// bev.setcb(
     ///     Some(Box::new(|bev: &BufferEvent| println!("{} bytes in", bev.input().len()))),
     ///     None,
-    ///     Some(Box::new(|bev: &BufferEvent, what: u16| {
-    ///         if what & (BEV_EVENT_EOF | BEV_EVENT_ERROR) != 0 {
+    ///     Some(Box::new(|bev: &BufferEvent, what: BevEvent| {
+    ///         if what.intersects(BEV_EVENT_EOF | BEV_EVENT_ERROR) {
     ///             bev.free();
     ///         }
     ///     })),
@@ -1425,14 +1320,14 @@ impl BufferEvent {
     /// both.
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, EV_READ};
+    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, EV_READ};
     /// use std::time::Duration;
     ///
     /// let base = EventBase::new().unwrap();
     /// let (a, _idle_peer) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let bev = BufferEvent::socket_new(&base, Some(a.into()), Default::default()).unwrap();
     /// bev.set_timeouts(Some(Duration::from_millis(20)), None).unwrap();
-    /// bev.setcb(None, None, Some(Box::new(|bev: &BufferEvent, what: u16| {
+    /// bev.setcb(None, None, Some(Box::new(|bev: &BufferEvent, what: BevEvent| {
     ///     assert_eq!(what, BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
     ///     assert!(!bev.get_enabled().contains(EV_READ)); // that direction is disabled
     /// })))

@@ -1,7 +1,10 @@
 //! The bit-flag types of the callback API, with libevent's names and
 //! values: [`EventFlags`] (`EV_READ | EV_PERSIST` …), [`LoopFlags`]
-//! (`EVLOOP_ONCE` …), [`CountFlags`] (`EVENT_BASE_COUNT_*`) and
-//! [`ListenerFlags`] (`LEV_OPT_*`).
+//! (`EVLOOP_ONCE` …), [`CountFlags`] (`EVENT_BASE_COUNT_*`),
+//! [`ListenerFlags`] (`LEV_OPT_*`), [`BevEvent`] (`BEV_EVENT_*`) and
+//! [`BevOptions`] (`BEV_OPT_*`). One macro makes them all, so they share
+//! one interface: `|`, `&`, `contains`, `intersects`, `bits`, `Debug` with
+//! the C names.
 
 use std::fmt;
 use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, Not};
@@ -189,6 +192,59 @@ flag_type! {
         LEV_OPT_REUSEABLE_PORT = 0x80 => "LEV_OPT_REUSEABLE_PORT",
         LEV_OPT_BIND_IPV6ONLY = 0x100 => "LEV_OPT_BIND_IPV6ONLY",
         LEV_OPT_BIND_IPV4_AND_IPV6 = 0x200 => "LEV_OPT_BIND_IPV4_AND_IPV6",
+    }
+}
+
+flag_type! {
+    /// What happened to a [`BufferEvent`](crate::BufferEvent), as its event
+    /// callback gets it (libevent's `BEV_EVENT_*`, same values): always with
+    /// the direction (`BEV_EVENT_READING | BEV_EVENT_EOF`,
+    /// `BEV_EVENT_WRITING | BEV_EVENT_ERROR` …), except `BEV_EVENT_CONNECTED`
+    /// and a failed connect's `BEV_EVENT_ERROR`.
+    ///
+    /// ```
+    /// use runtime_compat::{BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING};
+    /// let what = BEV_EVENT_READING | BEV_EVENT_EOF;
+    /// assert!(what.contains(BEV_EVENT_EOF));
+    /// assert!(what.intersects(BEV_EVENT_EOF | BEV_EVENT_ERROR));
+    /// assert_eq!(what.bits(), 0x11);
+    /// assert_eq!(format!("{what:?}"), "BEV_EVENT_READING | BEV_EVENT_EOF");
+    /// ```
+    BevEvent(u16) {
+        BEV_EVENT_READING = 0x01 => "BEV_EVENT_READING",
+        BEV_EVENT_WRITING = 0x02 => "BEV_EVENT_WRITING",
+        BEV_EVENT_EOF = 0x10 => "BEV_EVENT_EOF",
+        BEV_EVENT_ERROR = 0x20 => "BEV_EVENT_ERROR",
+        BEV_EVENT_TIMEOUT = 0x40 => "BEV_EVENT_TIMEOUT",
+        BEV_EVENT_CONNECTED = 0x80 => "BEV_EVENT_CONNECTED",
+    }
+}
+
+flag_type! {
+    /// Options of a [`BufferEvent`](crate::BufferEvent) (libevent's
+    /// `enum bufferevent_options`, same values):
+    ///
+    /// - `BEV_OPT_CLOSE_ON_FREE`: [`free`](crate::BufferEvent::free) closes
+    ///   the socket;
+    /// - `BEV_OPT_THREADSAFE`: accepted and ignored — a bufferevent belongs
+    ///   to its base's thread (it is `!Send`), so there is nothing to lock;
+    /// - `BEV_OPT_DEFER_CALLBACKS`: accepted; callbacks always run from the
+    ///   bufferevent's task in the loop, never from inside the call that
+    ///   made them due, which is what this option asks for;
+    /// - `BEV_OPT_UNLOCK_CALLBACKS`: accepted and ignored (no locks).
+    ///
+    /// ```
+    /// use runtime_compat::{BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS};
+    /// let o = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+    /// assert_eq!(o.bits(), 5);
+    /// assert!(o.contains(BEV_OPT_CLOSE_ON_FREE));
+    /// assert_eq!(format!("{o:?}"), "BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS");
+    /// ```
+    BevOptions(u32) {
+        BEV_OPT_CLOSE_ON_FREE = 0x01 => "BEV_OPT_CLOSE_ON_FREE",
+        BEV_OPT_THREADSAFE = 0x02 => "BEV_OPT_THREADSAFE",
+        BEV_OPT_DEFER_CALLBACKS = 0x04 => "BEV_OPT_DEFER_CALLBACKS",
+        BEV_OPT_UNLOCK_CALLBACKS = 0x08 => "BEV_OPT_UNLOCK_CALLBACKS",
     }
 }
 
