@@ -1,15 +1,19 @@
 //! [`EventBase`]: libevent's `struct event_base`, owning a
 //! [`Runtime`](runtime_executor::Runtime) whose loop it drives one
-//! iteration at a time; [`BaseHandle`], the weak handle callbacks use;
-//! [`EventConfig`], the `event_config` builder.
+//! iteration at a time; [`BaseHandle`], the weak handle callbacks use.
+//! Its configuration is in `config.rs`, its callback policy in
+//! `dispatch.rs`.
 
+use crate::config::{
+    CommonTimeout, EventConfig, LoopExit, MaxDispatch, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES,
+};
 use crate::event::{gone, Event, EventInner};
 use crate::fd::{check_open, FdEntry};
 use crate::flags::*;
 use crate::listener::ListenerInner;
 use crate::log::{log_debug, log_warn};
 use crate::owned::Registry;
-use runtime_executor::{Builder, JoinHandle, Runtime};
+use runtime_executor::{JoinHandle, Runtime};
 use runtime_reactor::signal::Signal;
 use runtime_reactor::slab::Slab;
 use runtime_reactor::{Features, Interest, Reactor, Registration};
@@ -26,219 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
-/// The most priorities a base may have (libevent's `EVENT_MAX_PRIORITIES`).
-pub const MAX_PRIORITIES: usize = 256;
-
-/// The most common timeouts per base (libevent's `MAX_COMMON_TIMEOUTS`).
-pub const MAX_COMMON_TIMEOUTS: usize = 256;
-
 static NEXT_BASE_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Configuration of an [`EventBase`] (libevent's `event_config`), builder
-/// style. Errors (an unknown method name, a bad priority count) are kept
-/// and returned by [`build`](EventConfig::build).
-///
-/// ```
-/// use runtime_compat::EventConfig;
-/// use runtime_reactor::Features;
-/// use std::time::Duration;
-///
-/// let base = EventConfig::new()
-///     .avoid_method("select")
-///     .require_features(Features::O1)
-///     .priorities(3)
-///     .precise_timer(true)
-///     .max_dispatch_interval(Some(Duration::from_millis(5)), 16, 1)
-///     .build()
-///     .unwrap();
-/// assert_eq!(base.method().unwrap(), "epoll");
-/// assert_eq!(base.npriorities().unwrap(), 3);
-///
-/// // No backend has every feature: creation fails, as event_base_new_with_config
-/// // returns NULL.
-/// let all = Features::EDGE_TRIGGERED | Features::ALL_FDS | Features::EARLY_CLOSE;
-/// assert!(EventConfig::new().require_features(all).build().is_err());
-/// ```
-#[derive(Clone, Debug)]
-pub struct EventConfig {
-    builder: Builder,
-    error: Option<(io::ErrorKind, String)>,
-    no_cache_time: bool,
-    priorities: usize,
-    max_dispatch: MaxDispatch,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MaxDispatch {
-    interval: Option<Duration>,
-    callbacks: usize,
-    min_priority: usize,
-}
-
-impl Default for EventConfig {
-    fn default() -> Self {
-        EventConfig::new()
-    }
-}
-
-impl EventConfig {
-    /// The defaults: the fastest backend the environment allows, one
-    /// priority, the cached clock.
-    pub fn new() -> EventConfig {
-        EventConfig {
-            builder: Builder::new(),
-            error: None,
-            no_cache_time: false,
-            priorities: 1,
-            max_dispatch: MaxDispatch {
-                interval: None,
-                callbacks: usize::MAX,
-                min_priority: 0,
-            },
-        }
-    }
-
-    fn keep(&mut self, r: io::Result<Builder>, old: Builder) {
-        match r {
-            Ok(b) => self.builder = b,
-            Err(e) => {
-                self.builder = old;
-                if self.error.is_none() {
-                    self.error = Some((e.kind(), e.to_string()));
-                }
-            }
-        }
-    }
-
-    /// Never uses this backend (`event_config_avoid_method`).
-    pub fn avoid_method(mut self, name: &str) -> EventConfig {
-        let old = self.builder.clone();
-        let r = self.builder.clone().avoid_method(name);
-        self.keep(r, old);
-        self
-    }
-
-    /// Uses exactly this backend (`"epoll"`, `"poll"`, `"select"`); the
-    /// same as avoiding every other one.
-    pub fn method(mut self, name: &str) -> EventConfig {
-        let old = self.builder.clone();
-        let r = self.builder.clone().method(name);
-        self.keep(r, old);
-        self
-    }
-
-    /// Requires backend features (`event_config_require_features`).
-    pub fn require_features(mut self, features: Features) -> EventConfig {
-        self.builder = self.builder.require_features(features);
-        self
-    }
-
-    /// Ignores the `EVENT_NO*` environment variables
-    /// (`EVENT_BASE_FLAG_IGNORE_ENV`).
-    pub fn ignore_env(mut self, yes: bool) -> EventConfig {
-        self.builder = self.builder.ignore_env(yes);
-        self
-    }
-
-    /// Never caches the time (`EVENT_BASE_FLAG_NO_CACHE_TIME`):
-    /// [`gettimeofday_cached`](BaseHandle::gettimeofday_cached) reads the
-    /// clock every time.
-    pub fn no_cache_time(mut self, yes: bool) -> EventConfig {
-        self.no_cache_time = yes;
-        self
-    }
-
-    /// Reads the clock per timer check (`EVENT_BASE_FLAG_PRECISE_TIMER`).
-    pub fn precise_timer(mut self, yes: bool) -> EventConfig {
-        self.builder = self.builder.precise_timer(yes);
-        self
-    }
-
-    /// Number of priorities, 1 to 256 (`event_base_priority_init` at
-    /// creation). Events get the middle one, `n / 2`, by default.
-    pub fn priorities(mut self, n: usize) -> EventConfig {
-        if n == 0 || n > MAX_PRIORITIES {
-            if self.error.is_none() {
-                self.error = Some((
-                    io::ErrorKind::InvalidInput,
-                    format!("priorities must be 1..={MAX_PRIORITIES}, got {n}"),
-                ));
-            }
-        } else {
-            self.priorities = n;
-        }
-        self
-    }
-
-    /// `event_config_set_max_dispatch_interval`: within one loop iteration,
-    /// once `max_callbacks` callbacks of priority `min_priority` or less
-    /// urgent have run, or `max_interval` has passed, the loop polls for
-    /// new events before running more of them. Callbacks of events,
-    /// bufferevents (at their priority) and listeners all count, and all
-    /// wait.
-    pub fn max_dispatch_interval(
-        mut self,
-        max_interval: Option<Duration>,
-        max_callbacks: usize,
-        min_priority: usize,
-    ) -> EventConfig {
-        self.max_dispatch = MaxDispatch {
-            interval: max_interval,
-            callbacks: max_callbacks.max(1),
-            min_priority,
-        };
-        self.builder =
-            self.builder
-                .max_dispatch_interval(max_interval, max_callbacks, min_priority);
-        self
-    }
-
-    /// Creates the base (`event_base_new_with_config`).
-    pub fn build(self) -> io::Result<EventBase> {
-        EventBase::with_config(self)
-    }
-
-    fn runtime(&self) -> io::Result<Runtime> {
-        if let Some((kind, msg)) = &self.error {
-            return Err(io::Error::new(*kind, msg.clone()));
-        }
-        self.builder
-            .clone()
-            .priorities(self.priorities)?
-            .default_priority(self.priorities / 2)
-            .build()
-    }
-}
-
-/// Why [`EventBase::run_loop`] returned (libevent's 0 and 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoopExit {
-    /// Stopped by `loopexit`/`loopbreak`, or done with the iterations
-    /// `EVLOOP_ONCE`/`EVLOOP_NONBLOCK` asked for (libevent's 0).
-    Done,
-    /// No event was pending or active (libevent's 1).
-    NoEvents,
-}
-
-/// A duration registered with [`BaseHandle::init_common_timeout`]; add
-/// events with it through [`Event::add_common`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CommonTimeout {
-    pub(crate) base_id: u64,
-    pub(crate) index: u8,
-    pub(crate) duration: Duration,
-}
-
-impl CommonTimeout {
-    /// The duration.
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-    /// Its queue number in the base (0 to 255).
-    pub fn index(&self) -> usize {
-        self.index as usize
-    }
-}
 
 pub(crate) struct BaseState {
     /// Every event that is pending or active: the base keeps them alive.
@@ -257,9 +49,9 @@ pub(crate) struct BaseState {
 pub(crate) struct BaseInner {
     pub(crate) id: u64,
     pub(crate) rt: RefCell<Runtime>,
-    config: RefCell<EventConfig>,
-    no_cache_time: bool,
-    max_dispatch: MaxDispatch,
+    pub(crate) config: RefCell<EventConfig>,
+    pub(crate) no_cache_time: bool,
+    pub(crate) max_dispatch: MaxDispatch,
     pub(crate) priorities: Cell<usize>,
     pub(crate) default_priority: Cell<usize>,
     pub(crate) state: RefCell<BaseState>,
@@ -267,20 +59,20 @@ pub(crate) struct BaseInner {
     pub(crate) closing: Cell<bool>,
     /// Something was added once: the priority count is fixed from then on.
     pub(crate) ever_added: Cell<bool>,
-    got_exit: Cell<bool>,
-    got_break: Cell<bool>,
-    got_continue: Cell<bool>,
-    callbacks_run: Cell<u64>,
+    pub(crate) got_exit: Cell<bool>,
+    pub(crate) got_break: Cell<bool>,
+    pub(crate) got_continue: Cell<bool>,
+    pub(crate) callbacks_run: Cell<u64>,
     pub(crate) n_active: Cell<usize>,
     pub(crate) listeners_enabled: Cell<usize>,
     /// Most urgent priority that ran a callback in this iteration.
-    iter_best: Cell<usize>,
+    pub(crate) iter_best: Cell<usize>,
     /// Bufferevent and listener tasks held back to the next iteration
     /// (events use `BaseState::deferred`).
-    deferred_wakers: RefCell<Vec<Waker>>,
-    iter_counted: Cell<usize>,
-    iter_start: Cell<Option<Instant>>,
-    panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
+    pub(crate) deferred_wakers: RefCell<Vec<Waker>>,
+    pub(crate) iter_counted: Cell<usize>,
+    pub(crate) iter_start: Cell<Option<Instant>>,
+    pub(crate) panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
     pub(crate) running: RefCell<Option<Weak<EventInner>>>,
 }
 
@@ -381,113 +173,6 @@ impl BaseInner {
         runtime_reactor::signal::signal(signum).inspect_err(|e| {
             log_warn!("event_add: cannot listen for signal {signum}: {e}");
         })
-    }
-
-    /// Whether a callback of `priority` about to run must wait for the
-    /// next iteration. One rule for every source of callbacks (events,
-    /// bufferevents, listeners), as libevent's are all events:
-    /// `loopbreak`/`loopcontinue` were called; or a more urgent callback
-    /// ran in this iteration (libevent runs one priority level per
-    /// iteration; `internal` callbacks, the base's own timers, are exempt);
-    /// or the dispatch limits of
-    /// [`max_dispatch_interval`](EventConfig::max_dispatch_interval) are
-    /// reached for this priority.
-    pub(crate) fn must_defer_at(&self, priority: usize, internal: bool) -> bool {
-        if !self.in_loop.get() {
-            return false;
-        }
-        if self.got_break.get() || self.got_continue.get() {
-            return true;
-        }
-        if !internal && self.iter_best.get() < priority {
-            return true;
-        }
-        let md = self.max_dispatch;
-        if priority >= md.min_priority {
-            if self.iter_counted.get() >= md.callbacks {
-                return true;
-            }
-            if let (Some(max), Some(t0)) = (md.interval, self.iter_start.get()) {
-                if self.iter_counted.get() > 0 && t0.elapsed() >= max {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// [`must_defer_at`](Self::must_defer_at) for an event about to fire.
-    pub(crate) fn must_defer(&self, ev: &EventInner) -> bool {
-        self.must_defer_at(ev.priority.get(), ev.internal)
-    }
-
-    /// Counts a callback of `priority` that is about to run, for
-    /// [`must_defer_at`](Self::must_defer_at): the iteration's most urgent
-    /// priority (unless `internal`) and the dispatch limits.
-    pub(crate) fn note_callback_at(&self, priority: usize, internal: bool) {
-        self.callbacks_run.set(self.callbacks_run.get() + 1);
-        if !internal && priority < self.iter_best.get() {
-            self.iter_best.set(priority);
-        }
-        if priority >= self.max_dispatch.min_priority {
-            self.iter_counted.set(self.iter_counted.get() + 1);
-        }
-    }
-
-    /// [`note_callback_at`](Self::note_callback_at) for an event.
-    pub(crate) fn note_fired(&self, ev: &EventInner) {
-        self.note_callback_at(ev.priority.get(), ev.internal);
-    }
-
-    /// Parks a task that is not an event's (a bufferevent's, a listener's)
-    /// until the next iteration, after [`must_defer_at`](Self::must_defer_at)
-    /// said so: its waker is woken by
-    /// [`requeue_deferred`](Self::requeue_deferred) at the start of the next
-    /// iteration. Waking it now instead would let the executor poll it
-    /// again within the same `run_once` (a self-woken task goes back to its
-    /// priority's queue, and `run_once` pops as many tasks as were queued
-    /// when it started), only for it to defer again.
-    pub(crate) fn defer_until_next_iteration(&self, waker: &Waker) {
-        let mut list = self.deferred_wakers.borrow_mut();
-        if !list.iter().any(|w| w.will_wake(waker)) {
-            list.push(waker.clone());
-        }
-    }
-
-    pub(crate) fn store_panic(&self, p: Box<dyn Any + Send + 'static>) {
-        let mut slot = self.panic.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(p);
-        }
-        self.got_break.set(true);
-    }
-
-    fn has_events(&self) -> bool {
-        !self.state.borrow().members.is_empty() || self.listeners_enabled.get() > 0
-    }
-
-    /// Wakes what was held back to this iteration: deferred events and
-    /// the tasks parked by
-    /// [`defer_until_next_iteration`](Self::defer_until_next_iteration).
-    /// Called at the start of each iteration, before the executor runs.
-    fn requeue_deferred(&self) {
-        let list = std::mem::take(&mut self.state.borrow_mut().deferred);
-        for ev in &list {
-            if ev.deferred.replace(false) {
-                ev.wake_task();
-            }
-        }
-        drop(list);
-        let wakers = std::mem::take(&mut *self.deferred_wakers.borrow_mut());
-        for w in wakers {
-            w.wake();
-        }
-    }
-
-    /// Callbacks held back to the next iteration that `EVLOOP_ONCE` must
-    /// still run: active events, and parked bufferevent/listener tasks.
-    fn has_deferred(&self) -> bool {
-        self.n_active.get() > 0 || !self.deferred_wakers.borrow().is_empty()
     }
 
     fn members(&self) -> Vec<Rc<EventInner>> {

@@ -82,6 +82,8 @@
 
 mod base;
 mod bufferevent;
+mod config;
+mod dispatch;
 mod event;
 mod fd;
 mod flags;
@@ -89,13 +91,11 @@ mod listener;
 mod log;
 mod owned;
 
-pub use base::{
-    BaseHandle, CommonTimeout, EventBase, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS,
-    MAX_PRIORITIES,
-};
+pub use base::{BaseHandle, EventBase};
 pub use bufferevent::{
     BufferEvent, BufferGuard, DataCallback, EventCallback, BEV_FINISHED, BEV_FLUSH, BEV_NORMAL,
 };
+pub use config::{CommonTimeout, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES};
 pub use event::Event;
 pub use flags::{
     BevEvent, BevOptions, CountFlags, EventFlags, ListenerFlags, LoopFlags, BEV_EVENT_CONNECTED,
