@@ -39,7 +39,7 @@ use crate::event::gone;
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
-use runtime_executor::JoinHandle;
+use crate::task::TaskSlot;
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
 use runtime_net::{StreamSocket, TcpConnecting, TcpStream, UnixStream};
 use runtime_reactor::coop;
@@ -260,8 +260,7 @@ pub(crate) struct BevInner {
     error: RefCell<Option<io::Error>>,
     partner: RefCell<Weak<BevInner>>,
     priority: Cell<usize>,
-    task: RefCell<Option<JoinHandle<()>>>,
-    waker: RefCell<Option<Waker>>,
+    task: TaskSlot,
     /// Counted among the base's pending events.
     counted: Cell<bool>,
     /// The task is running (its callbacks included).
@@ -275,14 +274,6 @@ pub(crate) struct BevInner {
 impl Owned for BevInner {
     fn release(self: Rc<Self>) {
         self.free();
-    }
-}
-
-impl Drop for BevInner {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.get_mut().take() {
-            t.abort();
-        }
     }
 }
 
@@ -306,13 +297,7 @@ impl Future for BevTask {
         if base.closing.get() {
             return Poll::Ready(());
         }
-        {
-            let mut w = bev.waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
-        }
+        bev.task.remember(cx);
         bev.run(&base, cx)
     }
 }
@@ -359,8 +344,7 @@ impl BevInner {
             error: RefCell::new(None),
             partner: RefCell::new(Weak::new()),
             priority: Cell::new(prio),
-            task: RefCell::new(None),
-            waker: RefCell::new(None),
+            task: TaskSlot::new(),
             counted: Cell::new(false),
             in_task: Cell::new(false),
             dirty: Cell::new(false),
@@ -372,8 +356,7 @@ impl BevInner {
         }
         let weak: Weak<dyn Owned> = Rc::downgrade(&inner) as Weak<dyn Owned>;
         b.state.borrow_mut().owned.register(weak);
-        let task = b.spawn_task(prio, BevTask { bev: inner.clone() })?;
-        *inner.task.borrow_mut() = Some(task);
+        inner.task.spawn(b, prio, BevTask { bev: inner.clone() })?;
         // The task lives on the current runtime: the priority count is
         // fixed from now on.
         b.ever_added.set(true);
@@ -500,9 +483,7 @@ impl BevInner {
     }
 
     fn wake_task(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
+        self.task.wake();
     }
 
     /// The user changed something: the task looks again.
@@ -862,11 +843,7 @@ impl BevInner {
         if let Some(p) = partner.upgrade() {
             p.partner.replace(Weak::new());
         }
-        let task = self.task.borrow_mut().take();
-        if let Some(t) = task {
-            t.abort();
-        }
-        self.waker.replace(None);
+        self.task.abort();
         // User destructors last, with nothing borrowed.
         let cbs = (self.readcb.take(), self.writecb.take(), self.eventcb.take());
         drop(cbs);
@@ -1484,11 +1461,7 @@ impl BufferEvent {
         if finish {
             i.finish.set(true);
         }
-        let waker = i
-            .waker
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| Waker::noop().clone());
+        let waker = i.task.waker().unwrap_or_else(|| Waker::noop().clone());
         let mut cx = Context::from_waker(&waker);
         let r = {
             let rt = b.rt.borrow();
@@ -1581,13 +1554,8 @@ impl BufferEvent {
         if priority == i.priority.get() {
             return Ok(());
         }
-        let h = b.spawn_task(priority, BevTask { bev: i.clone() })?;
+        i.task.spawn(&b, priority, BevTask { bev: i.clone() })?;
         i.priority.set(priority);
-        let old = i.task.replace(Some(h));
-        i.waker.replace(None);
-        if let Some(old) = old {
-            old.abort();
-        }
         Ok(())
     }
 

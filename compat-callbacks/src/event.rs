@@ -9,7 +9,7 @@ use crate::fd::{check_open, probe, FdEntry};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
-use runtime_executor::JoinHandle;
+use crate::task::TaskSlot;
 use runtime_reactor::signal::Signal;
 use runtime_reactor::time::{sleep_until, Sleep};
 use runtime_reactor::{Direction, Readiness, ReadyEvent};
@@ -21,7 +21,7 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// The callback type stored in an event: the event itself, its descriptor
@@ -89,9 +89,7 @@ pub(crate) struct EventInner {
     key: Cell<Option<usize>>,
     /// Held back by `loopbreak`/`loopcontinue`/priorities/dispatch limits.
     pub(crate) deferred: Cell<bool>,
-    task: RefCell<Option<JoinHandle<()>>>,
-    task_priority: Cell<usize>,
-    waker: RefCell<Option<Waker>>,
+    task: TaskSlot,
     freed: Cell<bool>,
     running: Cell<bool>,
 }
@@ -99,14 +97,6 @@ pub(crate) struct EventInner {
 impl Owned for EventInner {
     fn release(self: Rc<Self>) {
         self.teardown();
-    }
-}
-
-impl Drop for EventInner {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.get_mut().take() {
-            t.abort();
-        }
     }
 }
 
@@ -127,7 +117,7 @@ impl Future for EventTask {
         let Some(base) = ev.base.upgrade() else {
             return Poll::Ready(());
         };
-        ev.remember_waker(cx);
+        ev.task.remember(cx);
         ev.run(&base, cx)
     }
 }
@@ -172,9 +162,7 @@ impl EventInner {
             fd_gone: Cell::new(false),
             key: Cell::new(None),
             deferred: Cell::new(false),
-            task: RefCell::new(None),
-            task_priority: Cell::new(prio),
-            waker: RefCell::new(None),
+            task: TaskSlot::new(),
             freed: Cell::new(false),
             running: Cell::new(false),
         });
@@ -226,44 +214,22 @@ impl EventInner {
         }
     }
 
-    fn remember_waker(&self, cx: &Context<'_>) {
-        let mut w = self.waker.borrow_mut();
-        match w.as_ref() {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *w = Some(cx.waker().clone()),
-        }
-    }
-
     pub(crate) fn wake_task(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
+        self.task.wake();
     }
 
     /// Spawns the event's task if it has none (or has one at another
     /// priority), else wakes it so it looks at its new state.
     fn ensure_task(self: &Rc<Self>, base: &BaseInner) -> io::Result<()> {
         let prio = self.priority.get().min(base.priorities.get() - 1);
-        let current = self
-            .task
-            .borrow()
-            .as_ref()
-            .is_some_and(|t| !t.is_finished() && self.task_priority.get() == prio);
-        if current {
-            self.wake_task();
+        if self.task.is_alive_at(prio) {
+            self.task.wake();
             return Ok(());
         }
         let fut = EventTask {
             ev: Rc::downgrade(self),
         };
-        let handle = base.spawn_task(prio, fut)?;
-        let old = self.task.replace(Some(handle));
-        self.task_priority.set(prio);
-        self.waker.replace(None);
-        if let Some(old) = old {
-            old.abort();
-        }
-        Ok(())
+        self.task.spawn(base, prio, fut)
     }
 
     fn set_active(&self, base: &BaseInner, res: EventFlags) {
@@ -415,7 +381,7 @@ impl EventInner {
             )));
         }
         self.priority.set(prio);
-        if self.task.borrow().is_some() && self.is_member() {
+        if self.task.has_task() && self.is_member() {
             self.ensure_task(&base)?;
         }
         Ok(())
@@ -431,11 +397,7 @@ impl EventInner {
         self.del_nolock(base.as_deref().filter(|b| !b.closing.get()));
         self.freed.set(true);
         let cb = self.callback.take();
-        let task = self.task.borrow_mut().take();
-        if let Some(t) = task {
-            t.abort();
-        }
-        self.waker.replace(None);
+        self.task.abort();
         drop(cb);
     }
 

@@ -7,7 +7,7 @@ use crate::event::{freed, gone};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
-use runtime_executor::JoinHandle;
+use crate::task::TaskSlot;
 use runtime_net::{ListenOptions, TcpListener};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// The accept callback: the listener, the new connection (non-blocking
 /// unless `LEV_OPT_LEAVE_SOCKETS_BLOCKING`, not registered with any
@@ -48,22 +48,13 @@ pub(crate) struct ListenerInner {
     /// Counted in the base's pending events (enabled, with a callback).
     counted: Cell<bool>,
     key: Cell<Option<usize>>,
-    task: RefCell<Option<JoinHandle<()>>>,
-    waker: RefCell<Option<Waker>>,
+    task: TaskSlot,
     freed: Cell<bool>,
 }
 
 impl Owned for ListenerInner {
     fn release(self: Rc<Self>) {
         self.teardown();
-    }
-}
-
-impl Drop for ListenerInner {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.get_mut().take() {
-            t.abort();
-        }
     }
 }
 
@@ -80,13 +71,7 @@ impl Future for ListenerTask {
         let Some(base) = l.base.upgrade() else {
             return Poll::Ready(());
         };
-        {
-            let mut w = l.waker.borrow_mut();
-            match w.as_ref() {
-                Some(old) if old.will_wake(cx.waker()) => {}
-                _ => *w = Some(cx.waker().clone()),
-            }
-        }
+        l.task.remember(cx);
         l.run(&base, cx)
     }
 }
@@ -191,9 +176,7 @@ impl ListenerInner {
     }
 
     fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
-        }
+        self.task.wake();
     }
 
     fn set_enabled(&self, on: bool) -> io::Result<()> {
@@ -239,11 +222,7 @@ impl ListenerInner {
                 other => drop(other),
             }
         }
-        let task = self.task.borrow_mut().take();
-        if let Some(t) = task {
-            t.abort();
-        }
-        self.waker.replace(None);
+        self.task.abort();
         let cb = self.cb.take();
         let errcb = self.errcb.take();
         drop((cb, errcb));
@@ -424,8 +403,7 @@ impl ConnListener {
             enabled: Cell::new(enabled),
             counted: Cell::new(false),
             key: Cell::new(None),
-            task: RefCell::new(None),
-            waker: RefCell::new(None),
+            task: TaskSlot::new(),
             freed: Cell::new(false),
         });
         let weak: Weak<dyn Owned> = Rc::downgrade(&inner) as Weak<dyn Owned>;
@@ -434,18 +412,12 @@ impl ConnListener {
         inner.key.set(Some(key));
         inner.sync_count(b);
         b.ever_added.set(true);
-        let task = b.spawn_task(
-            priority,
-            ListenerTask {
-                l: Rc::downgrade(&inner),
-            },
-        );
-        match task {
-            Ok(t) => *inner.task.borrow_mut() = Some(t),
-            Err(e) => {
-                inner.free();
-                return Err(e);
-            }
+        let task = ListenerTask {
+            l: Rc::downgrade(&inner),
+        };
+        if let Err(e) = inner.task.spawn(b, priority, task) {
+            inner.free();
+            return Err(e);
         }
         Ok(ConnListener { inner })
     }

@@ -1,0 +1,101 @@
+//! [`TaskSlot`]: the task behind an event, a bufferevent or a listener —
+//! its handle, the priority it was spawned at, the waker of its last poll
+//! — in one place, aborted when the object goes.
+
+use crate::base::BaseInner;
+use runtime_executor::JoinHandle;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::task::{Context, Waker};
+
+/// The task of one callback object, on its base's executor.
+pub(crate) struct TaskSlot {
+    handle: RefCell<Option<JoinHandle<()>>>,
+    /// The priority the current task was spawned at.
+    priority: Cell<usize>,
+    /// The waker of the task's last poll: wakes it when the object changes.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl TaskSlot {
+    /// An empty slot (no task yet).
+    pub(crate) fn new() -> TaskSlot {
+        TaskSlot {
+            handle: RefCell::new(None),
+            priority: Cell::new(0),
+            waker: RefCell::new(None),
+        }
+    }
+
+    /// Spawns `fut` at `priority` on the base's executor, replacing (and
+    /// aborting) the task there was.
+    pub(crate) fn spawn(
+        &self,
+        base: &BaseInner,
+        priority: usize,
+        fut: impl Future<Output = ()> + 'static,
+    ) -> io::Result<()> {
+        let handle = base.spawn_task(priority, fut)?;
+        let old = self.handle.replace(Some(handle));
+        self.priority.set(priority);
+        self.waker.replace(None);
+        if let Some(old) = old {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    /// Whether a task is alive at `priority`.
+    pub(crate) fn is_alive_at(&self, priority: usize) -> bool {
+        self.priority.get() == priority
+            && self
+                .handle
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| !t.is_finished())
+    }
+
+    /// Whether a task was spawned (and not aborted).
+    pub(crate) fn has_task(&self) -> bool {
+        self.handle.borrow().is_some()
+    }
+
+    /// Keeps the waker of the task's current poll.
+    pub(crate) fn remember(&self, cx: &Context<'_>) {
+        let mut w = self.waker.borrow_mut();
+        match w.as_ref() {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            _ => *w = Some(cx.waker().clone()),
+        }
+    }
+
+    /// Wakes the task so it looks at the object's new state.
+    pub(crate) fn wake(&self) {
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    /// The waker of the task's last poll, if it was polled.
+    pub(crate) fn waker(&self) -> Option<Waker> {
+        self.waker.borrow().clone()
+    }
+
+    /// Ends the task (the object was freed).
+    pub(crate) fn abort(&self) {
+        let handle = self.handle.borrow_mut().take();
+        if let Some(t) = handle {
+            t.abort();
+        }
+        self.waker.replace(None);
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        if let Some(t) = self.handle.get_mut().take() {
+            t.abort();
+        }
+    }
+}
