@@ -7,12 +7,13 @@
 use crate::config::{
     CommonTimeout, EventConfig, LoopExit, MaxDispatch, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES,
 };
-use crate::event::{gone, Event, EventInner};
+use crate::event::{ev_state, gone, Event, EventInner};
 use crate::fd::{check_open, FdEntry};
 use crate::flags::*;
 use crate::listener::ListenerInner;
 use crate::log::{log_debug, log_warn};
 use crate::owned::Registry;
+use crate::state::Status;
 use runtime_executor::{JoinHandle, Runtime};
 use runtime_reactor::signal::Signal;
 use runtime_reactor::slab::Slab;
@@ -29,6 +30,22 @@ use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The bits of the `Status` of this file's type.
+pub(crate) mod base_state {
+    /// The loop is running (`dispatch`/`run_loop`).
+    pub(crate) const IN_LOOP: u16 = 1 << 0;
+    /// The base is being dropped: every call fails.
+    pub(crate) const CLOSING: u16 = 1 << 1;
+    /// Something was added once: the priority count is fixed from then on.
+    pub(crate) const EVER_ADDED: u16 = 1 << 2;
+    /// `loopexit` ended (or is to end) the loop.
+    pub(crate) const GOT_EXIT: u16 = 1 << 3;
+    /// `loopbreak` ended (or is to end) the loop.
+    pub(crate) const GOT_BREAK: u16 = 1 << 4;
+    /// `loopcontinue`: the rest of this iteration waits for the next.
+    pub(crate) const GOT_CONTINUE: u16 = 1 << 5;
+}
 
 static NEXT_BASE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -47,6 +64,8 @@ pub(crate) struct BaseState {
 }
 
 pub(crate) struct BaseInner {
+    /// The yes/no states, bits of this file's state module.
+    pub(crate) status: Status,
     pub(crate) id: u64,
     pub(crate) rt: RefCell<Runtime>,
     pub(crate) config: RefCell<EventConfig>,
@@ -55,13 +74,6 @@ pub(crate) struct BaseInner {
     pub(crate) priorities: Cell<usize>,
     pub(crate) default_priority: Cell<usize>,
     pub(crate) state: RefCell<BaseState>,
-    pub(crate) in_loop: Cell<bool>,
-    pub(crate) closing: Cell<bool>,
-    /// Something was added once: the priority count is fixed from then on.
-    pub(crate) ever_added: Cell<bool>,
-    pub(crate) got_exit: Cell<bool>,
-    pub(crate) got_break: Cell<bool>,
-    pub(crate) got_continue: Cell<bool>,
     pub(crate) callbacks_run: Cell<u64>,
     pub(crate) n_active: Cell<usize>,
     pub(crate) listeners_enabled: Cell<usize>,
@@ -221,7 +233,7 @@ impl fmt::Debug for BaseHandle {
 impl BaseHandle {
     pub(crate) fn inner(&self) -> io::Result<Rc<BaseInner>> {
         let b = self.inner.upgrade().ok_or_else(gone)?;
-        if b.closing.get() {
+        if b.status.has(base_state::CLOSING) {
             return Err(gone());
         }
         Ok(b)
@@ -259,14 +271,14 @@ impl BaseHandle {
     /// ```
     pub fn loopexit(&self, timeout: Option<Duration>) -> io::Result<()> {
         let b = self.inner()?;
-        if timeout.is_none() && b.in_loop.get() {
-            b.got_exit.set(true);
+        if timeout.is_none() && b.status.has(base_state::IN_LOOP) {
+            b.status.set(base_state::GOT_EXIT, true);
             return Ok(());
         }
         let weak = self.inner.clone();
         let cb = Box::new(move |ev: &Event, _fd: RawFd, _what: EventFlags| {
             if let Some(b) = weak.upgrade() {
-                b.got_exit.set(true);
+                b.status.set(base_state::GOT_EXIT, true);
             }
             ev.free();
         });
@@ -289,7 +301,7 @@ impl BaseHandle {
     /// (`event_base_loopbreak`); the events that were about to run stay
     /// active and run when the loop is started again.
     pub fn loopbreak(&self) -> io::Result<()> {
-        self.inner()?.got_break.set(true);
+        self.inner()?.status.set(base_state::GOT_BREAK, true);
         Ok(())
     }
 
@@ -297,20 +309,20 @@ impl BaseHandle {
     /// the other active ones (`event_base_loopcontinue`); they run in the
     /// next iteration.
     pub fn loopcontinue(&self) -> io::Result<()> {
-        self.inner()?.got_continue.set(true);
+        self.inner()?.status.set(base_state::GOT_CONTINUE, true);
         Ok(())
     }
 
     /// Whether the last loop was ended by `loopexit`
     /// (`event_base_got_exit`); reset when a loop starts.
     pub fn got_exit(&self) -> io::Result<bool> {
-        Ok(self.inner()?.got_exit.get())
+        Ok(self.inner()?.status.has(base_state::GOT_EXIT))
     }
 
     /// Whether the last loop was ended by `loopbreak`
     /// (`event_base_got_break`); reset when a loop starts.
     pub fn got_break(&self) -> io::Result<bool> {
-        Ok(self.inner()?.got_break.get())
+        Ok(self.inner()?.status.has(base_state::GOT_BREAK))
     }
 
     /// The wall-clock time cached at the start of this loop iteration
@@ -319,7 +331,7 @@ impl BaseHandle {
     pub fn gettimeofday_cached(&self) -> io::Result<SystemTime> {
         let b = self.inner()?;
         let now = SystemTime::now();
-        if b.no_cache_time || !b.in_loop.get() {
+        if b.no_cache_time || !b.status.has(base_state::IN_LOOP) {
             return Ok(now);
         }
         let cached = b.rt.borrow().reactor().now();
@@ -434,7 +446,7 @@ impl BaseHandle {
     pub fn active_by_fd(&self, fd: RawFd, events: EventFlags) -> io::Result<()> {
         let b = self.inner()?;
         for ev in b.members() {
-            if ev.inserted.get() && ev.fd == fd && !ev.events.contains(EV_SIGNAL) {
+            if ev.status.has(ev_state::INSERTED) && ev.fd == fd && !ev.events.contains(EV_SIGNAL) {
                 let m = events & ev.events & (EV_READ | EV_WRITE | EV_CLOSED);
                 if !m.is_empty() {
                     ev.activate(m)?;
@@ -449,7 +461,8 @@ impl BaseHandle {
     pub fn active_by_signal(&self, signum: i32) -> io::Result<()> {
         let b = self.inner()?;
         for ev in b.members() {
-            if ev.inserted.get() && ev.fd == signum && ev.events.contains(EV_SIGNAL) {
+            if ev.status.has(ev_state::INSERTED) && ev.fd == signum && ev.events.contains(EV_SIGNAL)
+            {
                 ev.activate(EV_SIGNAL)?;
             }
         }
@@ -471,7 +484,7 @@ impl BaseHandle {
                 .borrow()
                 .members
                 .iter()
-                .filter(|(_, e)| e.inserted.get() || e.has_timer())
+                .filter(|(_, e)| e.status.has(ev_state::INSERTED) || e.has_timer())
                 .count();
             n += b.listeners_enabled.get();
         }
@@ -576,7 +589,7 @@ impl BaseHandle {
         let now = Instant::now();
         writeln!(out, "Inserted events:")?;
         for e in &list {
-            if !(e.inserted.get() || e.has_timer()) {
+            if !(e.status.has(ev_state::INSERTED) || e.has_timer()) {
                 continue;
             }
             let kind = if e.events.contains(EV_SIGNAL) {
@@ -585,7 +598,7 @@ impl BaseHandle {
                 "fd"
             };
             let mut line = format!("  {:p} [{kind} {}]", Rc::as_ptr(e), e.fd);
-            if e.inserted.get() {
+            if e.status.has(ev_state::INSERTED) {
                 for (f, name) in [
                     (EV_READ, " Read"),
                     (EV_WRITE, " Write"),
@@ -620,7 +633,7 @@ impl BaseHandle {
         }
         writeln!(out, "Active events:")?;
         for e in &list {
-            if !e.active.get() {
+            if !e.status.has(ev_state::ACTIVE) {
                 continue;
             }
             let kind = if e.events.contains(EV_SIGNAL) {
@@ -647,7 +660,7 @@ impl BaseHandle {
                 }
             }
             line.push_str(" active");
-            if e.deferred.get() {
+            if e.status.has(ev_state::DEFERRED) {
                 line.push_str(" Deferred");
             }
             if e.internal {
@@ -717,7 +730,7 @@ struct LoopGuard<'a>(&'a BaseInner);
 
 impl Drop for LoopGuard<'_> {
     fn drop(&mut self) {
-        self.0.in_loop.set(false);
+        self.0.status.set(base_state::IN_LOOP, false);
         *self.0.running.borrow_mut() = None;
     }
 }
@@ -733,6 +746,7 @@ impl EventBase {
         let rt = config.runtime()?;
         let n = config.priorities;
         let inner = Rc::new(BaseInner {
+            status: Status::new(0),
             id: NEXT_BASE_ID.fetch_add(1, Ordering::Relaxed),
             rt: RefCell::new(rt),
             no_cache_time: config.no_cache_time,
@@ -748,12 +762,6 @@ impl EventBase {
                 owned: Registry::new(),
                 common: Vec::new(),
             }),
-            in_loop: Cell::new(false),
-            closing: Cell::new(false),
-            ever_added: Cell::new(false),
-            got_exit: Cell::new(false),
-            got_break: Cell::new(false),
-            got_continue: Cell::new(false),
             callbacks_run: Cell::new(0),
             n_active: Cell::new(0),
             listeners_enabled: Cell::new(0),
@@ -812,7 +820,10 @@ impl EventBase {
                 format!("priorities must be 1..={MAX_PRIORITIES}, got {n}"),
             ));
         }
-        if b.in_loop.get() || b.ever_added.get() || b.n_active.get() > 0 {
+        if b.status.has(base_state::IN_LOOP)
+            || b.status.has(base_state::EVER_ADDED)
+            || b.n_active.get() > 0
+        {
             return Err(io::Error::new(
                 io::ErrorKind::ResourceBusy,
                 "priorities can only be set before events are added",
@@ -830,7 +841,7 @@ impl EventBase {
     /// Rebuilds the backend in a child after `fork()` (`event_reinit`):
     /// pending events keep working.
     pub fn reinit(&self) -> io::Result<()> {
-        if self.inner.in_loop.get() {
+        if self.inner.status.has(base_state::IN_LOOP) {
             return Err(io::Error::new(
                 io::ErrorKind::ResourceBusy,
                 "reinit from inside the loop",
@@ -877,7 +888,7 @@ impl EventBase {
     /// ```
     pub fn run_loop(&self, flags: LoopFlags) -> io::Result<LoopExit> {
         let b = &*self.inner;
-        if b.in_loop.get() {
+        if b.status.has(base_state::IN_LOOP) {
             return Err(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 "event_base_loop: reentrant invocation (the loop is already running)",
@@ -889,20 +900,20 @@ impl EventBase {
             ));
         }
         let rt = b.rt.borrow();
-        b.got_exit.set(false);
-        b.got_break.set(false);
-        b.in_loop.set(true);
+        b.status.set(base_state::GOT_EXIT, false);
+        b.status.set(base_state::GOT_BREAK, false);
+        b.status.set(base_state::IN_LOOP, true);
         let guard = LoopGuard(b);
         let mut exit = LoopExit::Done;
         let mut ran_any = false;
         loop {
-            b.got_continue.set(false);
+            b.status.set(base_state::GOT_CONTINUE, false);
             b.iter_best.set(usize::MAX);
             b.iter_counted.set(0);
             if b.max_dispatch.interval.is_some() {
                 b.iter_start.set(Some(Instant::now()));
             }
-            if b.got_exit.get() || b.got_break.get() {
+            if b.status.has(base_state::GOT_EXIT) || b.status.has(base_state::GOT_BREAK) {
                 break;
             }
             b.requeue_deferred();
@@ -940,7 +951,7 @@ impl EventBase {
 impl Drop for EventBase {
     fn drop(&mut self) {
         let b = &*self.inner;
-        b.closing.set(true);
+        b.status.set(base_state::CLOSING, true);
         let (members, deferred, listeners, fds, owned) = {
             let mut st = b.state.borrow_mut();
             let keys: Vec<usize> = st.members.iter().map(|(k, _)| k).collect();

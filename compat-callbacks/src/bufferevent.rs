@@ -34,11 +34,13 @@
 //! | `bufferevent_flush(bev, iotype, mode)` | [`BufferEvent::flush`] |
 //! | `bufferevent_free`, `bufferevent_getfd`, `bufferevent_priority_set` | [`BufferEvent::free`], [`BufferEvent::get_fd`], [`BufferEvent::set_priority`] |
 
+use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
 use crate::event::gone;
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
+use crate::state::Status;
 use crate::task::TaskSlot;
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
 use runtime_net::{StreamSocket, TcpConnecting, TcpStream, UnixStream};
@@ -57,6 +59,25 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+/// The bits of the `Status` of this file's type.
+mod bev_state {
+    /// Has a stream (a connected socket or a pair end).
+    pub(super) const HAS_STREAM: u16 = 1 << 0;
+    /// `BEV_FINISHED` was asked for: shut the write side down once the
+    /// output is out.
+    pub(super) const FINISH: u16 = 1 << 1;
+    /// Counted among the base's pending events.
+    pub(super) const COUNTED: u16 = 1 << 2;
+    /// The task is running (its callbacks included).
+    pub(super) const IN_TASK: u16 = 1 << 3;
+    /// Something changed during the task's poll: look again.
+    pub(super) const DIRTY: u16 = 1 << 4;
+    /// The warning about a buffer guard held across the loop was logged.
+    pub(super) const WARNED_BUSY: u16 = 1 << 5;
+    /// Freed (`bufferevent_free`): calls fail, the task ends.
+    pub(super) const FREED: u16 = 1 << 6;
+}
 
 /// `BEV_NORMAL` for [`BufferEvent::flush`]: write what is convenient.
 pub const BEV_NORMAL: FlushMode = FlushMode::Normal;
@@ -232,11 +253,12 @@ enum Delivered {
 }
 
 pub(crate) struct BevInner {
+    /// The yes/no states, bits of this file's state module.
+    pub(crate) status: Status,
     base: Weak<BaseInner>,
     options: BevOptions,
     is_pair: bool,
     stream: RefCell<Option<BufferedStream<Conn>>>,
-    has_stream: Cell<bool>,
     /// The stream's buffers, lent out between I/O calls.
     input: RefCell<Buffer>,
     output: RefCell<Buffer>,
@@ -247,9 +269,6 @@ pub(crate) struct BevInner {
     timeouts: Cell<(Option<Duration>, Option<Duration>)>,
     max_read: Cell<usize>,
     max_write: Cell<usize>,
-    /// `BEV_FINISHED` was asked for: shut the write side down once the
-    /// output is out.
-    finish: Cell<bool>,
     readcb: Cell<Option<DataCallback>>,
     writecb: Cell<Option<DataCallback>>,
     eventcb: Cell<Option<EventCallback>>,
@@ -261,14 +280,6 @@ pub(crate) struct BevInner {
     partner: RefCell<Weak<BevInner>>,
     priority: Cell<usize>,
     task: TaskSlot,
-    /// Counted among the base's pending events.
-    counted: Cell<bool>,
-    /// The task is running (its callbacks included).
-    in_task: Cell<bool>,
-    /// Something changed during the task's poll: look again.
-    dirty: Cell<bool>,
-    warned_busy: Cell<bool>,
-    freed: Cell<bool>,
 }
 
 impl Owned for BevInner {
@@ -288,13 +299,13 @@ impl Future for BevTask {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let bev = &self.bev;
-        if bev.freed.get() {
+        if bev.status.has(bev_state::FREED) {
             return Poll::Ready(());
         }
         let Some(base) = bev.base.upgrade() else {
             return Poll::Ready(());
         };
-        if base.closing.get() {
+        if base.status.has(base_state::CLOSING) {
             return Poll::Ready(());
         }
         bev.task.remember(cx);
@@ -302,11 +313,12 @@ impl Future for BevTask {
     }
 }
 
-struct InTask<'a>(&'a Cell<bool>);
+/// Turns `IN_TASK` off when the task's poll ends (a panic included).
+struct InTask<'a>(&'a Status);
 
 impl Drop for InTask<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.set(bev_state::IN_TASK, false);
     }
 }
 
@@ -320,11 +332,11 @@ impl BevInner {
     ) -> io::Result<Rc<BevInner>> {
         let prio = b.default_priority.get();
         let inner = Rc::new(BevInner {
+            status: Status::new(0),
             base: Rc::downgrade(b),
             options,
             is_pair,
             stream: RefCell::new(None),
-            has_stream: Cell::new(false),
             input: RefCell::new(Buffer::new()),
             output: RefCell::new(Buffer::new()),
             fd: Cell::new(fd),
@@ -335,7 +347,6 @@ impl BevInner {
             timeouts: Cell::new((None, None)),
             max_read: Cell::new(0),
             max_write: Cell::new(0),
-            finish: Cell::new(false),
             readcb: Cell::new(None),
             writecb: Cell::new(None),
             eventcb: Cell::new(None),
@@ -345,11 +356,6 @@ impl BevInner {
             partner: RefCell::new(Weak::new()),
             priority: Cell::new(prio),
             task: TaskSlot::new(),
-            counted: Cell::new(false),
-            in_task: Cell::new(false),
-            dirty: Cell::new(false),
-            warned_busy: Cell::new(false),
-            freed: Cell::new(false),
         });
         if let Some(c) = conn {
             inner.install(c);
@@ -359,17 +365,17 @@ impl BevInner {
         inner.task.spawn(b, prio, BevTask { bev: inner.clone() })?;
         // The task lives on the current runtime: the priority count is
         // fixed from now on.
-        b.ever_added.set(true);
+        b.status.set(base_state::EVER_ADDED, true);
         inner.sync_count(b);
         Ok(inner)
     }
 
     fn base(&self) -> io::Result<Rc<BaseInner>> {
-        if self.freed.get() {
+        if self.status.has(bev_state::FREED) {
             return Err(freed());
         }
         let b = self.base.upgrade().ok_or_else(gone)?;
-        if b.closing.get() {
+        if b.status.has(base_state::CLOSING) {
             return Err(gone());
         }
         Ok(b)
@@ -380,7 +386,7 @@ impl BevInner {
         let mut s = BufferedStream::new(conn);
         self.configure(&mut s);
         *self.stream.borrow_mut() = Some(s);
-        self.has_stream.set(true);
+        self.status.set(bev_state::HAS_STREAM, true);
     }
 
     fn configure(&self, s: &mut BufferedStream<Conn>) {
@@ -403,7 +409,7 @@ impl BevInner {
         let (Ok(mut input), Ok(mut output)) =
             (self.input.try_borrow_mut(), self.output.try_borrow_mut())
         else {
-            if !self.warned_busy.replace(true) {
+            if !self.status.replace(bev_state::WARNED_BUSY, true) {
                 log_warn!(
                     "bufferevent on fd {}: a buffer guard is held while the loop runs; \
                      I/O waits until it is dropped",
@@ -434,14 +440,14 @@ impl BevInner {
     }
 
     fn reading_wanted(&self) -> bool {
-        !self.freed.get()
-            && self.has_stream.get()
+        !self.status.has(bev_state::FREED)
+            && self.status.has(bev_state::HAS_STREAM)
             && self.enabled.get().contains(EV_READ)
             && !self.read_suspended()
     }
 
     fn writing_wanted(&self) -> bool {
-        if self.freed.get() || !self.has_stream.get() {
+        if self.status.has(bev_state::FREED) || !self.status.has(bev_state::HAS_STREAM) {
             return false;
         }
         let closed = self
@@ -452,7 +458,8 @@ impl BevInner {
         if closed {
             return false;
         }
-        self.finish.get() || (self.enabled.get().contains(EV_WRITE) && self.output_len() > 0)
+        self.status.has(bev_state::FINISH)
+            || (self.enabled.get().contains(EV_WRITE) && self.output_len() > 0)
     }
 
     fn is_connecting(&self) -> bool {
@@ -466,7 +473,7 @@ impl BevInner {
     /// loop keeps running for it), as libevent's read and write events
     /// are pending while enabled and not suspended.
     fn wants_loop(&self) -> bool {
-        !self.freed.get()
+        !self.status.has(bev_state::FREED)
             && (self.is_connecting()
                 || self.reading_wanted()
                 || self.writing_wanted()
@@ -475,7 +482,7 @@ impl BevInner {
 
     fn sync_count(&self, base: &BaseInner) {
         let want = self.wants_loop();
-        if want != self.counted.replace(want) {
+        if want != self.status.replace(bev_state::COUNTED, want) {
             let n = base.listeners_enabled.get();
             base.listeners_enabled
                 .set(if want { n + 1 } else { n.saturating_sub(1) });
@@ -488,13 +495,13 @@ impl BevInner {
 
     /// The user changed something: the task looks again.
     fn touched(&self) {
-        self.dirty.set(true);
+        self.status.set(bev_state::DIRTY, true);
         if let Some(b) = self.base.upgrade() {
-            if !b.closing.get() {
+            if !b.status.has(base_state::CLOSING) {
                 self.sync_count(&b);
             }
         }
-        if !self.in_task.get() {
+        if !self.status.has(bev_state::IN_TASK) {
             self.wake_task();
         }
     }
@@ -533,14 +540,14 @@ impl BevInner {
             base.defer_until_next_iteration(cx.waker());
             return Poll::Pending;
         }
-        self.in_task.set(true);
-        let in_task = InTask(&self.in_task);
+        self.status.set(bev_state::IN_TASK, true);
+        let in_task = InTask(&self.status);
         let mut read_tried = false;
         let mut read_blocked = false;
         let mut write_blocked = false;
         let mut connect_blocked = false;
         for _ in 0..MAX_PASSES {
-            self.dirty.set(false);
+            self.status.set(bev_state::DIRTY, false);
             if !connect_blocked && self.is_connecting() {
                 match self.poll_connect(cx) {
                     Poll::Pending => connect_blocked = true,
@@ -592,15 +599,15 @@ impl BevInner {
                     return Poll::Pending;
                 }
             }
-            if !self.dirty.get() {
+            if !self.status.has(bev_state::DIRTY) {
                 break;
             }
         }
         drop(in_task);
-        if self.freed.get() {
+        if self.status.has(bev_state::FREED) {
             return Poll::Ready(());
         }
-        let more = self.dirty.get()
+        let more = self.status.has(bev_state::DIRTY)
             || (self.reading_wanted() && !read_blocked)
             || (self.writing_wanted() && !write_blocked)
             || (self.is_connecting() && !connect_blocked);
@@ -626,7 +633,7 @@ impl BevInner {
     /// Writes what the output holds (or finishes). Returns false when the
     /// write is waiting for the socket (or cannot run now).
     fn write_step(&self, cx: &mut Context<'_>) -> bool {
-        let finish = self.finish.get();
+        let finish = self.status.has(bev_state::FINISH);
         let r = self.with_stream(|s| {
             let before = s.output().len();
             let r = if finish {
@@ -646,14 +653,14 @@ impl BevInner {
         match r {
             Poll::Ready(Ok(())) => {
                 if finish {
-                    self.finish.set(false);
+                    self.status.set(bev_state::FINISH, false);
                 }
                 true
             }
             Poll::Pending => false,
             Poll::Ready(Err(e)) => {
                 self.disable_bits(EV_WRITE);
-                self.finish.set(false);
+                self.status.set(bev_state::FINISH, false);
                 if is_idle_timeout(&e) {
                     self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT));
                 } else {
@@ -711,7 +718,7 @@ impl BevInner {
     /// those after it, for the next iteration.
     fn deliver(self: &Rc<Self>, base: &BaseInner) -> Delivered {
         loop {
-            if self.freed.get() {
+            if self.status.has(bev_state::FREED) {
                 return Delivered::Freed;
             }
             let next = self.actions.borrow_mut().pop_front();
@@ -766,7 +773,7 @@ impl BevInner {
         let g = self.cb_gen[gen].get();
         base.note_callback_at(self.priority.get(), false);
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle)));
-        if !self.freed.get() && self.cb_gen[gen].get() == g {
+        if !self.status.has(bev_state::FREED) && self.cb_gen[gen].get() == g {
             slot.set(Some(cb));
         } else {
             drop(cb);
@@ -787,7 +794,7 @@ impl BevInner {
         let g = self.cb_gen[2].get();
         base.note_callback_at(self.priority.get(), false);
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle, what)));
-        if !self.freed.get() && self.cb_gen[2].get() == g {
+        if !self.status.has(bev_state::FREED) && self.cb_gen[2].get() == g {
             self.eventcb.set(Some(cb));
         } else {
             drop(cb);
@@ -802,18 +809,22 @@ impl BevInner {
     }
 
     fn free(&self) {
-        if self.freed.replace(true) {
+        if self.status.replace(bev_state::FREED, true) {
             return;
         }
-        if self.counted.replace(false) {
-            if let Some(b) = self.base.upgrade().filter(|b| !b.closing.get()) {
+        if self.status.replace(bev_state::COUNTED, false) {
+            if let Some(b) = self
+                .base
+                .upgrade()
+                .filter(|b| !b.status.has(base_state::CLOSING))
+            {
                 b.listeners_enabled
                     .set(b.listeners_enabled.get().saturating_sub(1));
             }
         }
         let close = self.options.contains(BEV_OPT_CLOSE_ON_FREE);
         let stream = self.stream.try_borrow_mut().ok().and_then(|mut s| s.take());
-        self.has_stream.set(false);
+        self.status.set(bev_state::HAS_STREAM, false);
         if let Some(s) = stream {
             let (conn, _input, _output) = s.into_parts();
             conn.release(close);
@@ -987,7 +998,7 @@ impl fmt::Debug for BufferEvent {
             .field("input", &i.input_len())
             .field("output", &i.output_len())
             .field("connecting", &i.is_connecting())
-            .field("freed", &i.freed.get())
+            .field("freed", &i.status.has(bev_state::FREED))
             .finish()
     }
 }
@@ -1086,7 +1097,7 @@ impl BufferEvent {
     pub fn socket_connect(&self, addr: SocketAddr) -> io::Result<()> {
         let i = &self.inner;
         let b = i.base()?;
-        if i.has_stream.get() || i.is_connecting() {
+        if i.status.has(bev_state::HAS_STREAM) || i.is_connecting() {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "bufferevent_socket_connect: the bufferevent already has a socket",
@@ -1148,7 +1159,7 @@ impl BufferEvent {
     /// for a socket bufferevent or once either end is freed.
     pub fn pair_partner(&self) -> Option<BufferEvent> {
         let p = self.inner.partner.borrow().upgrade()?;
-        if p.freed.get() {
+        if p.status.has(bev_state::FREED) {
             return None;
         }
         Some(BufferEvent { inner: p })
@@ -1223,7 +1234,7 @@ impl BufferEvent {
     /// The enabled directions (`bufferevent_get_enabled`): `EV_READ`,
     /// `EV_WRITE`, both or none.
     pub fn get_enabled(&self) -> EventFlags {
-        if self.inner.freed.get() {
+        if self.inner.status.has(bev_state::FREED) {
             return EventFlags::empty();
         }
         self.inner.enabled.get()
@@ -1454,12 +1465,12 @@ impl BufferEvent {
     pub fn flush(&self, iotype: EventFlags, mode: FlushMode) -> io::Result<bool> {
         let i = &self.inner;
         let b = i.base()?;
-        if !iotype.contains(EV_WRITE) || !i.has_stream.get() {
+        if !iotype.contains(EV_WRITE) || !i.status.has(bev_state::HAS_STREAM) {
             return Ok(false);
         }
         let finish = mode == FlushMode::Finished;
         if finish {
-            i.finish.set(true);
+            i.status.set(bev_state::FINISH, true);
         }
         let waker = i.task.waker().unwrap_or_else(|| Waker::noop().clone());
         let mut cx = Context::from_waker(&waker);
@@ -1486,7 +1497,7 @@ impl BufferEvent {
             i.queue(Action::Write);
         }
         if finish && matches!(r, Poll::Ready(Ok(()))) {
-            i.finish.set(false);
+            i.status.set(bev_state::FINISH, false);
         }
         // The task looks again (and registers its own waker if a noop one
         // was used here).
@@ -1509,7 +1520,7 @@ impl BufferEvent {
 
     /// Whether [`free`](BufferEvent::free) was called.
     pub fn is_freed(&self) -> bool {
-        self.inner.freed.get()
+        self.inner.status.has(bev_state::FREED)
     }
 
     /// The socket (`bufferevent_getfd`); -1 for a pair, before

@@ -4,8 +4,8 @@
 //! `loopbreak`/`loopcontinue`, and what is held back to the next
 //! iteration.
 
-use crate::base::BaseInner;
-use crate::event::EventInner;
+use crate::base::{base_state, BaseInner};
+use crate::event::{ev_state, EventInner};
 use std::any::Any;
 use std::task::Waker;
 
@@ -20,10 +20,10 @@ impl BaseInner {
     /// [`max_dispatch_interval`](EventConfig::max_dispatch_interval) are
     /// reached for this priority.
     pub(crate) fn must_defer_at(&self, priority: usize, internal: bool) -> bool {
-        if !self.in_loop.get() {
+        if !self.status.has(base_state::IN_LOOP) {
             return false;
         }
-        if self.got_break.get() || self.got_continue.get() {
+        if self.status.has(base_state::GOT_BREAK) || self.status.has(base_state::GOT_CONTINUE) {
             return true;
         }
         if !internal && self.iter_best.get() < priority {
@@ -86,7 +86,7 @@ impl BaseInner {
         if slot.is_none() {
             *slot = Some(p);
         }
-        self.got_break.set(true);
+        self.status.set(base_state::GOT_BREAK, true);
     }
 
     pub(crate) fn has_events(&self) -> bool {
@@ -100,7 +100,7 @@ impl BaseInner {
     pub(crate) fn requeue_deferred(&self) {
         let list = std::mem::take(&mut self.state.borrow_mut().deferred);
         for ev in &list {
-            if ev.deferred.replace(false) {
+            if ev.status.replace(ev_state::DEFERRED, false) {
                 ev.wake_task();
             }
         }

@@ -4,11 +4,13 @@
 //! for the event's readiness, timeout, signal or manual activation and
 //! calls the callback on the loop's thread.
 
+use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
 use crate::fd::{check_open, probe, FdEntry};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
+use crate::state::Status;
 use crate::task::TaskSlot;
 use runtime_reactor::signal::Signal;
 use runtime_reactor::time::{sleep_until, Sleep};
@@ -23,6 +25,28 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// The bits of the `Status` of this file's type.
+pub(crate) mod ev_state {
+    /// Descriptor or signal interest is added (libevent's `EVLIST_INSERTED`).
+    pub(crate) const INSERTED: u16 = 1 << 0;
+    /// Waiting for its callback (libevent's `EVLIST_ACTIVE`), with `res`.
+    pub(crate) const ACTIVE: u16 = 1 << 1;
+    /// An `EV_ET` event reported the peer's close (it fires once).
+    pub(crate) const CLOSED_SEEN: u16 = 1 << 2;
+    /// A probe said the descriptor is not open any more (closed while the
+    /// event was pending): the event stays quiet until added again.
+    pub(crate) const FD_GONE: u16 = 1 << 3;
+    /// Held back by `loopbreak`/`loopcontinue`/priorities/dispatch limits.
+    pub(crate) const DEFERRED: u16 = 1 << 4;
+    /// Freed (`event_free`): calls fail, the task ends.
+    pub(crate) const FREED: u16 = 1 << 5;
+    /// Its callback is running.
+    pub(crate) const RUNNING: u16 = 1 << 6;
+    /// An `EV_ET` event fired for a lasting condition (peer closed, error)
+    /// of the read (`[0]`) or write (`[1]`) direction: it fires once.
+    pub(crate) const STICKY_SEEN: [u16; 2] = [1 << 7, 1 << 8];
+}
 
 /// The callback type stored in an event: the event itself, its descriptor
 /// (or signal number) and what happened.
@@ -55,6 +79,8 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 }
 
 pub(crate) struct EventInner {
+    /// The yes/no states, bits of this file's state module.
+    pub(crate) status: Status,
     pub(crate) base: Weak<BaseInner>,
     pub(crate) fd: RawFd,
     pub(crate) events: EventFlags,
@@ -63,8 +89,6 @@ pub(crate) struct EventInner {
     /// dumps and never counted as a "real" callback for priorities.
     pub(crate) internal: bool,
     callback: Cell<Option<Callback>>,
-    /// Descriptor or signal interest is added (libevent's `EVLIST_INSERTED`).
-    pub(crate) inserted: Cell<bool>,
     io: RefCell<Option<Rc<FdEntry>>>,
     signal: RefCell<Option<Signal>>,
     /// The armed timeout (libevent's `EVLIST_TIMEOUT`).
@@ -73,25 +97,14 @@ pub(crate) struct EventInner {
     timeout: Cell<Option<Duration>>,
     pub(crate) deadline: Cell<Option<Instant>>,
     pub(crate) common: Cell<Option<u8>>,
-    /// Waiting for its callback (libevent's `EVLIST_ACTIVE`), with `res`.
-    pub(crate) active: Cell<bool>,
     pub(crate) active_res: Cell<EventFlags>,
     /// Readiness found after the callback already ran in this poll: it
     /// fires at the next iteration (level-triggered repeat).
     carry: Cell<EventFlags>,
     verify: [Cell<Verify>; 2],
-    sticky_seen: [Cell<bool>; 2],
-    closed_seen: Cell<bool>,
-    /// A probe said the descriptor is not open any more (closed while the
-    /// event was pending): the event stays quiet until added again.
-    fd_gone: Cell<bool>,
     /// Slot in the base's table of pending/active events.
     key: Cell<Option<usize>>,
-    /// Held back by `loopbreak`/`loopcontinue`/priorities/dispatch limits.
-    pub(crate) deferred: Cell<bool>,
     task: TaskSlot,
-    freed: Cell<bool>,
-    running: Cell<bool>,
 }
 
 impl Owned for EventInner {
@@ -111,7 +124,7 @@ impl Future for EventTask {
         let Some(ev) = self.ev.upgrade() else {
             return Poll::Ready(());
         };
-        if ev.freed.get() {
+        if ev.status.has(ev_state::FREED) {
             return Poll::Ready(());
         }
         let Some(base) = ev.base.upgrade() else {
@@ -135,36 +148,29 @@ impl EventInner {
                 "EV_SIGNAL is not compatible with EV_READ, EV_WRITE or EV_CLOSED",
             ));
         }
-        if base.closing.get() {
+        if base.status.has(base_state::CLOSING) {
             return Err(gone());
         }
         let prio = base.default_priority.get();
         let ev = Rc::new(EventInner {
+            status: Status::new(0),
             base: Rc::downgrade(base),
             fd,
             events,
             priority: Cell::new(prio),
             internal,
             callback: Cell::new(Some(callback)),
-            inserted: Cell::new(false),
             io: RefCell::new(None),
             signal: RefCell::new(None),
             timer: RefCell::new(None),
             timeout: Cell::new(None),
             deadline: Cell::new(None),
             common: Cell::new(None),
-            active: Cell::new(false),
             active_res: Cell::new(EventFlags::empty()),
             carry: Cell::new(EventFlags::empty()),
             verify: [Cell::new(Verify::Fresh), Cell::new(Verify::Fresh)],
-            sticky_seen: [Cell::new(false), Cell::new(false)],
-            closed_seen: Cell::new(false),
-            fd_gone: Cell::new(false),
             key: Cell::new(None),
-            deferred: Cell::new(false),
             task: TaskSlot::new(),
-            freed: Cell::new(false),
-            running: Cell::new(false),
         });
         let weak: Weak<dyn Owned> = Rc::downgrade(&ev) as Weak<dyn Owned>;
         base.state.borrow_mut().owned.register(weak);
@@ -172,11 +178,11 @@ impl EventInner {
     }
 
     fn base(&self) -> io::Result<Rc<BaseInner>> {
-        if self.freed.get() {
+        if self.status.has(ev_state::FREED) {
             return Err(freed());
         }
         let b = self.base.upgrade().ok_or_else(gone)?;
-        if b.closing.get() {
+        if b.status.has(base_state::CLOSING) {
             return Err(gone());
         }
         Ok(b)
@@ -188,14 +194,14 @@ impl EventInner {
 
     /// Pending (inserted or timed) or active.
     fn is_member(&self) -> bool {
-        self.inserted.get() || self.has_timer() || self.active.get()
+        self.status.has(ev_state::INSERTED) || self.has_timer() || self.status.has(ev_state::ACTIVE)
     }
 
     /// Keeps the event in the base's table while it is pending or active
     /// (so it lives on without user handles, as in libevent), and out of
     /// it otherwise.
     fn sync_membership(self: &Rc<Self>, base: &BaseInner) {
-        if base.closing.get() {
+        if base.status.has(base_state::CLOSING) {
             return;
         }
         let want = self.is_member();
@@ -233,7 +239,7 @@ impl EventInner {
     }
 
     fn set_active(&self, base: &BaseInner, res: EventFlags) {
-        if self.active.replace(true) {
+        if self.status.replace(ev_state::ACTIVE, true) {
             self.active_res.set(self.active_res.get() | res);
         } else {
             self.active_res.set(res);
@@ -242,11 +248,11 @@ impl EventInner {
     }
 
     fn clear_active(&self, base: &BaseInner) {
-        if self.active.replace(false) {
+        if self.status.replace(ev_state::ACTIVE, false) {
             base.n_active.set(base.n_active.get().saturating_sub(1));
         }
         self.active_res.set(EventFlags::empty());
-        self.deferred.set(false);
+        self.status.set(ev_state::DEFERRED, false);
     }
 
     /// Inserts the descriptor/signal interest and (re)arms the timeout.
@@ -258,29 +264,29 @@ impl EventInner {
         let base = self.base()?;
         let wants_io = self.events.intersects(IO_FLAGS);
         let wants_sig = self.events.contains(EV_SIGNAL);
-        if (wants_io || wants_sig) && !self.inserted.get() {
+        if (wants_io || wants_sig) && !self.status.has(ev_state::INSERTED) {
             if wants_io {
                 let fe = base.acquire_fd(self.fd, self.events)?;
                 *self.io.borrow_mut() = Some(fe);
                 for v in &self.verify {
                     v.set(Verify::Fresh);
                 }
-                for s in &self.sticky_seen {
-                    s.set(false);
+                for bit in ev_state::STICKY_SEEN {
+                    self.status.set(bit, false);
                 }
-                self.closed_seen.set(false);
-                self.fd_gone.set(false);
+                self.status.set(ev_state::CLOSED_SEEN, false);
+                self.status.set(ev_state::FD_GONE, false);
             } else {
                 let sig = base.listen_signal(self.fd)?;
                 *self.signal.borrow_mut() = Some(sig);
             }
-            self.inserted.set(true);
-            base.ever_added.set(true);
+            self.status.set(ev_state::INSERTED, true);
+            base.status.set(base_state::EVER_ADDED, true);
         }
         if let Some((d, at)) = timeout {
             // Re-arming a timeout that already fired but whose callback has
             // not run yet takes the event off the active list (libevent).
-            if self.active.get() && self.active_res.get().contains(EV_TIMEOUT) {
+            if self.status.has(ev_state::ACTIVE) && self.active_res.get().contains(EV_TIMEOUT) {
                 self.clear_active(&base);
             }
             self.timeout.set(Some(d));
@@ -292,7 +298,7 @@ impl EventInner {
                 None => *t = Some(sleep_until(at)),
             }
             drop(t);
-            base.ever_added.set(true);
+            base.status.set(base_state::EVER_ADDED, true);
         }
         self.sync_membership(&base);
         if self.is_member() {
@@ -303,7 +309,7 @@ impl EventInner {
 
     /// Makes the event non-pending and non-active (`event_del`).
     pub(crate) fn del_nolock(self: &Rc<Self>, base: Option<&BaseInner>) {
-        if self.inserted.replace(false) {
+        if self.status.replace(ev_state::INSERTED, false) {
             let fe = self.io.borrow_mut().take();
             if let Some(fe) = fe {
                 match base {
@@ -330,9 +336,9 @@ impl EventInner {
             self.clear_active(b);
             self.sync_membership(b);
         } else {
-            self.active.set(false);
+            self.status.set(ev_state::ACTIVE, false);
             self.active_res.set(EventFlags::empty());
-            self.deferred.set(false);
+            self.status.set(ev_state::DEFERRED, false);
         }
     }
 
@@ -368,7 +374,7 @@ impl EventInner {
 
     pub(crate) fn set_priority(self: &Rc<Self>, prio: usize) -> io::Result<()> {
         let base = self.base()?;
-        if self.active.get() {
+        if self.status.has(ev_state::ACTIVE) {
             return Err(io::Error::new(
                 io::ErrorKind::ResourceBusy,
                 "cannot change the priority of an active event",
@@ -390,12 +396,15 @@ impl EventInner {
     /// `event_free`: not pending any more, callback dropped (at once, or
     /// when it returns if it is running), task ended.
     pub(crate) fn free(self: &Rc<Self>) {
-        if self.freed.get() {
+        if self.status.has(ev_state::FREED) {
             return;
         }
         let base = self.base.upgrade();
-        self.del_nolock(base.as_deref().filter(|b| !b.closing.get()));
-        self.freed.set(true);
+        self.del_nolock(
+            base.as_deref()
+                .filter(|b| !b.status.has(base_state::CLOSING)),
+        );
+        self.status.set(ev_state::FREED, true);
         let cb = self.callback.take();
         self.task.abort();
         drop(cb);
@@ -409,10 +418,10 @@ impl EventInner {
 
     pub(crate) fn pending_flags(&self) -> EventFlags {
         let mut f = EventFlags::empty();
-        if self.inserted.get() {
+        if self.status.has(ev_state::INSERTED) {
             f |= self.events & (IO_FLAGS | EV_SIGNAL);
         }
-        if self.active.get() {
+        if self.status.has(ev_state::ACTIVE) {
             f |= self.active_res.get();
         }
         if self.has_timer() {
@@ -426,15 +435,15 @@ impl EventInner {
     fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
         let mut fired = false;
         loop {
-            if self.freed.get() {
+            if self.status.has(ev_state::FREED) {
                 return Poll::Ready(());
             }
-            let was_active = self.active.get();
+            let was_active = self.status.has(ev_state::ACTIVE);
             let mut what = self.carry.take();
             if was_active {
                 what |= self.active_res.get();
             }
-            if self.inserted.get() {
+            if self.status.has(ev_state::INSERTED) {
                 what |= self.collect(cx);
             }
             if self.poll_timer(cx) {
@@ -466,7 +475,7 @@ impl EventInner {
             }
             if base.must_defer(self) {
                 self.set_active(base, what);
-                if !self.deferred.replace(true) {
+                if !self.status.replace(ev_state::DEFERRED, true) {
                     base.state.borrow_mut().deferred.push(self.clone());
                 }
                 return Poll::Pending;
@@ -496,7 +505,7 @@ impl EventInner {
                 _ => EventFlags::empty(),
             };
         }
-        if self.fd_gone.get() {
+        if self.status.has(ev_state::FD_GONE) {
             return EventFlags::empty();
         }
         let io = self.io.borrow();
@@ -572,7 +581,7 @@ impl EventInner {
         }
         if self.events.contains(EV_CLOSED)
             && fe.poll_closed(cx).is_ready()
-            && (!et || !self.closed_seen.replace(true))
+            && (!et || !self.status.replace(ev_state::CLOSED_SEEN, true))
         {
             what |= EV_CLOSED;
         }
@@ -585,7 +594,7 @@ impl EventInner {
     /// quiet until added again, rather than firing forever on a stale
     /// readiness.
     fn descriptor_gone(&self) {
-        if !self.fd_gone.replace(true) {
+        if !self.status.replace(ev_state::FD_GONE, true) {
             log_warn!(
                 "event on fd {}: the descriptor was closed while the event was pending; \
                  it will not fire again until added again (call del() before closing)",
@@ -631,11 +640,11 @@ impl EventInner {
             .intersects(Readiness::READ_CLOSED | Readiness::WRITE_CLOSED | Readiness::ERROR);
         if ev.ready.intersects(clearable) {
             if sticky {
-                self.sticky_seen[i].set(true);
+                self.status.set(ev_state::STICKY_SEEN[i], true);
             }
             return true;
         }
-        !self.sticky_seen[i].replace(true)
+        !self.status.replace(ev_state::STICKY_SEEN[i], true)
     }
 
     /// Runs the callback for `what`, after libevent's bookkeeping: a
@@ -684,12 +693,12 @@ impl EventInner {
             inner: self.clone(),
         };
         let prev = base.running.replace(Some(Rc::downgrade(self)));
-        self.running.set(true);
+        self.status.set(ev_state::RUNNING, true);
         let res = catch_unwind(AssertUnwindSafe(|| cb(&handle, self.fd, out)));
-        self.running.set(false);
+        self.status.set(ev_state::RUNNING, false);
         *base.running.borrow_mut() = prev;
         drop(handle);
-        if self.freed.get() {
+        if self.status.has(ev_state::FREED) {
             drop(cb);
         } else {
             match self.callback.take() {
@@ -1059,7 +1068,8 @@ impl Event {
 
     /// Whether the event is pending or active at all.
     pub fn is_pending(&self) -> bool {
-        !self.pending(EV_TIMEOUT | IO_FLAGS | EV_SIGNAL).is_empty() || self.inner.active.get()
+        !self.pending(EV_TIMEOUT | IO_FLAGS | EV_SIGNAL).is_empty()
+            || self.inner.status.has(ev_state::ACTIVE)
     }
 
     /// When the armed timeout expires (the `tv` of `event_pending`).
@@ -1110,7 +1120,7 @@ impl Event {
 
     /// Whether its callback is running right now.
     pub fn is_running(&self) -> bool {
-        self.inner.running.get()
+        self.inner.status.has(ev_state::RUNNING)
     }
 
     /// Replaces the callback (part of libevent's `event_assign`). Allowed
@@ -1136,6 +1146,6 @@ impl Event {
 
     /// Whether [`free`](Event::free) was called.
     pub fn is_freed(&self) -> bool {
-        self.inner.freed.get()
+        self.inner.status.has(ev_state::FREED)
     }
 }

@@ -90,6 +90,7 @@ mod flags;
 mod listener;
 mod log;
 mod owned;
+mod state;
 mod task;
 
 pub use base::{BaseHandle, EventBase};

@@ -2,11 +2,13 @@
 //! [`runtime_net::TcpListener`] and its accept loop (retries of `EINTR` and
 //! `ECONNABORTED`, a timer back-off when descriptors run out).
 
+use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
 use crate::event::{freed, gone};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
+use crate::state::Status;
 use crate::task::TaskSlot;
 use runtime_net::{ListenOptions, TcpListener};
 use std::cell::{Cell, RefCell};
@@ -19,6 +21,18 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
+
+/// The bits of the `Status` of this file's type.
+mod lev_state {
+    /// Has an accept callback.
+    pub(super) const HAS_CB: u16 = 1 << 0;
+    /// Accepting (`evconnlistener_enable`).
+    pub(super) const ENABLED: u16 = 1 << 1;
+    /// Counted in the base's pending events (enabled, with a callback).
+    pub(super) const COUNTED: u16 = 1 << 2;
+    /// Freed (`evconnlistener_free`).
+    pub(super) const FREED: u16 = 1 << 3;
+}
 
 /// The accept callback: the listener, the new connection (non-blocking
 /// unless `LEV_OPT_LEAVE_SOCKETS_BLOCKING`, not registered with any
@@ -33,6 +47,8 @@ pub type ErrorCallback = Box<dyn FnMut(&ConnListener, io::Error)>;
 const ACCEPTS_PER_POLL: usize = 64;
 
 pub(crate) struct ListenerInner {
+    /// The yes/no states, bits of this file's state module.
+    pub(crate) status: Status,
     base: Weak<BaseInner>,
     listener: RefCell<Option<TcpListener>>,
     fd: RawFd,
@@ -42,14 +58,9 @@ pub(crate) struct ListenerInner {
     /// priority too).
     priority: usize,
     cb: Cell<Option<AcceptCallback>>,
-    has_cb: Cell<bool>,
     errcb: Cell<Option<ErrorCallback>>,
-    enabled: Cell<bool>,
-    /// Counted in the base's pending events (enabled, with a callback).
-    counted: Cell<bool>,
     key: Cell<Option<usize>>,
     task: TaskSlot,
-    freed: Cell<bool>,
 }
 
 impl Owned for ListenerInner {
@@ -79,10 +90,10 @@ impl Future for ListenerTask {
 impl ListenerInner {
     fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..ACCEPTS_PER_POLL {
-            if self.freed.get() {
+            if self.status.has(lev_state::FREED) {
                 return Poll::Ready(());
             }
-            if !self.enabled.get() || !self.has_cb.get() {
+            if !self.status.has(lev_state::ENABLED) || !self.status.has(lev_state::HAS_CB) {
                 return Poll::Pending;
             }
             if base.must_defer_at(self.priority, false) {
@@ -124,7 +135,7 @@ impl ListenerInner {
                     };
                     base.note_callback_at(self.priority, false);
                     let r = catch_unwind(AssertUnwindSafe(|| cb(&handle, stream, peer)));
-                    if !self.freed.get() && self.has_cb.get() {
+                    if !self.status.has(lev_state::FREED) && self.status.has(lev_state::HAS_CB) {
                         match self.cb.take() {
                             Some(newer) => self.cb.set(Some(newer)),
                             None => self.cb.set(Some(cb)),
@@ -146,7 +157,7 @@ impl ListenerInner {
         match self.errcb.take() {
             Some(mut cb) => {
                 cb(handle, e);
-                if !self.freed.get() && self.errcb.take().is_none() {
+                if !self.status.has(lev_state::FREED) && self.errcb.take().is_none() {
                     self.errcb.set(Some(cb));
                 }
             }
@@ -155,11 +166,11 @@ impl ListenerInner {
     }
 
     fn base(&self) -> io::Result<Rc<BaseInner>> {
-        if self.freed.get() {
+        if self.status.has(lev_state::FREED) {
             return Err(freed());
         }
         let b = self.base.upgrade().ok_or_else(gone)?;
-        if b.closing.get() {
+        if b.status.has(base_state::CLOSING) {
             return Err(gone());
         }
         Ok(b)
@@ -167,8 +178,10 @@ impl ListenerInner {
 
     /// Keeps the base's count of pending events in step.
     fn sync_count(&self, base: &BaseInner) {
-        let want = !self.freed.get() && self.enabled.get() && self.has_cb.get();
-        if want != self.counted.replace(want) {
+        let want = !self.status.has(lev_state::FREED)
+            && self.status.has(lev_state::ENABLED)
+            && self.status.has(lev_state::HAS_CB);
+        if want != self.status.replace(lev_state::COUNTED, want) {
             let n = base.listeners_enabled.get();
             base.listeners_enabled
                 .set(if want { n + 1 } else { n.saturating_sub(1) });
@@ -181,7 +194,7 @@ impl ListenerInner {
 
     fn set_enabled(&self, on: bool) -> io::Result<()> {
         let base = self.base()?;
-        self.enabled.set(on);
+        self.status.set(lev_state::ENABLED, on);
         if let Some(l) = self.listener.borrow().as_ref() {
             if on {
                 l.enable();
@@ -197,13 +210,16 @@ impl ListenerInner {
     }
 
     fn free(&self) {
-        if self.freed.replace(true) {
+        if self.status.replace(lev_state::FREED, true) {
             return;
         }
         let base = self.base.upgrade();
-        if let Some(b) = base.as_deref().filter(|b| !b.closing.get()) {
-            self.enabled.set(false);
-            if self.counted.replace(false) {
+        if let Some(b) = base
+            .as_deref()
+            .filter(|b| !b.status.has(base_state::CLOSING))
+        {
+            self.status.set(lev_state::ENABLED, false);
+            if self.status.replace(lev_state::COUNTED, false) {
                 b.listeners_enabled
                     .set(b.listeners_enabled.get().saturating_sub(1));
             }
@@ -230,7 +246,7 @@ impl ListenerInner {
 
     pub(crate) fn teardown(&self) {
         self.key.set(None);
-        self.counted.set(false);
+        self.status.set(lev_state::COUNTED, false);
         self.free();
     }
 }
@@ -297,8 +313,8 @@ impl fmt::Debug for ConnListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnListener")
             .field("fd", &self.inner.fd)
-            .field("enabled", &self.inner.enabled.get())
-            .field("freed", &self.inner.freed.get())
+            .field("enabled", &self.inner.status.has(lev_state::ENABLED))
+            .field("freed", &self.inner.status.has(lev_state::FREED))
             .finish()
     }
 }
@@ -392,26 +408,27 @@ impl ConnListener {
             tl.disable();
         }
         let inner = Rc::new(ListenerInner {
+            status: Status::new(if enabled {
+                lev_state::HAS_CB | lev_state::ENABLED
+            } else {
+                lev_state::HAS_CB
+            }),
             base: Rc::downgrade(b),
             listener: RefCell::new(Some(tl)),
             fd,
             flags,
             priority,
             cb: Cell::new(Some(cb)),
-            has_cb: Cell::new(true),
             errcb: Cell::new(None),
-            enabled: Cell::new(enabled),
-            counted: Cell::new(false),
             key: Cell::new(None),
             task: TaskSlot::new(),
-            freed: Cell::new(false),
         });
         let weak: Weak<dyn Owned> = Rc::downgrade(&inner) as Weak<dyn Owned>;
         b.state.borrow_mut().owned.register(weak);
         let key = b.state.borrow_mut().listeners.insert(inner.clone());
         inner.key.set(Some(key));
         inner.sync_count(b);
-        b.ever_added.set(true);
+        b.status.set(base_state::EVER_ADDED, true);
         let task = ListenerTask {
             l: Rc::downgrade(&inner),
         };
@@ -435,14 +452,14 @@ impl ConnListener {
 
     /// Whether it accepts.
     pub fn is_enabled(&self) -> bool {
-        self.inner.enabled.get() && !self.inner.freed.get()
+        self.inner.status.has(lev_state::ENABLED) && !self.inner.status.has(lev_state::FREED)
     }
 
     /// Replaces the accept callback (`evconnlistener_set_cb`); `None`
     /// stops accepting as if disabled.
     pub fn set_callback(&self, callback: Option<AcceptCallback>) -> io::Result<()> {
         let base = self.inner.base()?;
-        self.inner.has_cb.set(callback.is_some());
+        self.inner.status.set(lev_state::HAS_CB, callback.is_some());
         let old = self.inner.cb.replace(callback);
         self.inner.sync_count(&base);
         self.inner.wake();
@@ -493,6 +510,6 @@ impl ConnListener {
 
     /// Whether [`free`](ConnListener::free) was called.
     pub fn is_freed(&self) -> bool {
-        self.inner.freed.get()
+        self.inner.status.has(lev_state::FREED)
     }
 }
