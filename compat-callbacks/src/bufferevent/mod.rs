@@ -20,6 +20,10 @@
 //! [`BufferEvent::output`]) and handed back to the stream for each read or
 //! write, so there is one buffer implementation and no copy between them.
 //!
+//! Here: the bufferevent and its API; in `conn.rs` what it runs over and
+//! how a connect completes; in `drive.rs` the task's state machine. Its
+//! options and `BEV_EVENT_*` flags are in `flags.rs` with the others.
+//!
 //! | libevent | here |
 //! |---|---|
 //! | `bufferevent_socket_new(base, fd, opts)` | [`BufferEvent::socket_new`] |
@@ -34,6 +38,9 @@
 //! | `bufferevent_flush(bev, iotype, mode)` | [`BufferEvent::flush`] |
 //! | `bufferevent_free`, `bufferevent_getfd`, `bufferevent_priority_set` | [`BufferEvent::free`], [`BufferEvent::get_fd`], [`BufferEvent::set_priority`] |
 
+mod conn;
+mod drive;
+
 use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
 use crate::event::gone;
@@ -42,6 +49,7 @@ use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
 use crate::state::Status;
 use crate::task::TaskSlot;
+use conn::{Conn, ConnectFail, Connecting};
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
 use runtime_net::{StreamSocket, TcpConnecting, TcpStream, UnixStream};
 use runtime_reactor::coop;
@@ -118,107 +126,6 @@ fn is_idle_timeout(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none()
 }
 
-/// What a bufferevent's stream runs over.
-enum Conn {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    Pair(PairEnd),
-}
-
-impl fmt::Debug for Conn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Conn::Tcp(s) => s.fmt(f),
-            Conn::Unix(s) => s.fmt(f),
-            Conn::Pair(p) => p.fmt(f),
-        }
-    }
-}
-
-impl Conn {
-    /// Wraps a stream socket (TCP or Unix), registering it with the
-    /// current reactor.
-    fn from_fd(fd: OwnedFd) -> io::Result<Conn> {
-        Ok(match StreamSocket::from_fd(fd)? {
-            StreamSocket::Tcp(s) => Conn::Tcp(s),
-            StreamSocket::Unix(s) => Conn::Unix(s),
-        })
-    }
-
-    /// Releases the connection: closes it, or (without close-on-free)
-    /// deregisters it and leaves the descriptor open for its owner.
-    fn release(self, close: bool) {
-        if close {
-            return;
-        }
-        let fd: Option<OwnedFd> = match self {
-            Conn::Tcp(s) => s.into_std().ok().map(OwnedFd::from),
-            Conn::Unix(s) => s.into_std().ok().map(OwnedFd::from),
-            Conn::Pair(_) => None,
-        };
-        if let Some(fd) = fd {
-            let _ = fd.into_raw_fd();
-        }
-    }
-}
-
-impl Transport for Conn {
-    fn poll_read_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        dst: &mut Buffer,
-        max: usize,
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            Conn::Tcp(s) => Transport::poll_read_buf(s, cx, dst, max),
-            Conn::Unix(s) => Transport::poll_read_buf(s, cx, dst, max),
-            Conn::Pair(p) => p.poll_read_buf(cx, dst, max),
-        }
-    }
-
-    fn poll_write_buf(
-        &mut self,
-        cx: &mut Context<'_>,
-        src: &mut Buffer,
-        max: usize,
-        mode: FlushMode,
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            Conn::Tcp(s) => Transport::poll_write_buf(s, cx, src, max, mode),
-            Conn::Unix(s) => Transport::poll_write_buf(s, cx, src, max, mode),
-            Conn::Pair(p) => p.poll_write_buf(cx, src, max, mode),
-        }
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Conn::Tcp(s) => Transport::poll_flush(s, cx),
-            Conn::Unix(s) => Transport::poll_flush(s, cx),
-            Conn::Pair(p) => p.poll_flush(cx),
-        }
-    }
-
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self {
-            Conn::Tcp(s) => Transport::poll_close(s, cx),
-            Conn::Unix(s) => Transport::poll_close(s, cx),
-            Conn::Pair(p) => p.poll_close(cx),
-        }
-    }
-}
-
-/// A connect in progress (`bufferevent_socket_connect`).
-struct Connecting {
-    conn: TcpConnecting,
-    /// The write timeout, which covers the connect as in libevent.
-    timer: Option<Sleep>,
-}
-
-enum ConnectFail {
-    Timeout,
-    Error(io::Error),
-}
-
 #[derive(Clone, Copy, Default, Debug)]
 struct Marks {
     read_low: usize,
@@ -233,23 +140,6 @@ enum Action {
     Read,
     Write,
     Event(BevEvent),
-}
-
-enum ReadStep {
-    Data,
-    Eof,
-    /// Input at its high watermark, or the buffers are borrowed: wait to
-    /// be woken.
-    Stalled,
-    Blocked,
-    Timeout,
-    Error(io::Error),
-}
-
-enum Delivered {
-    Done,
-    Deferred,
-    Freed,
 }
 
 pub(crate) struct BevInner {
@@ -310,15 +200,6 @@ impl Future for BevTask {
         }
         bev.task.remember(cx);
         bev.run(&base, cx)
-    }
-}
-
-/// Turns `IN_TASK` off when the task's poll ends (a panic included).
-struct InTask<'a>(&'a Status);
-
-impl Drop for InTask<'_> {
-    fn drop(&mut self) {
-        self.0.set(bev_state::IN_TASK, false);
     }
 }
 
@@ -526,285 +407,6 @@ impl BevInner {
                 let (r, w) = self.timeouts.get();
                 s.set_timeouts(r, w);
             }
-        }
-    }
-
-    /// The task's body: connect, one read, the writes, the callbacks.
-    fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
-        if base.must_defer_at(self.priority.get(), false) {
-            // loopbreak/loopcontinue, a more urgent callback ran in this
-            // iteration, or the dispatch limits are reached: in libevent
-            // the bufferevent's reads, writes and callbacks all run from
-            // its events, at its priority, so none of them happens before
-            // the next iteration.
-            base.defer_until_next_iteration(cx.waker());
-            return Poll::Pending;
-        }
-        self.status.set(bev_state::IN_TASK, true);
-        let in_task = InTask(&self.status);
-        let mut read_tried = false;
-        let mut read_blocked = false;
-        let mut write_blocked = false;
-        let mut connect_blocked = false;
-        for _ in 0..MAX_PASSES {
-            self.status.set(bev_state::DIRTY, false);
-            if !connect_blocked && self.is_connecting() {
-                match self.poll_connect(cx) {
-                    Poll::Pending => connect_blocked = true,
-                    Poll::Ready(Ok(())) => self.queue(Action::Event(BEV_EVENT_CONNECTED)),
-                    Poll::Ready(Err(ConnectFail::Timeout)) => {
-                        self.disable_bits(EV_WRITE);
-                        self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT));
-                    }
-                    Poll::Ready(Err(ConnectFail::Error(e))) => {
-                        *self.error.borrow_mut() = Some(e);
-                        self.queue(Action::Event(BEV_EVENT_ERROR));
-                    }
-                }
-            }
-            if !read_tried && self.reading_wanted() {
-                read_tried = true;
-                match self.read_step(cx) {
-                    ReadStep::Data => {
-                        if self.input_len() >= self.marks.get().read_low {
-                            self.queue(Action::Read);
-                        }
-                    }
-                    ReadStep::Eof => {
-                        self.disable_bits(EV_READ);
-                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_EOF));
-                    }
-                    ReadStep::Stalled | ReadStep::Blocked => read_blocked = true,
-                    ReadStep::Timeout => {
-                        self.disable_bits(EV_READ);
-                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_TIMEOUT));
-                    }
-                    ReadStep::Error(e) => {
-                        self.disable_bits(EV_READ);
-                        *self.error.borrow_mut() = Some(e);
-                        self.queue(Action::Event(BEV_EVENT_READING | BEV_EVENT_ERROR));
-                    }
-                }
-            }
-            if !write_blocked && self.writing_wanted() && !self.write_step(cx) {
-                write_blocked = true;
-            }
-            match self.deliver(base) {
-                Delivered::Done => {}
-                Delivered::Freed => return Poll::Ready(()),
-                Delivered::Deferred => {
-                    drop(in_task);
-                    base.defer_until_next_iteration(cx.waker());
-                    self.sync_count(base);
-                    return Poll::Pending;
-                }
-            }
-            if !self.status.has(bev_state::DIRTY) {
-                break;
-            }
-        }
-        drop(in_task);
-        if self.status.has(bev_state::FREED) {
-            return Poll::Ready(());
-        }
-        let more = self.status.has(bev_state::DIRTY)
-            || (self.reading_wanted() && !read_blocked)
-            || (self.writing_wanted() && !write_blocked)
-            || (self.is_connecting() && !connect_blocked);
-        if more {
-            cx.waker().wake_by_ref();
-        }
-        self.sync_count(base);
-        Poll::Pending
-    }
-
-    fn read_step(&self, cx: &mut Context<'_>) -> ReadStep {
-        let r = self.with_stream(|s| match s.poll_fill(cx) {
-            Poll::Ready(Ok(0)) if s.is_eof() => ReadStep::Eof,
-            Poll::Ready(Ok(0)) => ReadStep::Stalled,
-            Poll::Ready(Ok(_)) => ReadStep::Data,
-            Poll::Ready(Err(e)) if is_idle_timeout(&e) => ReadStep::Timeout,
-            Poll::Ready(Err(e)) => ReadStep::Error(e),
-            Poll::Pending => ReadStep::Blocked,
-        });
-        r.unwrap_or(ReadStep::Stalled)
-    }
-
-    /// Writes what the output holds (or finishes). Returns false when the
-    /// write is waiting for the socket (or cannot run now).
-    fn write_step(&self, cx: &mut Context<'_>) -> bool {
-        let finish = self.status.has(bev_state::FINISH);
-        let r = self.with_stream(|s| {
-            let before = s.output().len();
-            let r = if finish {
-                s.poll_finish(cx)
-            } else {
-                s.poll_flush_watermark(cx)
-            };
-            (r, before.saturating_sub(s.output().len()))
-        });
-        let Some((r, wrote)) = r else {
-            return false;
-        };
-        let low = self.marks.get().write_low;
-        if wrote > 0 && self.output_len() <= low {
-            self.queue(Action::Write);
-        }
-        match r {
-            Poll::Ready(Ok(())) => {
-                if finish {
-                    self.status.set(bev_state::FINISH, false);
-                }
-                true
-            }
-            Poll::Pending => false,
-            Poll::Ready(Err(e)) => {
-                self.disable_bits(EV_WRITE);
-                self.status.set(bev_state::FINISH, false);
-                if is_idle_timeout(&e) {
-                    self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_TIMEOUT));
-                } else {
-                    *self.error.borrow_mut() = Some(e);
-                    self.queue(Action::Event(BEV_EVENT_WRITING | BEV_EVENT_ERROR));
-                }
-                true
-            }
-        }
-    }
-
-    fn poll_connect(&self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectFail>> {
-        let mut guard = self.connecting.borrow_mut();
-        let Some(st) = guard.as_mut() else {
-            return Poll::Pending;
-        };
-        let outcome = match st.conn.poll_connect(cx) {
-            Poll::Ready(r) => r.map_err(ConnectFail::Error),
-            Poll::Pending => {
-                let Some(d) = self.timeouts.get().1 else {
-                    return Poll::Pending;
-                };
-                if st.timer.is_none() {
-                    match Instant::now().checked_add(d) {
-                        Some(at) => st.timer = Some(sleep_until(at)),
-                        None => return Poll::Pending,
-                    }
-                }
-                match st.timer.as_mut().map(|t| t.poll_sleep(cx)) {
-                    Some(Poll::Ready(())) => Err(ConnectFail::Timeout),
-                    _ => return Poll::Pending,
-                }
-            }
-        };
-        // Done: dropping the state closes a socket that failed or timed out.
-        let st = guard.take();
-        drop(guard);
-        drop(st);
-        match outcome {
-            Ok(stream) => {
-                self.install(Conn::Tcp(stream));
-                Poll::Ready(Ok(()))
-            }
-            Err(f) => {
-                self.fd.set(-1);
-                Poll::Ready(Err(f))
-            }
-        }
-    }
-
-    /// Runs the due callbacks, in order, each after asking the base
-    /// whether a callback of the bufferevent's priority may run now
-    /// (`loopbreak`/`loopcontinue`, one priority level per iteration, the
-    /// dispatch limits); the first one that may not stays queued, with
-    /// those after it, for the next iteration.
-    fn deliver(self: &Rc<Self>, base: &BaseInner) -> Delivered {
-        loop {
-            if self.status.has(bev_state::FREED) {
-                return Delivered::Freed;
-            }
-            let next = self.actions.borrow_mut().pop_front();
-            let Some(a) = next else {
-                return Delivered::Done;
-            };
-            if !self.has_callback(a) {
-                // Nothing to call: not a callback, nothing to defer.
-                continue;
-            }
-            if base.must_defer_at(self.priority.get(), false) {
-                self.actions.borrow_mut().push_front(a);
-                return Delivered::Deferred;
-            }
-            let handle = BufferEvent {
-                inner: self.clone(),
-            };
-            match a {
-                Action::Read => self.call_data(base, &self.readcb, 0, &handle, "read"),
-                Action::Write => self.call_data(base, &self.writecb, 1, &handle, "write"),
-                Action::Event(what) => self.call_event(base, &handle, what),
-            }
-        }
-    }
-
-    /// Whether the callback `a` would call is set.
-    fn has_callback(&self, a: Action) -> bool {
-        fn is_set<T>(slot: &Cell<Option<T>>) -> bool {
-            let cb = slot.take();
-            let set = cb.is_some();
-            slot.set(cb);
-            set
-        }
-        match a {
-            Action::Read => is_set(&self.readcb),
-            Action::Write => is_set(&self.writecb),
-            Action::Event(_) => is_set(&self.eventcb),
-        }
-    }
-
-    fn call_data(
-        &self,
-        base: &BaseInner,
-        slot: &Cell<Option<DataCallback>>,
-        gen: usize,
-        handle: &BufferEvent,
-        name: &str,
-    ) {
-        let Some(mut cb) = slot.take() else {
-            return;
-        };
-        let g = self.cb_gen[gen].get();
-        base.note_callback_at(self.priority.get(), false);
-        let r = catch_unwind(AssertUnwindSafe(|| cb(handle)));
-        if !self.status.has(bev_state::FREED) && self.cb_gen[gen].get() == g {
-            slot.set(Some(cb));
-        } else {
-            drop(cb);
-        }
-        if let Err(p) = r {
-            log_error!(
-                "{name} callback of bufferevent on fd {} panicked; the loop stops and the panic resumes in dispatch",
-                self.fd.get()
-            );
-            base.store_panic(p);
-        }
-    }
-
-    fn call_event(&self, base: &BaseInner, handle: &BufferEvent, what: BevEvent) {
-        let Some(mut cb) = self.eventcb.take() else {
-            return;
-        };
-        let g = self.cb_gen[2].get();
-        base.note_callback_at(self.priority.get(), false);
-        let r = catch_unwind(AssertUnwindSafe(|| cb(handle, what)));
-        if !self.status.has(bev_state::FREED) && self.cb_gen[2].get() == g {
-            self.eventcb.set(Some(cb));
-        } else {
-            drop(cb);
-        }
-        if let Err(p) = r {
-            log_error!(
-                "event callback of bufferevent on fd {} panicked; the loop stops and the panic resumes in dispatch",
-                self.fd.get()
-            );
-            base.store_panic(p);
         }
     }
 
