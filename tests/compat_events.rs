@@ -1575,3 +1575,84 @@ fn conn_listener_wraps_sockets_and_shares_ports() {
     a.free();
     b2.free();
 }
+
+/// An integer socket option of `fd`.
+fn sockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are live locals of the sizes passed.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0, "getsockopt: {}", io::Error::last_os_error());
+    v
+}
+
+#[test]
+fn conn_listener_flags_set_the_socket_options() {
+    let _w = watchdog(20);
+    let base = EventBase::new().unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    // Without LEV_OPT_REUSEABLE no SO_REUSEADDR, as libevent.
+    let plain = ConnListener::bind(&base, any, ListenerFlags::empty(), -1, |_, _, _| {}).unwrap();
+    assert_eq!(
+        sockopt_int(plain.fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR),
+        0
+    );
+    assert_eq!(
+        sockopt_int(plain.fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT),
+        0
+    );
+    assert_eq!(
+        sockopt_int(plain.fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT),
+        0
+    );
+    let flags = LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_DEFERRED_ACCEPT;
+    let all = ConnListener::bind(&base, any, flags, 16, |_, _, _| {}).unwrap();
+    assert_ne!(
+        sockopt_int(all.fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR),
+        0
+    );
+    assert_ne!(
+        sockopt_int(all.fd(), libc::SOL_SOCKET, libc::SO_REUSEPORT),
+        0
+    );
+    assert_ne!(
+        sockopt_int(all.fd(), libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT),
+        0
+    );
+    assert_ne!(
+        sockopt_int(all.fd(), libc::SOL_SOCKET, libc::SO_ACCEPTCONN),
+        0
+    );
+    // Close-on-exec, always.
+    // SAFETY: F_GETFD only reads the flags of an open descriptor.
+    let fdflags = unsafe { libc::fcntl(all.fd(), libc::F_GETFD) };
+    assert_ne!(fdflags & libc::FD_CLOEXEC, 0);
+    plain.free();
+    all.free();
+
+    // A std listener with a backlog: from_std calls listen again (a new
+    // backlog), and connections are accepted.
+    let std_l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_l.local_addr().unwrap();
+    let got = Rc::new(Cell::new(0));
+    let g = got.clone();
+    let b = base.handle();
+    let l = ConnListener::from_std(&base, std_l, LEV_OPT_CLOSE_ON_FREE, 4, move |_, _, peer| {
+        assert!(peer.ip().is_loopback());
+        g.set(g.get() + 1);
+        b.loopbreak().unwrap();
+    })
+    .unwrap();
+    let _c = TcpStream::connect(addr).unwrap();
+    base.dispatch().unwrap();
+    assert_eq!(got.get(), 1);
+    l.free();
+}
