@@ -162,14 +162,14 @@ impl EventConfig {
         max_callbacks: usize,
         min_priority: usize,
     ) -> EventConfig {
+        // Applied by the base itself (`must_defer_at`) until it moves onto
+        // the executor's `Builder::max_dispatch`; forwarding it too would
+        // apply the limits twice.
         self.max_dispatch = MaxDispatch {
             interval: max_interval,
             callbacks: max_callbacks.max(1),
             min_priority,
         };
-        self.builder =
-            self.builder
-                .max_dispatch_interval(max_interval, max_callbacks, min_priority);
         self
     }
 

@@ -1,11 +1,11 @@
 //! The thread's current executor: the core a running loop publishes so
 //! `spawn` and same-thread wakes reach its queues without locks.
 
+use crate::dispatch::RunQueues;
 use crate::shared::Shared;
 use crate::task::{self, Header, JoinHandle, TaskCell, TaskRef};
 use crate::workers::Handle;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Waker};
 pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// One run queue per priority; index 0 runs first.
-    pub(crate) queues: RefCell<Vec<VecDeque<TaskRef>>>,
+    pub(crate) queues: RefCell<RunQueues>,
     /// Every live task, so shutdown can drop their futures here.
     pub(crate) tasks: RefCell<runtime_reactor::slab::Slab<TaskRef>>,
     pub(crate) default_priority: usize,
@@ -33,14 +33,13 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        priorities: usize,
         default_priority: usize,
         handle: Handle,
         worker: Option<usize>,
     ) -> Core {
         Core {
+            queues: RefCell::new(RunQueues::new(shared.priorities)),
             shared,
-            queues: RefCell::new((0..priorities).map(|_| VecDeque::new()).collect()),
             tasks: RefCell::new(runtime_reactor::slab::Slab::new()),
             default_priority,
             shutting_down: Cell::new(false),
@@ -66,32 +65,21 @@ impl Core {
     }
 
     pub(crate) fn push_local(&self, task: TaskRef) {
-        let prio = task.header().priority;
-        self.queues.borrow_mut()[prio].push_back(task);
-    }
-
-    /// The next task, highest priority first.
-    pub(crate) fn pop(&self) -> Option<TaskRef> {
-        let mut queues = self.queues.borrow_mut();
-        for q in queues.iter_mut() {
-            if let Some(t) = q.pop_front() {
-                return Some(t);
-            }
-        }
-        None
+        let prio = task.header().priority();
+        self.queues.borrow_mut().push(prio, task);
     }
 
     /// Number of queued tasks over all priorities.
     pub(crate) fn queued(&self) -> usize {
-        self.queues.borrow().iter().map(|q| q.len()).sum()
+        self.queues.borrow().len()
     }
 
     pub(crate) fn has_work(&self) -> bool {
-        self.queues.borrow().iter().any(|q| !q.is_empty())
+        !self.queues.borrow().is_empty()
     }
 
     pub(crate) fn priorities(&self) -> usize {
-        self.queues.borrow().len()
+        self.shared.priorities
     }
 
     pub(crate) fn spawn<F: Future + 'static>(
@@ -114,7 +102,8 @@ impl Core {
         let cell = TaskCell::new(future, self.shared.clone(), priority);
         let key = self.tasks.borrow_mut().insert(cell.clone());
         let handle = JoinHandle::new(cell.clone());
-        task::register_and_schedule(cell, key);
+        task::register_new(&cell, key);
+        self.push_local(cell);
         Ok(handle)
     }
 }

@@ -10,6 +10,7 @@
 
 mod blocking;
 mod context;
+mod dispatch;
 mod oneshot;
 mod runtime;
 mod shared;
@@ -20,6 +21,7 @@ mod yield_now;
 pub use blocking::{
     spawn_blocking, BlockingHandle, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS,
 };
+pub use dispatch::MaxDispatch;
 pub use runtime::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, Builder, Runtime,
     DEFAULT_EVENT_INTERVAL,

@@ -5,10 +5,12 @@
 
 use crate::blocking::{Pool, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
 use crate::context::{self, Core, CoreGuard};
+use crate::dispatch::{self, MaxDispatch};
 use crate::shared::{Job, Shared};
 use crate::task::{JoinHandle, TaskRef};
 use crate::workers::{self, Handle};
 use runtime_reactor::{coop, Features, Method, PollerConfig, Reactor, ReactorConfig};
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -48,13 +50,6 @@ pub struct Builder {
     blocking_keep_alive: Duration,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct MaxDispatch {
-    interval: Option<Duration>,
-    callbacks: usize,
-    min_priority: usize,
-}
-
 impl Default for Builder {
     fn default() -> Self {
         Builder {
@@ -64,11 +59,7 @@ impl Default for Builder {
             priorities: 1,
             default_priority: None,
             event_interval: DEFAULT_EVENT_INTERVAL,
-            max_dispatch: MaxDispatch {
-                interval: None,
-                callbacks: usize::MAX,
-                min_priority: 0,
-            },
+            max_dispatch: MaxDispatch::UNLIMITED,
             threads: None,
             pin_cpus: false,
             max_blocking_threads: DEFAULT_MAX_BLOCKING_THREADS,
@@ -122,8 +113,12 @@ impl Builder {
     }
 
     /// Number of task priorities, 1 to 256 (`event_base_priority_init`).
-    /// Priority 0 runs first; tasks spawned without one get the middle
-    /// priority `n / 2`, as in libevent.
+    /// Priority 0 is the most urgent; tasks spawned without one get the
+    /// middle priority `n / 2`, as in libevent. Each loop iteration polls
+    /// the ready tasks of the most urgent priority that has any; less
+    /// urgent ones wait for an iteration in which no more urgent task is
+    /// ready (strict priorities, as libevent's: a busy urgent task starves
+    /// the others). See [`Runtime::run_once`].
     pub fn priorities(mut self, n: usize) -> io::Result<Builder> {
         if n == 0 || n > 256 {
             return Err(io::Error::new(
@@ -148,22 +143,34 @@ impl Builder {
         self
     }
 
-    /// libevent's `event_config_set_max_dispatch_interval`: after running
-    /// `max_callbacks` tasks of priority `min_priority` or lower urgency, or
-    /// after `max_interval` has passed, the loop checks for new events before
-    /// running more, so newly ready urgent tasks are not stuck behind a long
-    /// queue of less urgent ones.
+    /// libevent's `event_config_set_max_dispatch_interval`: a loop
+    /// iteration that runs tasks of priority `min_priority` or a less urgent
+    /// one stops after `max_callbacks` task polls, or once `max_interval`
+    /// has passed, and the loop checks for new events before running more,
+    /// so newly ready urgent tasks are not stuck behind a long queue of less
+    /// urgent ones. The same as [`max_dispatch`](Builder::max_dispatch)
+    /// with [`MaxDispatch::new`].
     pub fn max_dispatch_interval(
-        mut self,
+        self,
         max_interval: Option<Duration>,
         max_callbacks: usize,
         min_priority: usize,
     ) -> Builder {
-        self.max_dispatch = MaxDispatch {
-            interval: max_interval,
-            callbacks: max_callbacks.max(1),
-            min_priority,
-        };
+        self.max_dispatch(MaxDispatch::new(max_interval, max_callbacks, min_priority))
+    }
+
+    /// Sets the dispatch limits of every loop iteration (default
+    /// [`MaxDispatch::UNLIMITED`]); obeyed by [`Runtime::block_on`] and
+    /// [`Runtime::run_once`] alike.
+    ///
+    /// ```
+    /// use runtime_executor::{Builder, MaxDispatch};
+    /// let md = MaxDispatch::new(None, 4, 1);
+    /// let rt = Builder::new().priorities(2).unwrap().max_dispatch(md).build().unwrap();
+    /// assert_eq!(rt.max_dispatch(), md);
+    /// ```
+    pub fn max_dispatch(mut self, limits: MaxDispatch) -> Builder {
+        self.max_dispatch = limits;
         self
     }
 
@@ -263,13 +270,14 @@ impl Builder {
             .precise_timer(self.precise_timer)
             .timer_slack(self.timer_slack);
         let reactor = Reactor::with_config(cfg)?;
-        let shared = Arc::new(Shared::new(reactor.notifier()));
-        let core = Core::new(shared, self.priorities, default_priority, handle, worker);
+        let shared = Arc::new(Shared::new(reactor.notifier(), self.priorities));
+        let core = Core::new(shared, default_priority, handle, worker);
         Ok(Runtime {
             reactor,
             core,
             event_interval: self.event_interval,
             max_dispatch: self.max_dispatch,
+            held_back: Cell::new(0),
             threads: Vec::new(),
             owner: false,
         })
@@ -301,6 +309,8 @@ pub struct Runtime {
     core: Core,
     event_interval: u32,
     max_dispatch: MaxDispatch,
+    /// What the last `run_once` left behind (see [`Runtime::held_back`]).
+    held_back: Cell<usize>,
     /// The worker threads (top-level runtime only).
     threads: Vec<std::thread::JoinHandle<()>>,
     /// Set on the runtime `build` returned (not on a worker's): it owns the
@@ -358,6 +368,34 @@ impl Runtime {
     /// Number of task priorities.
     pub fn priorities(&self) -> usize {
         self.core.priorities()
+    }
+
+    /// The priority of tasks spawned without one.
+    pub fn default_priority(&self) -> usize {
+        self.core.default_priority
+    }
+
+    /// The dispatch limits of a loop iteration (see [`Builder::max_dispatch`]).
+    pub fn max_dispatch(&self) -> MaxDispatch {
+        self.max_dispatch
+    }
+
+    /// Number of tasks woken and not yet polled: the next iteration runs
+    /// (some of) them.
+    pub fn ready_tasks(&self) -> usize {
+        self.core.queued()
+    }
+
+    /// Number of tasks that were ready when the last [`run_once`]
+    /// iteration started and that it did not poll: tasks of a less urgent
+    /// priority than the one it ran, or left over by the
+    /// [`max_dispatch`](Builder::max_dispatch) limits. Tasks woken during
+    /// the iteration are not counted. 0 before the first `run_once`, and
+    /// after a `block_on` returns.
+    ///
+    /// [`run_once`]: Runtime::run_once
+    pub fn held_back(&self) -> usize {
+        self.held_back.get()
     }
 
     /// Number of tasks spawned on this thread's executor and not yet
@@ -433,13 +471,36 @@ impl Runtime {
         }
     }
 
-    /// Spawns a task from outside `block_on`; it starts running at the
-    /// next `block_on`.
+    /// Spawns a task onto this runtime (whichever runtime is current, and
+    /// also outside any); it first runs at the next `block_on` or
+    /// `run_once` of this runtime, or at the next iteration when called
+    /// from one of its tasks.
+    ///
+    /// # Panics
+    /// While the runtime is being dropped.
     pub fn spawn<F: Future + 'static>(&self, future: F) -> JoinHandle<F::Output> {
-        let _g = CoreGuard::enter(&self.core);
-        self.core
-            .spawn(self.core.default_priority, future)
-            .expect("default priority is in range")
+        match self.spawn_with_priority(self.core.default_priority, future) {
+            Ok(h) => h,
+            Err(e) => panic!("runtime: spawn failed: {e}"),
+        }
+    }
+
+    /// [`spawn`](Runtime::spawn) at `priority` (0 most urgent); out of
+    /// range is an `InvalidInput` error. The task goes to this runtime
+    /// even when another one is running on this thread.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
+    /// let h = rt.spawn_with_priority(0, async { 5 }).unwrap();
+    /// assert!(rt.spawn_with_priority(2, async { 5 }).is_err());
+    /// assert_eq!(rt.block_on(h).unwrap(), 5);
+    /// ```
+    pub fn spawn_with_priority<F: Future + 'static>(
+        &self,
+        priority: usize,
+        future: F,
+    ) -> io::Result<JoinHandle<F::Output>> {
+        self.core.spawn(priority, future)
     }
 
     /// Spawns a task with a priority (0 runs first) on this runtime, from
@@ -487,6 +548,7 @@ impl Runtime {
         let mut ready = Vec::new();
         let mut jobs = Vec::new();
         let mut since_turn: u32 = 0;
+        let interval = self.event_interval;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 let res = coop::with_budget(coop::DEFAULT_BUDGET, || future.as_mut().poll(&mut cx));
@@ -495,35 +557,23 @@ impl Runtime {
                 }
                 since_turn += 1;
             }
-            let mut limited = false;
-            let dispatch = self.max_dispatch;
-            let started = dispatch.interval.map(|_| Instant::now());
-            let mut counted = 0usize;
-            while since_turn < self.event_interval {
-                let Some(task) = self.core.pop() else { break };
-                let prio = task.header().priority;
-                task.run();
-                since_turn += 1;
-                if prio >= dispatch.min_priority {
-                    counted += 1;
-                    let late = match (dispatch.interval, started) {
-                        (Some(max), Some(t0)) => t0.elapsed() >= max,
-                        _ => false,
-                    };
-                    if counted >= dispatch.callbacks || late {
-                        limited = true;
-                        break;
-                    }
-                }
-                if main.woken.load(Ordering::Acquire) {
-                    break;
-                }
-            }
+            // One iteration of the scheduling policy. It yields to the main
+            // future as soon as that is woken, and to the reactor once
+            // `event_interval` polls ran since its last look.
+            let mut polls = since_turn;
+            let it = dispatch::run_iteration(&self.core.queues, &self.max_dispatch, || {
+                polls += 1;
+                polls >= interval || main.woken.load(Ordering::Acquire)
+            });
+            since_turn = since_turn.saturating_add(it.ran as u32);
             let idle = !self.core.has_work() && !main.woken.load(Ordering::Acquire);
             if idle && !self.drain_inject(&mut ready, &mut jobs) {
                 self.turn(None);
                 since_turn = 0;
-            } else if limited || since_turn >= self.event_interval {
+            } else if since_turn >= interval || (it.held_back > 0 && !it.interrupted) {
+                // Tasks left behind by the policy (less urgent ones, or over
+                // the dispatch limits) wait for a look at the reactor, as
+                // in libevent, where every iteration polls the backend.
                 self.turn(Some(Duration::ZERO));
                 since_turn = 0;
             }
@@ -535,9 +585,14 @@ impl Runtime {
     /// `event_base_loop` with `EVLOOP_ONCE` (`block = true`) or
     /// `EVLOOP_NONBLOCK` (`block = false`): looks at the reactor (waiting,
     /// when `block` is set and no task is ready, until a descriptor, a timer
-    /// or another thread wakes it), then polls every task that is ready.
-    /// Returns how many task polls it made; a blocking call can return 0
-    /// after a wake-up that readied nothing.
+    /// or another thread wakes it), then runs one iteration of the
+    /// scheduling policy: polls, once each, the tasks of the most urgent
+    /// priority that were ready by then, within the
+    /// [`max_dispatch`](Builder::max_dispatch) limits. Tasks woken meanwhile
+    /// (a task that wakes itself included) and less urgent ones wait for the
+    /// next call; [`held_back`](Runtime::held_back) tells how many ready
+    /// ones it left. Returns how many task polls it made; a blocking call
+    /// can return 0 after a wake-up that readied nothing.
     ///
     /// ```
     /// let rt = runtime_executor::Runtime::new().unwrap();
@@ -566,15 +621,9 @@ impl Runtime {
         };
         self.turn(wait);
         self.drain_inject(&mut ready, &mut jobs);
-        // Poll what is ready now; tasks woken meanwhile wait for the next
-        // iteration, so a task that keeps waking itself cannot hold us here.
-        let mut ran = 0;
-        for _ in 0..self.core.queued() {
-            let Some(task) = self.core.pop() else { break };
-            task.run();
-            ran += 1;
-        }
-        ran
+        let it = dispatch::run_iteration(&self.core.queues, &self.max_dispatch, || false);
+        self.held_back.set(it.held_back);
+        it.ran
     }
 
     fn turn(&self, max_wait: Option<Duration>) {
@@ -635,13 +684,7 @@ impl Runtime {
                 t.shutdown();
             }
         }
-        let queued: Vec<_> = self
-            .core
-            .queues
-            .borrow_mut()
-            .iter_mut()
-            .flat_map(|q| q.drain(..))
-            .collect();
+        let queued = self.core.queues.borrow_mut().drain_all();
         drop(queued);
         let mut rest = Vec::new();
         self.core.shared.drain_inject(&mut rest);

@@ -23,6 +23,8 @@ struct Jobs {
 
 pub(crate) struct Shared {
     pub(crate) id: usize,
+    /// Number of task priorities of the executor (fixed at build).
+    pub(crate) priorities: usize,
     inject: Mutex<Vec<TaskRef>>,
     has_inject: AtomicBool,
     jobs: Mutex<Jobs>,
@@ -34,9 +36,10 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(notifier: Notifier) -> Shared {
+    pub(crate) fn new(notifier: Notifier, priorities: usize) -> Shared {
         Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            priorities,
             inject: Mutex::new(Vec::new()),
             has_inject: AtomicBool::new(false),
             jobs: Mutex::new(Jobs {

@@ -28,9 +28,19 @@ const JOIN_DROPPED: usize = 8;
 pub(crate) struct Header {
     state: AtomicUsize,
     pub(crate) shared: Arc<Shared>,
-    pub(crate) priority: usize,
+    /// The queue the task goes to when woken (owner thread writes it,
+    /// through its `JoinHandle`; relaxed is enough: it is read on the owner
+    /// thread too, when the task is queued).
+    priority: AtomicUsize,
     /// Index in the owner's task registry. Owner thread only.
     registry_key: UnsafeCell<usize>,
+}
+
+impl Header {
+    /// The priority the task is queued at when woken.
+    pub(crate) fn priority(&self) -> usize {
+        self.priority.load(Ordering::Relaxed)
+    }
 }
 
 /// What the executor does with a task without knowing its future's type.
@@ -73,7 +83,7 @@ impl<F: Future + 'static> TaskCell<F> {
             header: Header {
                 state: AtomicUsize::new(0),
                 shared,
-                priority,
+                priority: AtomicUsize::new(priority),
                 registry_key: UnsafeCell::new(usize::MAX),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
@@ -209,11 +219,13 @@ pub(crate) fn schedule(task: TaskRef) {
     context::schedule(task);
 }
 
-/// Registers a new task with the current executor and queues it.
-pub(crate) fn register_and_schedule<F: Future + 'static>(cell: Arc<TaskCell<F>>, key: usize) {
-    // SAFETY: called on the owner thread right after creation.
+/// Gives a new task its registry key and marks it scheduled; the caller
+/// (its executor, on the owner thread) queues it.
+pub(crate) fn register_new<F: Future + 'static>(cell: &TaskCell<F>, key: usize) {
+    // SAFETY: called on the owner thread right after creation, before any
+    // waker or handle can reach the task.
     unsafe { *cell.header.registry_key.get() = key };
-    schedule(cell);
+    cell.header.state.fetch_or(SCHEDULED, Ordering::AcqRel);
 }
 
 /// Why a task did not produce its output.
@@ -298,30 +310,26 @@ impl From<JoinError> for std::io::Error {
     }
 }
 
-/// Type-erased access to a task's output for its `JoinHandle`.
+/// Type-erased access to a task's output for its `JoinHandle`. The
+/// methods that need a counted reference to the task take `self: Arc<Self>`:
+/// the handle clones its own `Arc`, so no `Arc` is ever rebuilt from a
+/// borrowed `&self` (whose pointer did not come from `Arc::into_raw`).
 trait JoinTarget<T> {
+    fn header(&self) -> &Header;
     fn poll_join(&self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>>;
-    fn abort(&self);
-    fn is_finished(&self) -> bool;
+    fn abort(self: Arc<Self>);
     fn drop_join(&self);
-    fn abort_target(&self) -> Arc<dyn AbortTarget>;
+    fn abort_target(self: Arc<Self>) -> Arc<dyn AbortTarget>;
 }
 
 trait AbortTarget: Send + Sync {
-    fn abort(&self);
-    fn is_finished(&self) -> bool;
+    fn header(&self) -> &Header;
+    fn abort(self: Arc<Self>);
 }
 
-impl<F: Future + 'static> TaskCell<F> {
-    /// A new counted reference from a borrowed one.
-    fn arc_from_ref(&self) -> Arc<Self> {
-        let ptr = self as *const Self;
-        // SAFETY: every `&TaskCell` handed out lives inside an Arc that the
-        // caller (a JoinHandle or AbortHandle) keeps alive.
-        unsafe {
-            Arc::increment_strong_count(ptr);
-            Arc::from_raw(ptr)
-        }
+impl Header {
+    fn is_finished(&self) -> bool {
+        self.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 }
 
@@ -344,12 +352,12 @@ impl<F: Future + 'static> JoinTarget<F::Output> for TaskCell<F> {
         Poll::Pending
     }
 
-    fn abort(&self) {
-        AbortTarget::abort(self);
+    fn header(&self) -> &Header {
+        &self.header
     }
 
-    fn is_finished(&self) -> bool {
-        self.header.state.load(Ordering::Acquire) & COMPLETE != 0
+    fn abort(self: Arc<Self>) {
+        AbortTarget::abort(self);
     }
 
     fn drop_join(&self) {
@@ -363,20 +371,21 @@ impl<F: Future + 'static> JoinTarget<F::Output> for TaskCell<F> {
         unsafe { *self.join_waker.get() = None };
     }
 
-    fn abort_target(&self) -> Arc<dyn AbortTarget> {
-        self.arc_from_ref()
+    fn abort_target(self: Arc<Self>) -> Arc<dyn AbortTarget> {
+        self
     }
 }
 
 impl<F: Future + 'static> AbortTarget for TaskCell<F> {
-    fn abort(&self) {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn abort(self: Arc<Self>) {
         let prev = self.header.state.fetch_or(CANCELLED, Ordering::AcqRel);
         if prev & (COMPLETE | CANCELLED) == 0 {
-            schedule(self.arc_from_ref());
+            schedule(self);
         }
-    }
-    fn is_finished(&self) -> bool {
-        self.header.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 }
 
@@ -406,19 +415,50 @@ impl<T> JoinHandle<T> {
     /// the executor gets to it, and the handle yields a cancelled
     /// [`JoinError`]. No effect on a finished task.
     pub fn abort(&self) {
-        self.target.abort();
+        self.target.clone().abort();
     }
 
     /// Whether the task has finished (completed, panicked or been cancelled).
     pub fn is_finished(&self) -> bool {
-        self.target.is_finished()
+        self.target.header().is_finished()
     }
 
     /// A `Send + Sync` handle that can abort the task from any thread.
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
-            target: self.target.abort_target(),
+            target: self.target.clone().abort_target(),
         }
+    }
+
+    /// The priority the task is queued at when woken (0 most urgent).
+    pub fn priority(&self) -> usize {
+        self.target.header().priority()
+    }
+
+    /// Changes the priority the task is queued at from its next wake-up
+    /// (libevent's `event_priority_set` for the task of an event); a task
+    /// already queued runs at the priority it was queued with. Out of range
+    /// for the task's runtime is an `InvalidInput` error.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Builder::new().priorities(3).unwrap().build().unwrap();
+    /// let h = rt.spawn(async {});
+    /// assert_eq!(h.priority(), 1); // the middle one by default
+    /// h.set_priority(0).unwrap();
+    /// assert_eq!(h.priority(), 0);
+    /// assert!(h.set_priority(3).is_err());
+    /// ```
+    pub fn set_priority(&self, priority: usize) -> std::io::Result<()> {
+        let header = self.target.header();
+        let n = header.shared.priorities;
+        if priority >= n {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("priority {priority} out of range: this runtime has {n} priorities"),
+            ));
+        }
+        header.priority.store(priority, Ordering::Relaxed);
+        Ok(())
     }
 }
 
@@ -452,11 +492,11 @@ pub struct AbortHandle {
 impl AbortHandle {
     /// Cancels the task (see [`JoinHandle::abort`]).
     pub fn abort(&self) {
-        self.target.abort();
+        self.target.clone().abort();
     }
     /// Whether the task has finished.
     pub fn is_finished(&self) -> bool {
-        self.target.is_finished()
+        self.target.header().is_finished()
     }
 }
 
