@@ -485,24 +485,6 @@ impl Runtime {
         }
     }
 
-    /// [`spawn`](Runtime::spawn) at `priority` (0 most urgent); out of
-    /// range is an `InvalidInput` error. The task goes to this runtime
-    /// even when another one is running on this thread.
-    ///
-    /// ```
-    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
-    /// let h = rt.spawn_with_priority(0, async { 5 }).unwrap();
-    /// assert!(rt.spawn_with_priority(2, async { 5 }).is_err());
-    /// assert_eq!(rt.block_on(h).unwrap(), 5);
-    /// ```
-    pub fn spawn_with_priority<F: Future + 'static>(
-        &self,
-        priority: usize,
-        future: F,
-    ) -> io::Result<JoinHandle<F::Output>> {
-        self.core.spawn(priority, future)
-    }
-
     /// Spawns a task with a priority (0 runs first) on this runtime, from
     /// anywhere on its thread: outside `block_on`, inside it, or while
     /// another runtime is running (the task always goes to this one).
@@ -522,7 +504,7 @@ impl Runtime {
         priority: usize,
         future: F,
     ) -> io::Result<JoinHandle<F::Output>> {
-        let _g = CoreGuard::enter(&self.core);
+        // Core::spawn queues on this core directly, whichever is current.
         self.core.spawn(priority, future)
     }
 
