@@ -19,7 +19,12 @@ use std::time::Duration;
 
 /// A runtime on exactly this backend.
 fn rt(method: &str) -> Runtime {
-    let rt = Builder::new().method(method).unwrap().build().unwrap();
+    let rt = Builder::new()
+        .ignore_env(true)
+        .method(method)
+        .unwrap()
+        .build()
+        .unwrap();
     assert_eq!(rt.method().name(), method);
     rt
 }
