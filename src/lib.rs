@@ -29,11 +29,11 @@
 
 #![warn(missing_docs)]
 
+pub use runtime_executor::MaxDispatch;
 pub use runtime_executor::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, yield_now, AbortHandle, Builder,
     JoinError, JoinHandle, Runtime, YieldNow,
 };
-pub use runtime_executor::MaxDispatch;
 pub use runtime_executor::{
     spawn_blocking, worker_index, BlockingHandle, Handle, RemoteHandle, WaitForShutdown,
 };

@@ -174,8 +174,13 @@ fn dropping_the_base_releases_events_and_listeners_holding_themselves() {
             })
             .unwrap();
             // A pending descriptor event holding itself.
-            let ev2 = Event::new(&base, std::os::fd::AsRawFd::as_raw_fd(&a), EV_READ, |_, _| {})
-                .unwrap();
+            let ev2 = Event::new(
+                &base,
+                std::os::fd::AsRawFd::as_raw_fd(&a),
+                EV_READ,
+                |_, _| {},
+            )
+            .unwrap();
             let me2 = ev2.clone();
             let counter2 = DropCounter(drops.clone());
             ev2.set_callback(move |_, _, _| {

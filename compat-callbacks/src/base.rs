@@ -936,8 +936,7 @@ impl EventBase {
             // EVLOOP_ONCE: done once callbacks ran and none is held back
             // to a next iteration (one held back may find nothing to do
             // when its turn comes: no need to wait for more then).
-            if flags.contains(EVLOOP_ONCE) && ran_any && !b.has_deferred() && rt.held_back() == 0
-            {
+            if flags.contains(EVLOOP_ONCE) && ran_any && !b.has_deferred() && rt.held_back() == 0 {
                 break;
             }
             if ran == 0 && flags.contains(EVLOOP_NONBLOCK) {

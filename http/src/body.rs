@@ -1,6 +1,7 @@
 //! [`Body`]: what a request or response carries — nothing, bytes, a stream
 //! of chunks (with backpressure through [`Body::channel`]), a file (sent
-//! with `sendfile`), or the body arriving on a connection.
+//! with `sendfile`), a [`Buffer`] (its chunks moved, file segments kept),
+//! or the body arriving on a connection.
 
 use crate::error::Error;
 use futures_core::Stream;
@@ -170,6 +171,7 @@ pub(crate) enum Kind {
     Stream(BoxStream),
     Channel(Receiver),
     File { seg: FileSegment, pos: u64 },
+    Buffer(Buffer),
     Incoming(Incoming),
 }
 
@@ -197,6 +199,7 @@ impl fmt::Debug for Body {
             Kind::Stream(_) => "stream",
             Kind::Channel(_) => "channel",
             Kind::File { .. } => "file",
+            Kind::Buffer(_) => "buffer",
             Kind::Incoming(_) => "incoming",
         };
         f.debug_struct("Body")
@@ -303,6 +306,28 @@ impl Body {
         })
     }
 
+    /// The contents of `buffer` (evhttp's `evhttp_send_reply` with an
+    /// evbuffer): its chunks are moved to the connection's output without a
+    /// copy, and its file segments are sent with `sendfile(2)`.
+    ///
+    /// ```
+    /// use runtime_http::Body;
+    /// use runtime_io::Buffer;
+    ///
+    /// let mut buf = Buffer::new();
+    /// buf.add(b"hello, ").unwrap();
+    /// buf.add(b"world").unwrap();
+    /// let body = Body::from_buffer(buf);
+    /// assert_eq!(body.size_hint(), Some(12));
+    /// assert_eq!(runtime_executor::block_on(body.collect()).unwrap(), b"hello, world");
+    /// ```
+    pub fn from_buffer(buffer: Buffer) -> Body {
+        Body {
+            len: Some(buffer.len() as u64),
+            kind: Kind::Buffer(buffer),
+        }
+    }
+
     pub(crate) fn incoming(inc: Incoming) -> Body {
         Body {
             len: inc.len,
@@ -359,6 +384,18 @@ impl Body {
                 if let Ok(v) = &r {
                     *pos += v.len() as u64;
                 }
+                Poll::Ready(Some(r))
+            }
+            Kind::Buffer(b) => {
+                let n = b.len().min(READ_CHUNK);
+                if n == 0 {
+                    return Poll::Ready(None);
+                }
+                let mut out = vec![0u8; n];
+                let r = b.remove(&mut out).map_err(Error::from).map(|got| {
+                    out.truncate(got);
+                    out
+                });
                 Poll::Ready(Some(r))
             }
             Kind::Incoming(inc) => {

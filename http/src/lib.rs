@@ -39,8 +39,8 @@ mod server;
 pub use body::{Body, BodySender, Incoming};
 pub use client::{Client, ClientConfig};
 pub use error::{Error, Result};
-pub use router::{Handler, HandlerFuture, Router};
-pub use server::{Limits, Server, Shutdown, Timeouts};
+pub use router::{wildcard_match, Handler, HandlerFuture, Router};
+pub use server::{Limits, ReasonPhrase, RemoteAddr, Server, Shutdown, Timeouts};
 
 /// The `http` crate, whose types this crate uses.
 pub use http;

@@ -155,9 +155,17 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// `*` matches any run of characters (possibly empty); everything else
-/// matches itself.
-pub(crate) fn wildcard_match(pattern: &str, s: &str) -> bool {
+/// Whether `s` matches `pattern`, in which `*` matches any run of
+/// characters (possibly empty) and everything else matches itself (byte
+/// for byte: lowercase both for host names). The rule of virtual-host
+/// patterns.
+///
+/// ```
+/// use runtime_http::wildcard_match;
+/// assert!(wildcard_match("*.example.com", "www.example.com"));
+/// assert!(!wildcard_match("*.example.com", "example.com"));
+/// ```
+pub fn wildcard_match(pattern: &str, s: &str) -> bool {
     let (p, s) = (pattern.as_bytes(), s.as_bytes());
     let (mut pi, mut si) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

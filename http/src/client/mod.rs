@@ -324,6 +324,11 @@ impl Client {
                         .add_file_segment(&seg, pos, None)
                         .map_err(|e| stale(e.into()))?
                 }
+                Kind::Buffer(mut b) => {
+                    c.io.output_mut()
+                        .add_buffer(&mut b)
+                        .map_err(|e| stale(e.into()))?
+                }
                 other => body.kind = other,
             }
         }

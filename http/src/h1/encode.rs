@@ -55,12 +55,14 @@ fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
     }
 }
 
-/// Writes a response head: status line, the headers (without
-/// `Content-Length`, `Transfer-Encoding`, `Connection`, which come from
-/// `framing` and `keep_alive`), `Date` unless given.
+/// Writes a response head: status line (with `reason`, or the status's
+/// standard phrase), the headers (without `Content-Length`,
+/// `Transfer-Encoding`, `Connection`, which come from `framing` and
+/// `keep_alive`), `Date` unless given.
 pub(crate) fn response_head(
     out: &mut Vec<u8>,
     status: StatusCode,
+    reason: Option<&str>,
     headers: &HeaderMap,
     framing: OutFraming,
     keep_alive: bool,
@@ -69,7 +71,8 @@ pub(crate) fn response_head(
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    let reason = reason.or(status.canonical_reason()).unwrap_or("Unknown");
+    out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     push_headers(out, headers);
     if !headers.contains_key(DATE) {
@@ -130,5 +133,32 @@ mod tests {
         v.push(b' ');
         push_u64(&mut v, u64::MAX);
         assert_eq!(v, b"0 18446744073709551615");
+    }
+
+    #[test]
+    fn reason_phrase_replaces_the_standard_one() {
+        let h = HeaderMap::new();
+        let mut v = Vec::new();
+        response_head(
+            &mut v,
+            StatusCode::OK,
+            Some("Fine"),
+            &h,
+            OutFraming::Length(0),
+            true,
+            Version::HTTP_11,
+        );
+        assert!(v.starts_with(b"HTTP/1.1 200 Fine\r\n"));
+        v.clear();
+        response_head(
+            &mut v,
+            StatusCode::NOT_FOUND,
+            None,
+            &h,
+            OutFraming::Length(0),
+            true,
+            Version::HTTP_11,
+        );
+        assert!(v.starts_with(b"HTTP/1.1 404 Not Found\r\n"));
     }
 }

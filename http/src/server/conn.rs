@@ -6,7 +6,7 @@
 //! answered together, in order, with one write), and the `epoll_wait` in
 //! between; the socket's registration never changes.
 
-use super::{status_response, ConnFlags, Server};
+use super::{status_response, ConnFlags, ReasonPhrase, RemoteAddr, Server};
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::error::Error;
 use crate::h1::chunked::chunk_header;
@@ -19,6 +19,7 @@ use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
 use runtime_reactor::time::Sleep;
 use std::cell::RefCell;
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -64,8 +65,12 @@ impl Deadline {
 
 type Shared<S> = Rc<RefCell<ConnIo<S>>>;
 
-pub(super) async fn serve<S>(stream: S, server: Server, flags: Rc<ConnFlags>)
-where
+pub(super) async fn serve<S>(
+    stream: S,
+    server: Server,
+    flags: Rc<ConnFlags>,
+    peer: Option<SocketAddr>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
 {
     let cfg = server.config.clone();
@@ -93,7 +98,7 @@ where
             }
         };
         first = false;
-        match exchange(&conn, &source, &server, head, &mut head_buf).await {
+        match exchange(&conn, &source, &server, head, peer, &mut head_buf).await {
             Ok(true) => {}
             Ok(false) | Err(_) => break,
         }
@@ -236,6 +241,7 @@ async fn exchange<S>(
     source: &Rc<RefCell<dyn BodySource>>,
     server: &Server,
     head: RequestHead,
+    peer: Option<SocketAddr>,
     head_buf: &mut Vec<u8>,
 ) -> Result<bool, Error>
 where
@@ -285,6 +291,9 @@ where
     *req.uri_mut() = head.uri;
     *req.version_mut() = head.version;
     *req.headers_mut() = head.headers;
+    if let Some(peer) = peer {
+        req.extensions_mut().insert(RemoteAddr(peer));
+    }
     let host = req
         .uri()
         .authority()
@@ -417,9 +426,14 @@ where
         OutFraming::Close
     };
     head_buf.clear();
+    let reason = parts
+        .extensions
+        .get::<ReasonPhrase>()
+        .map(ReasonPhrase::as_str);
     response_head(
         head_buf,
         status,
+        reason,
         &parts.headers,
         framing,
         keep_alive,
@@ -444,6 +458,10 @@ where
                 }
                 Kind::File { seg, pos } => {
                     out.add_file_segment(&seg, pos, None)?;
+                    None
+                }
+                Kind::Buffer(mut b) => {
+                    out.add_buffer(&mut b)?;
                     None
                 }
                 other => {

@@ -343,7 +343,43 @@ impl Server {
     where
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
-        conn::serve(stream, self.clone(), Rc::new(ConnFlags::default())).await;
+        conn::serve(stream, self.clone(), Rc::new(ConnFlags::default()), None).await;
+    }
+
+    /// Serves one connection from `peer`, like
+    /// [`serve_connection`](Server::serve_connection); each of its
+    /// requests carries the peer's address as a [`RemoteAddr`] extension.
+    ///
+    /// ```
+    /// use runtime_http::{Body, RemoteAddr, Server};
+    /// use http::{Request, Response};
+    /// use runtime_net::{TcpListener, TcpStream};
+    ///
+    /// runtime_executor::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let addr = listener.local_addr()?;
+    ///     let server = Server::new().route("/", |req: Request<Body>| async move {
+    ///         let peer = req.extensions().get::<RemoteAddr>().unwrap().0;
+    ///         Response::new(Body::from(peer.to_string()))
+    ///     });
+    ///     runtime_executor::spawn(async move {
+    ///         let (stream, peer) = listener.accept().await.unwrap();
+    ///         server.serve_connection_from(stream, peer).await;
+    ///     });
+    ///     let client = runtime_http::Client::new();
+    ///     let res = client.get(&format!("http://{addr}/")).await.unwrap();
+    ///     let text = String::from_utf8(res.into_body().collect().await.unwrap()).unwrap();
+    ///     assert!(text.starts_with("127.0.0.1:"));
+    ///     Ok::<(), std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn serve_connection_from<S>(&self, stream: S, peer: SocketAddr)
+    where
+        S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
+    {
+        let flags = Rc::new(ConnFlags::default());
+        conn::serve(stream, self.clone(), flags, Some(peer)).await;
     }
 
     async fn accept_loop<S, A>(&self, mut accept: A) -> io::Result<()>
@@ -398,7 +434,7 @@ impl Server {
         let f = flags.clone();
         let task = runtime_executor::spawn(async move {
             let _guard = guard;
-            conn::serve(stream, server, f).await;
+            conn::serve(stream, server, f, None).await;
         });
         self.state.conns.borrow_mut().insert(
             id,
@@ -452,6 +488,41 @@ impl Server {
         for a in rest {
             a.abort();
         }
+    }
+}
+
+/// The address of the client a request came from: a request extension
+/// set on the requests of connections served with
+/// [`Server::serve_connection_from`] (evhttp's
+/// `evhttp_connection_get_peer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAddr(pub SocketAddr);
+
+/// A reason phrase for a response's status line in place of the status
+/// code's standard one (evhttp's `reason` argument of `evhttp_send_reply`):
+/// put it in the response's extensions.
+///
+/// ```
+/// use runtime_http::ReasonPhrase;
+/// assert_eq!(ReasonPhrase::new("Everything Fine").unwrap().as_str(), "Everything Fine");
+/// assert!(ReasonPhrase::new("two\r\nlines").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReasonPhrase(Box<str>);
+
+impl ReasonPhrase {
+    /// The phrase, or `None` when it holds a byte a reason phrase may not
+    /// (RFC 9112: tab, space and visible characters only).
+    pub fn new(text: &str) -> Option<ReasonPhrase> {
+        let ok = text
+            .bytes()
+            .all(|b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f));
+        ok.then(|| ReasonPhrase(text.into()))
+    }
+
+    /// The phrase.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
