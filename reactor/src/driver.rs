@@ -138,18 +138,46 @@ pub(crate) struct Inner {
     precise: Cell<bool>,
     pub(crate) signals: RefCell<SignalState>,
     next_generation: Cell<u32>,
+    /// Live [`Reactor`] handles. Registrations, timers and signals keep
+    /// `Inner` alive without counting here: once this is 0 nothing can
+    /// turn the reactor again, so whatever waits on it would wait forever.
+    handles: Cell<usize>,
 }
 
 /// A per-thread event reactor.
+///
+/// The reactor lives as long as one of its `Reactor` handles does (a
+/// runtime holds one). Registrations, timers and signal listeners made on
+/// it do not keep it usable: once the last handle is gone, nothing turns
+/// it again, and an I/O object of it that has to wait fails with an error
+/// instead of waiting forever (see [`Registration`](crate::Registration)).
 ///
 /// ```
 /// use runtime_reactor::Reactor;
 /// let reactor = Reactor::new().unwrap();
 /// println!("using {} with {:?}", reactor.method(), reactor.features());
 /// ```
-#[derive(Clone)]
 pub struct Reactor {
     pub(crate) inner: Rc<Inner>,
+}
+
+impl Reactor {
+    fn from_inner(inner: Rc<Inner>) -> Reactor {
+        inner.handles.set(inner.handles.get() + 1);
+        Reactor { inner }
+    }
+}
+
+impl Clone for Reactor {
+    fn clone(&self) -> Reactor {
+        Reactor::from_inner(self.inner.clone())
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.inner.handles.set(self.inner.handles.get() - 1);
+    }
 }
 
 impl std::fmt::Debug for Reactor {
@@ -162,6 +190,19 @@ impl std::fmt::Debug for Reactor {
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Inner>>> = const { RefCell::new(None) };
+    /// The address of the current reactor's `Inner` (0 when none): what a
+    /// registration about to wait compares its own reactor with, without
+    /// borrowing `CURRENT`.
+    static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
+}
+
+fn id_of(inner: Option<&Rc<Inner>>) -> usize {
+    inner.map_or(0, |i| Rc::as_ptr(i) as usize)
+}
+
+fn set_current(inner: Option<Rc<Inner>>) -> Option<Rc<Inner>> {
+    CURRENT_ID.with(|id| id.set(id_of(inner.as_ref())));
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), inner))
 }
 
 /// Restores the previously current reactor when dropped.
@@ -171,8 +212,7 @@ pub struct EnterGuard {
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        let prev = self.prev.take();
-        CURRENT.with(|c| *c.borrow_mut() = prev);
+        set_current(self.prev.take());
     }
 }
 
@@ -216,13 +256,14 @@ impl Reactor {
                 precise: Cell::new(precise),
                 signals: RefCell::new(SignalState::new()),
                 next_generation: Cell::new(0),
+                handles: Cell::new(1),
             }),
         })
     }
 
     /// The thread's current reactor, if one has been entered.
     pub fn current() -> Option<Reactor> {
-        CURRENT.with(|c| c.borrow().clone().map(|inner| Reactor { inner }))
+        Reactor::current_inner().ok().map(Reactor::from_inner)
     }
 
     pub(crate) fn current_inner() -> io::Result<Rc<Inner>> {
@@ -231,7 +272,7 @@ impl Reactor {
 
     /// Makes this reactor the thread's current one until the guard drops.
     pub fn enter(&self) -> EnterGuard {
-        let prev = CURRENT.with(|c| c.borrow_mut().replace(self.inner.clone()));
+        let prev = set_current(Some(self.inner.clone()));
         EnterGuard { prev }
     }
 
@@ -331,7 +372,63 @@ impl Drop for Inner {
     }
 }
 
+/// Why something of a reactor cannot wait for it here.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Elsewhere {
+    /// The reactor has no handle left: nothing will ever turn it.
+    Dropped,
+    /// Another reactor is the thread's current one: the task is driven by
+    /// a loop that never turns this reactor.
+    OtherRuntime,
+}
+
+impl Elsewhere {
+    /// The error an I/O object returns instead of waiting forever.
+    pub(crate) fn io_error(self) -> io::Error {
+        io::Error::other(match self {
+            Elsewhere::Dropped => {
+                "I/O object polled after its runtime was dropped: the reactor that registered \
+                 it is gone and nothing can wake it (create it inside the running runtime)"
+            }
+            Elsewhere::OtherRuntime => {
+                "I/O object polled outside the runtime (reactor) that registered it: that \
+                 reactor is not the one running here and would never wake it (create it \
+                 inside the runtime that polls it)"
+            }
+        })
+    }
+}
+
 impl Inner {
+    /// Whether this reactor is the thread's current one (one thread-local
+    /// read and a compare).
+    #[inline]
+    pub(crate) fn is_current(&self) -> bool {
+        CURRENT_ID.with(Cell::get) == self as *const Inner as usize
+    }
+
+    /// Whether a task may wait on this reactor from here: `None` when it is
+    /// current, or when no reactor is current and it still has a handle
+    /// (its owner may turn it by hand); otherwise why not.
+    #[inline]
+    pub(crate) fn elsewhere(&self) -> Option<Elsewhere> {
+        if self.is_current() {
+            return None;
+        }
+        self.elsewhere_slow()
+    }
+
+    #[cold]
+    fn elsewhere_slow(&self) -> Option<Elsewhere> {
+        if self.handles.get() == 0 {
+            Some(Elsewhere::Dropped)
+        } else if CURRENT_ID.with(Cell::get) != 0 {
+            Some(Elsewhere::OtherRuntime)
+        } else {
+            None
+        }
+    }
+
     /// The cached time, read now if this iteration has not read it yet.
     pub(crate) fn now(&self) -> Instant {
         if self.precise.get() {
@@ -460,8 +557,11 @@ impl Inner {
                             && !cur.intersects(Readiness::READ_CLOSED | Readiness::ERROR),
                     };
                     if want != armed {
-                        slot.armed.set(want);
-                        let _ = self.poller.borrow().modify(slot.fd, slot.token, want);
+                        match self.poller.borrow().modify(slot.fd, slot.token, want) {
+                            Ok(()) => slot.armed.set(want),
+                            // Its waiters wake and get the error.
+                            Err(e) => slot.fail(e, &mut wakers),
+                        }
                     }
                 }
             }

@@ -145,6 +145,10 @@ pub(crate) struct Slot {
     pub(crate) level: bool,
     /// Waiters for reading, writing and peer close (indexed by [`Which`]).
     waiters: [RefCell<WaitList>; 3],
+    /// Set when the backend refused a change of this registration's
+    /// interest: it may never report the descriptor again, so every wait
+    /// fails with (a copy of) this error instead of hanging.
+    failed: RefCell<Option<io::Error>>,
 }
 
 /// Which waiter list: one per direction, and one for peer close.
@@ -196,6 +200,42 @@ impl Slot {
         self.waiters[which as usize].borrow_mut()
     }
 
+    /// Records that the backend refused a change of interest and moves
+    /// every waiter's waker to `wakers`: they wake, poll, and get the
+    /// error. The first error is kept.
+    pub(crate) fn fail(&self, err: io::Error, wakers: &mut Vec<Waker>) {
+        {
+            let mut failed = self.failed.borrow_mut();
+            if failed.is_none() {
+                *failed = Some(err);
+            }
+        }
+        for which in [Which::Read, Which::Write, Which::Closed] {
+            self.list(which).take_wakers(wakers);
+        }
+    }
+
+    /// [`fail`](Self::fail), waking the waiters at once (outside every
+    /// borrow of the slot).
+    fn fail_now(&self, err: io::Error) {
+        let mut wakers = Vec::new();
+        self.fail(err, &mut wakers);
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// The stored failure, as a fresh error (same OS code, or same kind
+    /// and message).
+    fn failure(&self) -> Option<io::Error> {
+        let failed = self.failed.borrow();
+        let e = failed.as_ref()?;
+        Some(match e.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(e.kind(), e.to_string()),
+        })
+    }
+
     /// Stores the waker in the shared slot (`key` is `None`) or in the
     /// future's own entry.
     fn store(&self, which: Which, key: Option<&mut Option<Key>>, waker: &Waker) {
@@ -239,6 +279,25 @@ fn peek_closed(fd: RawFd) -> Option<bool> {
 /// The registration does not own the descriptor: close it after dropping the
 /// registration. Dropping deregisters it. It is `!Send`: it belongs to the
 /// reactor of the thread that made it.
+///
+/// # Used outside its runtime
+///
+/// A registration waits only on the reactor that made it. When one of its
+/// `poll_*` / async methods would have to wait while another reactor is
+/// the thread's current one (the object was moved into a different
+/// runtime), or after the last handle of its reactor was dropped (its
+/// runtime is gone), it fails with an `io::Error` of kind `Other` naming
+/// the cause instead of waiting forever. Calls that need no wait still
+/// succeed (the descriptor itself is fine). With no reactor current and
+/// its own still alive, it waits as usual: its owner may be turning the
+/// reactor by hand ([`Reactor::turn`]).
+///
+/// # Failures of the backend
+///
+/// When the backend refuses a change this registration needs (for
+/// example `EPOLL_CTL_MOD` on a descriptor that was closed behind its
+/// back), the error is stored and every waiting task is woken: from then
+/// on every wait of the registration fails with that error.
 ///
 /// ```
 /// use runtime_reactor::{Reactor, Registration};
@@ -332,12 +391,40 @@ impl Registration {
         if self.slot.armed.get() == interest {
             return Ok(());
         }
-        self.reactor
+        let r = self
+            .reactor
             .poller
             .borrow()
-            .modify_level(self.slot.fd, self.slot.token, interest)?;
-        self.slot.armed.set(interest);
-        Ok(())
+            .modify_level(self.slot.fd, self.slot.token, interest);
+        match r {
+            Ok(()) => {
+                self.slot.armed.set(interest);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// The backend refused a change: the registration fails every wait
+    /// from now on; its waiters are woken to see it. Returns a copy of the
+    /// error for the caller.
+    #[cold]
+    fn fail(&self, err: io::Error) -> io::Error {
+        self.slot.fail_now(err);
+        self.slot.failure().expect("failure was just stored")
+    }
+
+    /// Whether a task may wait on this registration here; the error to
+    /// return instead when it may not (see the type's docs).
+    #[inline]
+    fn check_wait(&self) -> io::Result<()> {
+        if let Some(why) = self.reactor.elsewhere() {
+            return Err(why.io_error());
+        }
+        match self.slot.failure() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
     }
 
     fn register(inner: Rc<Inner>, fd: RawFd, level: Option<Interest>) -> io::Result<Registration> {
@@ -378,6 +465,7 @@ impl Registration {
             armed: Cell::new(armed),
             level: level.is_some(),
             waiters: Default::default(),
+            failed: RefCell::new(None),
         });
         let got = slots.insert(slot.clone());
         debug_assert_eq!(got, index);
@@ -418,7 +506,7 @@ impl Registration {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
-        key: Option<&mut Option<Key>>,
+        mut key: Option<&mut Option<Key>>,
     ) -> Poll<io::Result<ReadyEvent>> {
         let ready = self.slot.readiness();
         if ready.intersects(dir.mask()) {
@@ -434,9 +522,22 @@ impl Registration {
                 ready,
             }));
         }
-        self.slot.store(dir.into(), key, cx.waker());
-        self.arm(dir);
-        Poll::Pending
+        if let Err(e) = self.check_wait() {
+            if let Some(k) = key {
+                self.slot.list(dir.into()).remove_key(k);
+            }
+            return Poll::Ready(Err(e));
+        }
+        self.slot.store(dir.into(), key.as_deref_mut(), cx.waker());
+        match self.arm(dir) {
+            Ok(()) => Poll::Pending,
+            Err(e) => {
+                if let Some(k) = key {
+                    self.slot.list(dir.into()).remove_key(k);
+                }
+                Poll::Ready(Err(e))
+            }
+        }
     }
 
     /// A waiter of its own for `dir`: a task that polls it is woken when
@@ -516,6 +617,12 @@ impl Registration {
             }
             return Poll::Ready(Ok(()));
         }
+        if let Err(e) = self.check_wait() {
+            if let Some(k) = key {
+                self.slot.list(Which::Closed).remove_key(k);
+            }
+            return Poll::Ready(Err(e));
+        }
         self.slot
             .store(Which::Closed, key.as_deref_mut(), cx.waker());
         if self.reactor.edge_triggered() {
@@ -526,7 +633,12 @@ impl Registration {
             return Poll::Pending;
         }
         if self.reactor.early_close() {
-            self.force_arm_closed();
+            if let Err(e) = self.force_arm_closed() {
+                if let Some(k) = key {
+                    self.slot.list(Which::Closed).remove_key(k);
+                }
+                return Poll::Ready(Err(e));
+            }
             return Poll::Pending;
         }
         match peek_closed(self.slot.fd) {
@@ -543,10 +655,15 @@ impl Registration {
             }
             // Data is pending: the close cannot show until it is read.
             Some(false) => Poll::Pending,
-            None => {
-                self.force_arm(Direction::Read);
-                Poll::Pending
-            }
+            None => match self.force_arm(Direction::Read) {
+                Ok(()) => Poll::Pending,
+                Err(e) => {
+                    if let Some(k) = key {
+                        self.slot.list(Which::Closed).remove_key(k);
+                    }
+                    Poll::Ready(Err(e))
+                }
+            },
         }
     }
 
@@ -564,7 +681,8 @@ impl Registration {
         let cur = self.slot.readiness();
         let cleared = Readiness(cur.0 & !(event.direction.clearable().0 | Readiness::ERROR.0));
         self.slot.readiness.set(cleared);
-        self.arm(event.direction);
+        // A refusal is stored in the slot: the next wait reports it.
+        let _stored = self.arm(event.direction);
     }
 
     /// Forgets the cached readiness of `dir` now, whatever the reactor
@@ -582,7 +700,8 @@ impl Registration {
     /// `epoll_ctl(EPOLL_CTL_MOD)` once the backend has delivered an event
     /// for the registration (the edge is re-armed so a descriptor that is
     /// in fact ready is reported again), elsewhere none beyond arming the
-    /// direction. The error is the backend's.
+    /// direction. The error is the backend's; it is also stored, so tasks
+    /// waiting on the registration wake and get it (see the type's docs).
     ///
     /// ```
     /// use runtime_reactor::{Direction, Reactor, Registration};
@@ -606,50 +725,45 @@ impl Registration {
         // for the next wait: nothing to re-arm (a fresh socket whose
         // connect is in progress costs no system call here).
         if self.reactor.edge_triggered() && !self.slot.level && self.slot.delivered.get() {
-            return self
+            let r = self
                 .reactor
                 .poller
                 .borrow()
                 .rearm(self.slot.fd, self.slot.token);
+            return r.map_err(|e| self.fail(e));
         }
-        self.arm(dir);
-        Ok(())
+        self.arm(dir)
     }
 
     /// On level-triggered backends, ask the backend for a direction whose
-    /// readiness is not known.
-    fn arm(&self, dir: Direction) {
+    /// readiness is not known. A refusal is stored (see [`fail`](Self::fail)).
+    fn arm(&self, dir: Direction) -> io::Result<()> {
         if self.reactor.edge_triggered()
             || self.slot.level
             || self.slot.readiness().intersects(dir.clearable())
         {
-            return;
+            return Ok(());
         }
-        self.force_arm(dir);
+        self.force_arm(dir)
     }
 
-    fn force_arm_closed(&self) {
+    fn force_arm_closed(&self) -> io::Result<()> {
         if self.slot.level {
-            return; // the owner's interest decides
+            return Ok(()); // the owner's interest decides
         }
         let armed = self.slot.armed.get();
-        if !armed.closed {
-            let want = Interest {
-                closed: true,
-                ..armed
-            };
-            self.slot.armed.set(want);
-            let _ = self
-                .reactor
-                .poller
-                .borrow()
-                .modify(self.slot.fd, self.slot.token, want);
+        if armed.closed {
+            return Ok(());
         }
+        self.modify(Interest {
+            closed: true,
+            ..armed
+        })
     }
 
-    fn force_arm(&self, dir: Direction) {
+    fn force_arm(&self, dir: Direction) -> io::Result<()> {
         if self.slot.level {
-            return; // the owner's interest decides
+            return Ok(()); // the owner's interest decides
         }
         let armed = self.slot.armed.get();
         let want = match dir {
@@ -662,13 +776,25 @@ impl Registration {
                 ..armed
             },
         };
-        if want != armed {
-            self.slot.armed.set(want);
-            let _ = self
-                .reactor
-                .poller
-                .borrow()
-                .modify(self.slot.fd, self.slot.token, want);
+        if want == armed {
+            return Ok(());
+        }
+        self.modify(want)
+    }
+
+    /// Asks a level-triggered backend for `want`; a refusal is stored.
+    fn modify(&self, want: Interest) -> io::Result<()> {
+        let r = self
+            .reactor
+            .poller
+            .borrow()
+            .modify(self.slot.fd, self.slot.token, want);
+        match r {
+            Ok(()) => {
+                self.slot.armed.set(want);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
         }
     }
 
@@ -806,6 +932,65 @@ impl Drop for Registration {
         let mut slots = self.reactor.slots.borrow_mut();
         if slots.get(index).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
             slots.remove(index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PollerConfig, ReactorConfig};
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// When a level-triggered backend refuses to arm a direction (here poll
+    /// and select answer `NotFound`: the entry went missing behind the
+    /// registration's back), the next wait fails with that error instead
+    /// of waiting for an event that can never come; so does every waiter.
+    #[test]
+    fn refused_arm_fails_the_waits() {
+        for method in ["poll", "select"] {
+            let poller = PollerConfig::new().ignore_env(true).method(method).unwrap();
+            let r = Reactor::with_config(ReactorConfig::new().poller(poller)).unwrap();
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let reg = Registration::with_reactor(&r, a.as_raw_fd()).unwrap();
+            let count = Arc::new(Count(AtomicUsize::new(0)));
+            let waker = Waker::from(count.clone());
+            let mut cx = Context::from_waker(&waker);
+            // A second task already waits for writing (armed: no error yet).
+            reg.clear(Direction::Write).unwrap();
+            let mut w = reg.waiter(Direction::Write);
+            assert!(w.poll_ready(&mut cx).is_pending());
+            r.inner.poller.borrow().delete(a.as_raw_fd()).unwrap();
+            // Optimistic read readiness, then WouldBlock: arming fails.
+            let Poll::Ready(Ok(ev)) = reg.poll_ready(Direction::Read, &mut cx) else {
+                panic!("{method}: fresh registration is optimistic");
+            };
+            reg.clear_readiness(ev);
+            assert_eq!(count.0.load(Ordering::SeqCst), 1, "{method}: writer woken");
+            for p in [
+                reg.poll_ready(Direction::Read, &mut cx),
+                w.poll_ready(&mut cx),
+            ] {
+                match p {
+                    Poll::Ready(Err(e)) => assert_eq!(e.kind(), io::ErrorKind::NotFound),
+                    other => panic!("{method}: expected the stored error, got {other:?}"),
+                }
+            }
+            assert!(matches!(reg.poll_closed(&mut cx), Poll::Ready(Err(_))));
+            assert_eq!(reg.waiters(Direction::Write), 0);
+            assert_eq!(reg.waiters(Direction::Read), 0);
         }
     }
 }

@@ -333,7 +333,19 @@ impl Signal {
     }
 
     /// Polls for the next delivery.
+    ///
+    /// A listener polled in a runtime other than the one it was made in
+    /// (or after that one was dropped) moves to the running one, keeping
+    /// the deliveries it has not returned yet.
+    ///
+    /// # Panics
+    /// When its runtime was dropped and none is running on this thread, or
+    /// when the running reactor cannot listen (its signal pipe cannot be
+    /// made).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.reactor.elsewhere().is_some() {
+            self.move_to_current();
+        }
         let mut state = self.reactor.signals.borrow_mut();
         // Catch deliveries that happened before the reactor looked.
         let count = COUNTS[self.signum as usize].load(Ordering::SeqCst);
@@ -354,6 +366,40 @@ impl Signal {
             _ => l.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    #[cold]
+    fn move_to_current(&mut self) {
+        let to = match Reactor::current_inner() {
+            Ok(r) => r,
+            Err(e) => panic!(
+                "runtime: signal {} listener polled after its runtime was dropped: {e}",
+                self.signum
+            ),
+        };
+        {
+            let poller = to.poller.borrow().clone();
+            if let Err(e) = to.signals.borrow_mut().ensure_pipe(&poller) {
+                panic!(
+                    "runtime: signal {} listener cannot move to the running runtime: {e}",
+                    self.signum
+                );
+            }
+        }
+        let listener = {
+            let mut from = self.reactor.signals.borrow_mut();
+            let l = from
+                .listeners
+                .remove(self.key)
+                .expect("signal listener vanished");
+            if from.listeners.is_empty() {
+                let poller = self.reactor.poller.borrow().clone();
+                from.drop_pipe(&poller);
+            }
+            l
+        };
+        self.key = to.signals.borrow_mut().listeners.insert(listener);
+        self.reactor = to;
     }
 
     /// Waits for the next delivery.

@@ -126,6 +126,14 @@ impl Sleep {
     }
 
     /// Polls without needing a pinned reference (`Sleep` is `Unpin`).
+    ///
+    /// A sleep polled in a runtime other than the one it was first polled
+    /// in (or after that one was dropped) moves to the running one: its
+    /// deadline stays, only the reactor that wakes it changes.
+    ///
+    /// # Panics
+    /// When it has to wait and no reactor is running on this thread, or
+    /// its own was dropped and no other is running.
     pub fn poll_sleep(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
@@ -139,15 +147,24 @@ impl Sleep {
                 self.done = true;
                 return Poll::Ready(());
             }
-            wheel.set_waker(r.key, cx.waker());
-            return Poll::Pending;
+            if r.reactor.elsewhere().is_none() {
+                wheel.set_waker(r.key, cx.waker());
+                return Poll::Pending;
+            }
+            // Its reactor will never wake it here: register again below,
+            // with the reactor that runs this task.
+            wheel.remove(r.key);
+            drop(wheel);
+            self.registered = None;
         }
         if coop::poll_proceed(cx).is_pending() {
             return Poll::Pending;
         }
         let reactor = match Reactor::current_inner() {
             Ok(r) => r,
-            Err(e) => panic!("runtime: a timer was polled outside a runtime: {e}"),
+            Err(e) => panic!(
+                "runtime: a timer was polled outside a runtime (or after its runtime was dropped): {e}"
+            ),
         };
         let tick = reactor.deadline_tick(self.deadline);
         let key = {
@@ -397,5 +414,5 @@ impl Stream for Interval {
 /// The reactor's cached time (see [`Reactor::now`]); a fresh reading outside
 /// a reactor.
 pub fn now() -> Instant {
-    Reactor::current().map_or_else(Instant::now, |r| r.now())
+    Reactor::current_inner().map_or_else(|_| Instant::now(), |r| r.now())
 }
