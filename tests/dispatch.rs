@@ -288,6 +288,91 @@ fn runtime_spawn_with_priority_goes_to_that_runtime_inside_another() {
     assert!(h.is_finished());
 }
 
+#[test]
+fn set_task_priority_moves_a_queued_task_at_once() {
+    let rt = rt(2);
+    let log = Log::default();
+    let lazy = rt.spawn_with_priority(1, logger("lazy", &log)).unwrap();
+    let urgent = rt.spawn_with_priority(1, logger("urgent", &log)).unwrap();
+    // Both are queued at 1 (spawned). Moved now, the urgent one runs in an
+    // iteration of its own, first; JoinHandle::set_priority would leave it
+    // queued at 1, beside the lazy one.
+    rt.set_task_priority(&urgent, 0).unwrap();
+    assert_eq!(urgent.priority(), 0);
+    assert_eq!(rt.run_once(false), 1);
+    assert_eq!(take(&log), ["urgent"]);
+    assert_eq!(rt.held_back(), 1);
+    assert_eq!(rt.run_once(false), 1);
+    assert_eq!(take(&log), ["lazy"]);
+    assert!(lazy.is_finished() && urgent.is_finished());
+    // A task that is not queued just changes priority.
+    let polls = Rc::new(Cell::new(0));
+    let h = rt
+        .spawn_with_priority(1, self_waker("w", 1, polls.clone(), log.clone()))
+        .unwrap();
+    rt.set_task_priority(&h, 0).unwrap();
+    rt.set_task_priority(&h, 0).unwrap(); // the same: nothing moves
+    assert_eq!(rt.run_once(false), 1);
+    assert_eq!(h.priority(), 0);
+    // Errors: out of range, a task of another runtime.
+    assert!(rt.set_task_priority(&h, 2).is_err());
+    assert_eq!(h.priority(), 0);
+    let other = Runtime::new().unwrap();
+    let foreign = other.spawn(async {});
+    let e = rt.set_task_priority(&foreign, 0).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn set_task_priority_during_an_iteration_takes_the_task_out_of_it() {
+    let rt = Rc::new(rt(2));
+    let log = Log::default();
+    let b_handle = Rc::new(RefCell::new(None));
+    let (weak, bh, l) = (Rc::downgrade(&rt), b_handle.clone(), log.clone());
+    rt.spawn_with_priority(1, async move {
+        l.borrow_mut().push("a");
+        let rt = weak.upgrade().unwrap();
+        let b = bh.borrow_mut().take().unwrap();
+        // b is queued behind a, in this very iteration's queue: moved to
+        // 0, it leaves the iteration (and runs first in the next one).
+        rt.set_task_priority(&b, 0).unwrap();
+    })
+    .unwrap();
+    *b_handle.borrow_mut() = Some(rt.spawn_with_priority(1, logger("b", &log)).unwrap());
+    rt.spawn_with_priority(1, logger("c", &log)).unwrap();
+    assert_eq!(rt.run_once(false), 2);
+    assert_eq!(take(&log), ["a", "c"]);
+    assert_eq!(rt.held_back(), 1);
+    assert_eq!(rt.run_once(false), 1);
+    assert_eq!(take(&log), ["b"]);
+    assert_eq!(rt.ready_tasks(), 0);
+}
+
+#[test]
+fn run_once_until_leaves_the_rest_first_in_line() {
+    let rt = Rc::new(rt(1));
+    let log = Log::default();
+    let stop = Rc::new(Cell::new(false));
+    let (s, l, weak) = (stop.clone(), log.clone(), Rc::downgrade(&rt));
+    rt.spawn(async move {
+        l.borrow_mut().push("a");
+        s.set(true);
+        // Spawned during the iteration: queued behind the ones left over.
+        let d = l.clone();
+        weak.upgrade()
+            .unwrap()
+            .spawn(async move { d.borrow_mut().push("d") });
+    });
+    rt.spawn(logger("b", &log));
+    rt.spawn(logger("c", &log));
+    assert_eq!(rt.run_once_until(false, || stop.get()), 1);
+    assert_eq!(take(&log), ["a"]);
+    assert_eq!(rt.held_back(), 2);
+    stop.set(false);
+    assert_eq!(rt.run_once_until(false, || stop.get()), 3);
+    assert_eq!(take(&log), ["b", "c", "d"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // max_dispatch
 

@@ -14,7 +14,7 @@
 //! the next iteration, so newly ready urgent I/O goes first, as libevent's
 //! `event_base_loop` re-polls its backend after running one priority.
 
-use crate::task::TaskRef;
+use crate::task::{Header, TaskRef};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -88,6 +88,9 @@ impl Default for MaxDispatch {
 pub(crate) struct RunQueues {
     queues: Vec<VecDeque<TaskRef>>,
     len: usize,
+    /// While an iteration runs: its priority and how many of the tasks at
+    /// the front of that queue it still has to poll.
+    current: Option<(usize, usize)>,
 }
 
 impl RunQueues {
@@ -95,6 +98,7 @@ impl RunQueues {
         RunQueues {
             queues: (0..priorities).map(|_| VecDeque::new()).collect(),
             len: 0,
+            current: None,
         }
     }
 
@@ -123,10 +127,46 @@ impl RunQueues {
         self.queues.iter().position(|q| !q.is_empty())
     }
 
-    fn pop_at(&mut self, priority: usize) -> Option<TaskRef> {
-        let t = self.queues[priority].pop_front()?;
+    /// The next task the running iteration polls, if it has any left.
+    fn pop_current(&mut self) -> Option<TaskRef> {
+        let (prio, left) = self.current?;
+        if left == 0 {
+            return None;
+        }
+        let t = self.queues[prio].pop_front()?;
+        self.current = Some((prio, left - 1));
         self.len -= 1;
         Some(t)
+    }
+
+    /// Moves the queued task whose header is `task` to the back of the
+    /// `priority` queue (its priority changed while it was queued). A task
+    /// the running iteration was still to poll leaves that iteration.
+    /// Returns whether it was found.
+    pub(crate) fn requeue(&mut self, task: &Header, priority: usize) -> bool {
+        let last = self.queues.len() - 1;
+        let target = priority.min(last);
+        for p in 0..self.queues.len() {
+            let Some(i) = self.queues[p]
+                .iter()
+                .position(|t| std::ptr::eq(t.header(), task))
+            else {
+                continue;
+            };
+            if p == target {
+                return true;
+            }
+            if let Some((cur, left)) = self.current {
+                if cur == p && i < left {
+                    self.current = Some((cur, left - 1));
+                }
+            }
+            if let Some(t) = self.queues[p].remove(i) {
+                self.queues[target].push_back(t);
+            }
+            return true;
+        }
+        false
     }
 
     /// Empties every queue (shutdown).
@@ -173,10 +213,12 @@ pub(crate) fn run_iteration(
         (true, Some(d)) => Some((Instant::now(), d)),
         _ => None,
     };
+    queues.borrow_mut().current = Some((prio, ready.min(max)));
     let mut it = Iteration::default();
-    while it.ran < ready && it.ran < max {
-        // The borrow ends before the poll: the task may wake others.
-        let Some(task) = queues.borrow_mut().pop_at(prio) else {
+    loop {
+        // The borrow ends before the poll: the task may wake others, or
+        // move a queued one to another priority.
+        let Some(task) = queues.borrow_mut().pop_current() else {
             break;
         };
         task.run();
@@ -184,11 +226,15 @@ pub(crate) fn run_iteration(
         if deadline.is_some_and(|(t0, d)| t0.elapsed() >= d) {
             break;
         }
-        if it.ran < ready && interrupt() {
+        let left = queues.borrow().current.map_or(0, |(_, n)| n);
+        if left > 0 && interrupt() {
             it.interrupted = true;
             break;
         }
     }
-    it.held_back = total - it.ran;
+    queues.borrow_mut().current = None;
+    // Tasks moved out of the iteration's queue by `requeue` are still
+    // ready: they count as held back like the others left over.
+    it.held_back = total.saturating_sub(it.ran);
     it
 }

@@ -586,6 +586,33 @@ impl Runtime {
     /// # Panics
     /// Inside a running `block_on` on this thread, or when the reactor fails.
     pub fn run_once(&self, block: bool) -> usize {
+        self.run_once_until(block, || false)
+    }
+
+    /// [`run_once`](Runtime::run_once), asking `stop` after each task poll
+    /// whether to end the iteration there (libevent's `loopbreak` and
+    /// `loopcontinue` after a callback): the ready tasks not polled yet
+    /// stay queued, first in line, and count in
+    /// [`held_back`](Runtime::held_back).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let stop = Rc::new(Cell::new(false));
+    /// let s = stop.clone();
+    /// let first = rt.spawn(async move { s.set(true) });
+    /// let second = rt.spawn(async {});
+    /// assert_eq!(rt.run_once_until(false, || stop.get()), 1);
+    /// assert!(first.is_finished() && !second.is_finished());
+    /// assert_eq!(rt.held_back(), 1);
+    /// assert_eq!(rt.run_once(false), 1);
+    /// assert!(second.is_finished());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`run_once`](Runtime::run_once).
+    pub fn run_once_until(&self, block: bool, mut stop: impl FnMut() -> bool) -> usize {
         let nested = context::with_core(|c| c.is_some());
         assert!(
             !nested,
@@ -603,9 +630,43 @@ impl Runtime {
         };
         self.turn(wait);
         self.drain_inject(&mut ready, &mut jobs);
-        let it = dispatch::run_iteration(&self.core.queues, &self.max_dispatch, || false);
+        let it = dispatch::run_iteration(&self.core.queues, &self.max_dispatch, &mut stop);
         self.held_back.set(it.held_back);
         it.ran
+    }
+
+    /// Changes the priority of a task of this runtime, as
+    /// [`JoinHandle::set_priority`] does, and moves it at once to the back
+    /// of its new priority's queue if it is queued (woken and not polled
+    /// yet): libevent's `event_priority_set` on an event that is not
+    /// active yet. Called from one of its tasks during an iteration, a task
+    /// moved out of the iteration's priority is not polled by it. A task of
+    /// another runtime, or a priority out of range, is an `InvalidInput`
+    /// error.
+    ///
+    /// ```
+    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
+    /// let lazy = rt.spawn_with_priority(1, async {}).unwrap();
+    /// let urgent = rt.spawn_with_priority(1, async {}).unwrap();
+    /// rt.set_task_priority(&urgent, 0).unwrap(); // spawned, so queued: moved
+    /// assert_eq!(rt.run_once(false), 1);
+    /// assert!(urgent.is_finished() && !lazy.is_finished());
+    /// ```
+    pub fn set_task_priority<T>(&self, task: &JoinHandle<T>, priority: usize) -> io::Result<()> {
+        let header = task.header();
+        if !Arc::ptr_eq(&header.shared, &self.core.shared) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "set_task_priority: the task belongs to another runtime",
+            ));
+        }
+        task.set_priority(priority)?;
+        if header.is_scheduled() {
+            // Woken from another thread, it is in the inject queue and
+            // goes to its new queue when drained: `requeue` finds nothing.
+            self.core.queues.borrow_mut().requeue(header, priority);
+        }
+        Ok(())
     }
 
     fn turn(&self, max_wait: Option<Duration>) {

@@ -41,6 +41,12 @@ impl Header {
     pub(crate) fn priority(&self) -> usize {
         self.priority.load(Ordering::Relaxed)
     }
+
+    /// Whether the task is woken and waits in a run queue (or the inject
+    /// queue) for its poll.
+    pub(crate) fn is_scheduled(&self) -> bool {
+        self.state.load(Ordering::Acquire) & (SCHEDULED | COMPLETE) == SCHEDULED
+    }
 }
 
 /// What the executor does with a task without knowing its future's type.
@@ -430,6 +436,11 @@ impl<T> JoinHandle<T> {
         }
     }
 
+    /// The task's header (to find it in its executor's queues).
+    pub(crate) fn header(&self) -> &Header {
+        self.target.header()
+    }
+
     /// The priority the task is queued at when woken (0 most urgent).
     pub fn priority(&self) -> usize {
         self.target.header().priority()
@@ -437,7 +448,9 @@ impl<T> JoinHandle<T> {
 
     /// Changes the priority the task is queued at from its next wake-up
     /// (libevent's `event_priority_set` for the task of an event); a task
-    /// already queued runs at the priority it was queued with. Out of range
+    /// already queued runs at the priority it was queued with (use
+    /// [`Runtime::set_task_priority`](crate::Runtime::set_task_priority)
+    /// to move it to its new queue at once). Out of range
     /// for the task's runtime is an `InvalidInput` error.
     ///
     /// ```
