@@ -340,3 +340,43 @@ fn loop_once_returns_when_a_held_back_bufferevent_has_nothing_to_do() {
         idle.free();
     });
 }
+
+/// `max_dispatch_interval` configures the executor's one policy, so the
+/// futures tasks of the base's runtime count against it like callbacks:
+/// with one poll per iteration, a task spawned after an event was made
+/// active waits for the iteration after the event's callback (whose
+/// `loopexit` ends the loop there). Before, the base counted callbacks
+/// only and the executor had no limit: the task ran in the same
+/// iteration.
+#[test]
+fn max_dispatch_interval_limits_the_futures_tasks_of_the_base_too() {
+    bounded(|| {
+        let base = EventConfig::new()
+            .max_dispatch_interval(None, 1, 0)
+            .build()
+            .unwrap();
+        let md = base.runtime().max_dispatch();
+        assert_eq!(
+            (md.interval(), md.callbacks(), md.min_priority()),
+            (None, 1, 0)
+        );
+        let order = log();
+        let (o, b) = (order.clone(), base.handle());
+        let ev = Event::new(&base, -1, Default::default(), move |_, _| {
+            o.borrow_mut().push("event");
+            b.loopexit(None).unwrap();
+        })
+        .unwrap();
+        ev.active(Default::default()).unwrap();
+        let o = order.clone();
+        let task = base
+            .runtime()
+            .spawn(async move { o.borrow_mut().push("task") });
+        assert_eq!(base.dispatch().unwrap(), LoopExit::Done);
+        assert_eq!(*order.borrow(), ["event"]);
+        assert!(!task.is_finished());
+        base.runtime().run_once(false);
+        assert!(task.is_finished());
+        assert_eq!(*order.borrow(), ["event", "task"]);
+    });
+}

@@ -4,9 +4,7 @@
 //! Its configuration is in `config.rs`, its callback policy in
 //! `dispatch.rs`.
 
-use crate::config::{
-    CommonTimeout, EventConfig, LoopExit, MaxDispatch, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES,
-};
+use crate::config::{CommonTimeout, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES};
 use crate::event::{ev_state, gone, Event, EventInner};
 use crate::fd::{check_open, FdEntry};
 use crate::flags::*;
@@ -28,7 +26,6 @@ use std::ops::{ControlFlow, Deref};
 use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Waker;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The bits of the `Status` of this file's type.
@@ -54,8 +51,6 @@ pub(crate) struct BaseState {
     pub(crate) members: Slab<Rc<EventInner>>,
     /// One registration per descriptor with inserted events.
     pub(crate) fds: HashMap<RawFd, Rc<FdEntry>>,
-    /// Events held back to the next iteration.
-    pub(crate) deferred: Vec<Rc<EventInner>>,
     pub(crate) listeners: Slab<Rc<ListenerInner>>,
     /// Every event, bufferevent and listener of the base, released when
     /// it is dropped.
@@ -70,20 +65,17 @@ pub(crate) struct BaseInner {
     pub(crate) rt: RefCell<Runtime>,
     pub(crate) config: RefCell<EventConfig>,
     pub(crate) no_cache_time: bool,
-    pub(crate) max_dispatch: MaxDispatch,
     pub(crate) priorities: Cell<usize>,
     pub(crate) default_priority: Cell<usize>,
     pub(crate) state: RefCell<BaseState>,
+    /// Callbacks run since the base was made (events', bufferevents',
+    /// listeners').
     pub(crate) callbacks_run: Cell<u64>,
+    /// Events made active (`event_active`) whose callback has not run yet.
     pub(crate) n_active: Cell<usize>,
+    /// Enabled listeners and bufferevents with something to do: they keep
+    /// the loop running, as libevent's pending events do.
     pub(crate) listeners_enabled: Cell<usize>,
-    /// Most urgent priority that ran a callback in this iteration.
-    pub(crate) iter_best: Cell<usize>,
-    /// Bufferevent and listener tasks held back to the next iteration
-    /// (events use `BaseState::deferred`).
-    pub(crate) deferred_wakers: RefCell<Vec<Waker>>,
-    pub(crate) iter_counted: Cell<usize>,
-    pub(crate) iter_start: Cell<Option<Instant>>,
     pub(crate) panic: RefCell<Option<Box<dyn Any + Send + 'static>>>,
     pub(crate) running: RefCell<Option<Weak<EventInner>>>,
 }
@@ -98,6 +90,12 @@ impl BaseInner {
         fut: F,
     ) -> io::Result<JoinHandle<()>> {
         self.rt.borrow().spawn_with_priority(prio, fut)
+    }
+
+    /// Moves a task of the base to priority `prio` (queued, it changes
+    /// queue at once: see `Runtime::set_task_priority`).
+    pub(crate) fn set_task_priority(&self, task: &JoinHandle<()>, prio: usize) -> io::Result<()> {
+        self.rt.borrow().set_task_priority(task, prio)
     }
 
     /// The shared registration of `fd`, created on first use.
@@ -580,8 +578,7 @@ impl BaseHandle {
     ///   0x55d0c3a1b650 [fd -1, priority=0] Timeout active
     /// ```
     /// Timeouts are shown as seconds from now; `Internal` marks the base's
-    /// own timers (`loopexit`), `Deferred` events held for the next
-    /// iteration.
+    /// own timers (`loopexit`).
     pub fn dump_events(&self, out: &mut dyn Write) -> io::Result<()> {
         let b = self.inner()?;
         let mut list = b.members();
@@ -660,9 +657,6 @@ impl BaseHandle {
                 }
             }
             line.push_str(" active");
-            if e.status.has(ev_state::DEFERRED) {
-                line.push_str(" Deferred");
-            }
             if e.internal {
                 line.push_str(" Internal");
             }
@@ -750,14 +744,12 @@ impl EventBase {
             id: NEXT_BASE_ID.fetch_add(1, Ordering::Relaxed),
             rt: RefCell::new(rt),
             no_cache_time: config.no_cache_time,
-            max_dispatch: config.max_dispatch,
             priorities: Cell::new(n),
             default_priority: Cell::new(n / 2),
             config: RefCell::new(config),
             state: RefCell::new(BaseState {
                 members: Slab::new(),
                 fds: HashMap::new(),
-                deferred: Vec::new(),
                 listeners: Slab::new(),
                 owned: Registry::new(),
                 common: Vec::new(),
@@ -765,10 +757,6 @@ impl EventBase {
             callbacks_run: Cell::new(0),
             n_active: Cell::new(0),
             listeners_enabled: Cell::new(0),
-            iter_best: Cell::new(usize::MAX),
-            deferred_wakers: RefCell::new(Vec::new()),
-            iter_counted: Cell::new(0),
-            iter_start: Cell::new(None),
             panic: RefCell::new(None),
             running: RefCell::new(None),
         });
@@ -867,15 +855,17 @@ impl EventBase {
     }
 
     /// Runs the loop (`event_base_loop`) with [`LoopFlags`]. Each
-    /// iteration polls the backend (waiting unless something is active or
-    /// `EVLOOP_NONBLOCK` is given), then runs the callbacks of the events
-    /// that became active, most urgent priority first; less urgent ones
-    /// wait for an iteration in which nothing more urgent runs. The same
-    /// goes for bufferevents' callbacks (at the bufferevent's priority) and
-    /// listeners' accept callbacks (at the base's default priority), and
-    /// for the [`max_dispatch_interval`](EventConfig::max_dispatch_interval)
-    /// limits. `EVLOOP_ONCE` returns after an iteration that ran callbacks
-    /// once none is held back to a next one.
+    /// iteration is one [`Runtime::run_once_until`] of the base's executor:
+    /// it polls the backend (waiting unless something is ready or
+    /// `EVLOOP_NONBLOCK` is given), then runs the tasks behind events,
+    /// bufferevents and listeners under the executor's one scheduling
+    /// policy: the ready ones of the most urgent priority only (less
+    /// urgent ones wait for an iteration in which nothing more urgent is
+    /// ready), each once, within the
+    /// [`max_dispatch_interval`](EventConfig::max_dispatch_interval)
+    /// limits. `loopbreak` and `loopcontinue` end the iteration after the
+    /// running callback. `EVLOOP_ONCE` returns after an iteration that ran
+    /// callbacks once nothing ready is held back to a next one.
     ///
     /// Errors: called from inside a callback of this base (reentrant) or
     /// from inside a running runtime. A panic in a callback stops the loop
@@ -908,15 +898,9 @@ impl EventBase {
         let mut ran_any = false;
         loop {
             b.status.set(base_state::GOT_CONTINUE, false);
-            b.iter_best.set(usize::MAX);
-            b.iter_counted.set(0);
-            if b.max_dispatch.interval.is_some() {
-                b.iter_start.set(Some(Instant::now()));
-            }
             if b.status.has(base_state::GOT_EXIT) || b.status.has(base_state::GOT_BREAK) {
                 break;
             }
-            b.requeue_deferred();
             if !flags.contains(EVLOOP_NO_EXIT_ON_EMPTY) && !b.has_events() && b.n_active.get() == 0
             {
                 exit = LoopExit::NoEvents;
@@ -924,7 +908,7 @@ impl EventBase {
             }
             let before = b.callbacks_run.get();
             let block = !flags.contains(EVLOOP_NONBLOCK) && b.n_active.get() == 0;
-            rt.run_once(block);
+            rt.run_once_until(block, || b.ends_iteration());
             let panic = b.panic.borrow_mut().take();
             if let Some(p) = panic {
                 drop(guard);
@@ -933,10 +917,14 @@ impl EventBase {
             }
             let ran = b.callbacks_run.get() - before;
             ran_any |= ran > 0;
-            // EVLOOP_ONCE: done once callbacks ran and none is held back
-            // to a next iteration (one held back may find nothing to do
+            // EVLOOP_ONCE: done once callbacks ran and nothing is held back
+            // to a next iteration (a task held back may find nothing to do
             // when its turn comes: no need to wait for more then).
-            if flags.contains(EVLOOP_ONCE) && ran_any && !b.has_deferred() && rt.held_back() == 0 {
+            if flags.contains(EVLOOP_ONCE)
+                && ran_any
+                && b.n_active.get() == 0
+                && rt.held_back() == 0
+            {
                 break;
             }
             if ran == 0 && flags.contains(EVLOOP_NONBLOCK) {
@@ -952,7 +940,7 @@ impl Drop for EventBase {
     fn drop(&mut self) {
         let b = &*self.inner;
         b.status.set(base_state::CLOSING, true);
-        let (members, deferred, listeners, fds, owned) = {
+        let (members, listeners, fds, owned) = {
             let mut st = b.state.borrow_mut();
             let keys: Vec<usize> = st.members.iter().map(|(k, _)| k).collect();
             let members: Vec<_> = keys
@@ -966,7 +954,6 @@ impl Drop for EventBase {
                 .collect();
             (
                 members,
-                std::mem::take(&mut st.deferred),
                 listeners,
                 std::mem::take(&mut st.fds),
                 st.owned.take_alive(),
@@ -985,9 +972,6 @@ impl Drop for EventBase {
         for o in owned {
             o.release();
         }
-        drop(deferred);
-        let wakers = std::mem::take(&mut *b.deferred_wakers.borrow_mut());
-        drop(wakers);
         drop(members);
         drop(listeners);
         drop(fds);

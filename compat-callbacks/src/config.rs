@@ -3,7 +3,7 @@
 //! configuration and results: [`LoopExit`], [`CommonTimeout`], the limits.
 
 use crate::base::EventBase;
-use runtime_executor::{Builder, Runtime};
+use runtime_executor::{Builder, MaxDispatch, Runtime};
 use runtime_reactor::Features;
 use std::io;
 use std::time::Duration;
@@ -33,6 +33,11 @@ pub const MAX_COMMON_TIMEOUTS: usize = 256;
 ///     .unwrap();
 /// assert_eq!(base.method().unwrap(), "epoll");
 /// assert_eq!(base.npriorities().unwrap(), 3);
+/// // The priorities and limits are the executor's, which runs the loop.
+/// let md = base.runtime().max_dispatch();
+/// assert_eq!((md.interval(), md.callbacks(), md.min_priority()),
+///            (Some(Duration::from_millis(5)), 16, 1));
+/// assert_eq!(base.runtime().priorities(), 3);
 ///
 /// // No backend has every feature: creation fails, as event_base_new_with_config
 /// // returns NULL.
@@ -45,14 +50,6 @@ pub struct EventConfig {
     error: Option<(io::ErrorKind, String)>,
     pub(crate) no_cache_time: bool,
     pub(crate) priorities: usize,
-    pub(crate) max_dispatch: MaxDispatch,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MaxDispatch {
-    pub(crate) interval: Option<Duration>,
-    pub(crate) callbacks: usize,
-    pub(crate) min_priority: usize,
 }
 
 impl Default for EventConfig {
@@ -70,11 +67,6 @@ impl EventConfig {
             error: None,
             no_cache_time: false,
             priorities: 1,
-            max_dispatch: MaxDispatch {
-                interval: None,
-                callbacks: usize::MAX,
-                min_priority: 0,
-            },
         }
     }
 
@@ -150,26 +142,25 @@ impl EventConfig {
         self
     }
 
-    /// `event_config_set_max_dispatch_interval`: within one loop iteration,
-    /// once `max_callbacks` callbacks of priority `min_priority` or less
-    /// urgent have run, or `max_interval` has passed, the loop polls for
-    /// new events before running more of them. Callbacks of events,
-    /// bufferevents (at their priority) and listeners all count, and all
-    /// wait.
+    /// `event_config_set_max_dispatch_interval`: a loop iteration that runs
+    /// callbacks of priority `min_priority` or a less urgent one stops
+    /// after `max_callbacks` of them, or once `max_interval` has passed,
+    /// and the loop polls for new events before running more. This is the
+    /// executor's own policy ([`Builder::max_dispatch`]), which the base's
+    /// loop obeys: what counts is the polls of the tasks behind events,
+    /// bufferevents and listeners — one per event callback, one per
+    /// bufferevent's pass of reads, writes and callbacks, one per
+    /// listener's batch of accepts (libevent runs a listener's accepts from
+    /// one event callback too).
     pub fn max_dispatch_interval(
         mut self,
         max_interval: Option<Duration>,
         max_callbacks: usize,
         min_priority: usize,
     ) -> EventConfig {
-        // Applied by the base itself (`must_defer_at`) until it moves onto
-        // the executor's `Builder::max_dispatch`; forwarding it too would
-        // apply the limits twice.
-        self.max_dispatch = MaxDispatch {
-            interval: max_interval,
-            callbacks: max_callbacks.max(1),
-            min_priority,
-        };
+        self.builder =
+            self.builder
+                .max_dispatch(MaxDispatch::new(max_interval, max_callbacks, min_priority));
         self
     }
 

@@ -37,15 +37,13 @@ pub(crate) mod ev_state {
     /// A probe said the descriptor is not open any more (closed while the
     /// event was pending): the event stays quiet until added again.
     pub(crate) const FD_GONE: u16 = 1 << 3;
-    /// Held back by `loopbreak`/`loopcontinue`/priorities/dispatch limits.
-    pub(crate) const DEFERRED: u16 = 1 << 4;
     /// Freed (`event_free`): calls fail, the task ends.
-    pub(crate) const FREED: u16 = 1 << 5;
+    pub(crate) const FREED: u16 = 1 << 4;
     /// Its callback is running.
-    pub(crate) const RUNNING: u16 = 1 << 6;
+    pub(crate) const RUNNING: u16 = 1 << 5;
     /// An `EV_ET` event fired for a lasting condition (peer closed, error)
     /// of the read (`[0]`) or write (`[1]`) direction: it fires once.
-    pub(crate) const STICKY_SEEN: [u16; 2] = [1 << 7, 1 << 8];
+    pub(crate) const STICKY_SEEN: [u16; 2] = [1 << 6, 1 << 7];
 }
 
 /// The callback type stored in an event: the event itself, its descriptor
@@ -220,18 +218,14 @@ impl EventInner {
         }
     }
 
-    pub(crate) fn wake_task(&self) {
-        self.task.wake();
-    }
-
-    /// Spawns the event's task if it has none (or has one at another
-    /// priority), else wakes it so it looks at its new state.
+    /// Spawns the event's task, at the event's priority, if it has none;
+    /// else wakes it so it looks at its new state.
     fn ensure_task(self: &Rc<Self>, base: &BaseInner) -> io::Result<()> {
-        let prio = self.priority.get().min(base.priorities.get() - 1);
-        if self.task.is_alive_at(prio) {
+        if self.task.is_alive() {
             self.task.wake();
             return Ok(());
         }
+        let prio = self.priority.get().min(base.priorities.get() - 1);
         let fut = EventTask {
             ev: Rc::downgrade(self),
         };
@@ -252,7 +246,6 @@ impl EventInner {
             base.n_active.set(base.n_active.get().saturating_sub(1));
         }
         self.active_res.set(EventFlags::empty());
-        self.status.set(ev_state::DEFERRED, false);
     }
 
     /// Inserts the descriptor/signal interest and (re)arms the timeout.
@@ -338,7 +331,6 @@ impl EventInner {
         } else {
             self.status.set(ev_state::ACTIVE, false);
             self.active_res.set(EventFlags::empty());
-            self.status.set(ev_state::DEFERRED, false);
         }
     }
 
@@ -386,10 +378,10 @@ impl EventInner {
                 "priority {prio} out of range: the base has {n} priorities"
             )));
         }
+        // The task (if the event has one yet) runs at the new priority from
+        // now on: queued, it moves to that priority's queue.
+        self.task.set_priority(&base, prio)?;
         self.priority.set(prio);
-        if self.task.has_task() && self.is_member() {
-            self.ensure_task(&base)?;
-        }
         Ok(())
     }
 
@@ -471,13 +463,6 @@ impl EventInner {
                 }
                 self.carry.set(carry);
                 cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            if base.must_defer(self) {
-                self.set_active(base, what);
-                if !self.status.replace(ev_state::DEFERRED, true) {
-                    base.state.borrow_mut().deferred.push(self.clone());
-                }
                 return Poll::Pending;
             }
             if was_active {
@@ -688,7 +673,7 @@ impl EventInner {
         } else {
             what
         };
-        base.note_fired(self);
+        base.note_callback();
         let handle = Event {
             inner: self.clone(),
         };

@@ -27,14 +27,16 @@
 //! | `event_set_log_callback` | [`set_log_callback`] |
 //! | `bufferevent_socket_new`, `_socket_connect`, `_pair_new` | [`BufferEvent`] |
 //!
-//! Priorities and dispatch limits apply to every callback, as in libevent
-//! where bufferevents and listeners run from events: one priority level
-//! per loop iteration (after a callback of priority `p` ran, less urgent
-//! callbacks wait for the next iteration) and the
+//! Each event, bufferevent and listener is a task of the base's executor,
+//! at its priority ([`Event::set_priority`], [`BufferEvent::set_priority`];
+//! listeners get the base's default priority), and the executor's one
+//! scheduling policy decides when each runs, for callbacks and futures
+//! alike: one priority level per loop iteration (the ready tasks of the
+//! most urgent priority that has any; less urgent ones wait) and the
 //! [`max_dispatch_interval`](EventConfig::max_dispatch_interval) limits,
-//! for events' callbacks, bufferevents' (at [`BufferEvent::set_priority`])
-//! and listeners' accept callbacks (at the base's default priority). What
-//! is held back runs at the next iteration, in order.
+//! which [`EventConfig`] hands to the executor. What is held back runs at
+//! the next iteration, in order. The base adds `loopbreak` and
+//! `loopcontinue`, which end an iteration after the running callback.
 //!
 //! Errors are `io::Result`s where libevent returns -1; nothing here panics
 //! on bad input. A panic inside a callback stops the loop and resumes in

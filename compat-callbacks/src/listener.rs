@@ -53,10 +53,6 @@ pub(crate) struct ListenerInner {
     listener: RefCell<Option<TcpListener>>,
     fd: RawFd,
     flags: ListenerFlags,
-    /// The priority of its task and accept callbacks: the base's default
-    /// when it was created (libevent's listener event gets the default
-    /// priority too).
-    priority: usize,
     cb: Cell<Option<AcceptCallback>>,
     errcb: Cell<Option<ErrorCallback>>,
     key: Cell<Option<usize>>,
@@ -96,14 +92,6 @@ impl ListenerInner {
             if !self.status.has(lev_state::ENABLED) || !self.status.has(lev_state::HAS_CB) {
                 return Poll::Pending;
             }
-            if base.must_defer_at(self.priority, false) {
-                // loopbreak/loopcontinue, a more urgent callback ran in
-                // this iteration, or the dispatch limits are reached: the
-                // connection waits in the backlog until the next iteration,
-                // as behind libevent's listener event.
-                base.defer_until_next_iteration(cx.waker());
-                return Poll::Pending;
-            }
             let res = {
                 let l = self.listener.borrow();
                 let Some(tl) = l.as_ref() else {
@@ -133,7 +121,7 @@ impl ListenerInner {
                     let Some(mut cb) = self.cb.take() else {
                         continue;
                     };
-                    base.note_callback_at(self.priority, false);
+                    base.note_callback();
                     let r = catch_unwind(AssertUnwindSafe(|| cb(&handle, stream, peer)));
                     if !self.status.has(lev_state::FREED) && self.status.has(lev_state::HAS_CB) {
                         match self.cb.take() {
@@ -256,12 +244,14 @@ impl ListenerInner {
 /// (its accept loop retries `EINTR`/`ECONNABORTED` silently and backs off
 /// on a timer when descriptors run out). The handle is cheap to clone.
 ///
-/// Its accept callbacks run at the base's default priority (that of
-/// libevent's listener event), under the rules events' callbacks follow:
-/// after a more urgent callback ran in a loop iteration, or once the
+/// Its accepts run in a task at the base's default priority (that of
+/// libevent's listener event), scheduled as events' tasks are: not in a
+/// loop iteration that runs a more urgent priority, nor past the
 /// [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
-/// limits are reached, or after `loopbreak`/`loopcontinue`, connections
-/// wait in the backlog until the next iteration.
+/// limits or a `loopbreak`/`loopcontinue` — connections then wait in the
+/// backlog until the next iteration. Once its turn comes it accepts what
+/// the backlog holds (up to 64 connections per turn), calling back for
+/// each, as libevent's listener callback does.
 ///
 /// Like libevent's, a listener lives until [`free`](ConnListener::free)
 /// (or until its base is dropped), whether or not handles remain; while
@@ -417,7 +407,6 @@ impl ConnListener {
             listener: RefCell::new(Some(tl)),
             fd,
             flags,
-            priority,
             cb: Cell::new(Some(cb)),
             errcb: Cell::new(None),
             key: Cell::new(None),
@@ -432,6 +421,8 @@ impl ConnListener {
         let task = ListenerTask {
             l: Rc::downgrade(&inner),
         };
+        // Its task runs at the base's default priority, as libevent's
+        // listener event does.
         if let Err(e) = inner.task.spawn(b, priority, task) {
             inner.free();
             return Err(e);

@@ -1,10 +1,11 @@
 //! [`TaskSlot`]: the task behind an event, a bufferevent or a listener —
-//! its handle, the priority it was spawned at, the waker of its last poll
-//! — in one place, aborted when the object goes.
+//! its handle and the waker of its last poll — in one place, aborted when
+//! the object goes. The object's priority is its task's executor priority:
+//! the executor alone decides when the task runs.
 
 use crate::base::BaseInner;
 use runtime_executor::JoinHandle;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::task::{Context, Waker};
@@ -12,8 +13,6 @@ use std::task::{Context, Waker};
 /// The task of one callback object, on its base's executor.
 pub(crate) struct TaskSlot {
     handle: RefCell<Option<JoinHandle<()>>>,
-    /// The priority the current task was spawned at.
-    priority: Cell<usize>,
     /// The waker of the task's last poll: wakes it when the object changes.
     waker: RefCell<Option<Waker>>,
 }
@@ -23,7 +22,6 @@ impl TaskSlot {
     pub(crate) fn new() -> TaskSlot {
         TaskSlot {
             handle: RefCell::new(None),
-            priority: Cell::new(0),
             waker: RefCell::new(None),
         }
     }
@@ -38,7 +36,6 @@ impl TaskSlot {
     ) -> io::Result<()> {
         let handle = base.spawn_task(priority, fut)?;
         let old = self.handle.replace(Some(handle));
-        self.priority.set(priority);
         self.waker.replace(None);
         if let Some(old) = old {
             old.abort();
@@ -46,19 +43,21 @@ impl TaskSlot {
         Ok(())
     }
 
-    /// Whether a task is alive at `priority`.
-    pub(crate) fn is_alive_at(&self, priority: usize) -> bool {
-        self.priority.get() == priority
-            && self
-                .handle
-                .borrow()
-                .as_ref()
-                .is_some_and(|t| !t.is_finished())
+    /// Whether a task is alive.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.handle
+            .borrow()
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
     }
 
-    /// Whether a task was spawned (and not aborted).
-    pub(crate) fn has_task(&self) -> bool {
-        self.handle.borrow().is_some()
+    /// Gives the task (if there is one) a new executor priority; queued,
+    /// it moves to that priority's queue at once.
+    pub(crate) fn set_priority(&self, base: &BaseInner, priority: usize) -> io::Result<()> {
+        match self.handle.borrow().as_ref() {
+            Some(t) if !t.is_finished() => base.set_task_priority(t, priority),
+            _ => Ok(()),
+        }
     }
 
     /// Keeps the waker of the task's current poll.

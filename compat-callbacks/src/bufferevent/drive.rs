@@ -1,7 +1,9 @@
 //! The driving state machine of a bufferevent: its task's poll connects,
-//! reads once, writes, and runs the due callbacks in order, each under the
-//! base's callback policy — the way libevent's loop drives a bufferevent
-//! from its read and write events.
+//! reads once, writes, and runs the due callbacks in order — the way
+//! libevent's loop drives a bufferevent from its read and write events.
+//! When the task runs is the executor's decision (the task has the
+//! bufferevent's priority); the task only stops between two callbacks when
+//! one of them ended the loop iteration (`loopbreak`, `loopcontinue`).
 
 use super::*;
 
@@ -18,7 +20,9 @@ pub(super) enum ReadStep {
 
 pub(super) enum Delivered {
     Done,
-    Deferred,
+    /// The iteration was ended by a callback: the rest waits for the
+    /// task's next poll.
+    Stopped,
     Freed,
 }
 
@@ -34,15 +38,6 @@ impl Drop for InTask<'_> {
 impl BevInner {
     /// The task's body: connect, one read, the writes, the callbacks.
     pub(super) fn run(self: &Rc<Self>, base: &BaseInner, cx: &mut Context<'_>) -> Poll<()> {
-        if base.must_defer_at(self.priority.get(), false) {
-            // loopbreak/loopcontinue, a more urgent callback ran in this
-            // iteration, or the dispatch limits are reached: in libevent
-            // the bufferevent's reads, writes and callbacks all run from
-            // its events, at its priority, so none of them happens before
-            // the next iteration.
-            base.defer_until_next_iteration(cx.waker());
-            return Poll::Pending;
-        }
         self.status.set(bev_state::IN_TASK, true);
         let in_task = InTask(&self.status);
         let mut read_tried = false;
@@ -95,9 +90,11 @@ impl BevInner {
             match self.deliver(base) {
                 Delivered::Done => {}
                 Delivered::Freed => return Poll::Ready(()),
-                Delivered::Deferred => {
+                Delivered::Stopped => {
+                    // Polled again at the next iteration (the executor
+                    // never polls a task twice in one).
                     drop(in_task);
-                    base.defer_until_next_iteration(cx.waker());
+                    cx.waker().wake_by_ref();
                     self.sync_count(base);
                     return Poll::Pending;
                 }
@@ -175,11 +172,9 @@ impl BevInner {
         }
     }
 
-    /// Runs the due callbacks, in order, each after asking the base
-    /// whether a callback of the bufferevent's priority may run now
-    /// (`loopbreak`/`loopcontinue`, one priority level per iteration, the
-    /// dispatch limits); the first one that may not stays queued, with
-    /// those after it, for the next iteration.
+    /// Runs the due callbacks, in order, until one of them ends the loop
+    /// iteration (`loopbreak`, `loopcontinue`): the rest stay queued for
+    /// the task's next poll.
     pub(super) fn deliver(self: &Rc<Self>, base: &BaseInner) -> Delivered {
         loop {
             if self.status.has(bev_state::FREED) {
@@ -193,9 +188,9 @@ impl BevInner {
                 // Nothing to call: not a callback, nothing to defer.
                 continue;
             }
-            if base.must_defer_at(self.priority.get(), false) {
+            if base.ends_iteration() {
                 self.actions.borrow_mut().push_front(a);
-                return Delivered::Deferred;
+                return Delivered::Stopped;
             }
             let handle = BufferEvent {
                 inner: self.clone(),
@@ -235,7 +230,7 @@ impl BevInner {
             return;
         };
         let g = self.cb_gen[gen].get();
-        base.note_callback_at(self.priority.get(), false);
+        base.note_callback();
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle)));
         if !self.status.has(bev_state::FREED) && self.cb_gen[gen].get() == g {
             slot.set(Some(cb));
@@ -256,7 +251,7 @@ impl BevInner {
             return;
         };
         let g = self.cb_gen[2].get();
-        base.note_callback_at(self.priority.get(), false);
+        base.note_callback();
         let r = catch_unwind(AssertUnwindSafe(|| cb(handle, what)));
         if !self.status.has(bev_state::FREED) && self.cb_gen[2].get() == g {
             self.eventcb.set(Some(cb));

@@ -531,15 +531,18 @@ impl fmt::Debug for BufferGuard<'_> {
 ///   `READING | TIMEOUT` or `WRITING | TIMEOUT`. Each disables its
 ///   direction (enable it again to retry). The error itself is in
 ///   [`take_error`](BufferEvent::take_error);
-/// - callbacks run on the loop's thread, at most a few per iteration,
-///   at the bufferevent's [priority](BufferEvent::set_priority), under
-///   the same rules as events' callbacks: `loopbreak`/`loopcontinue`,
-///   one priority level per iteration (after a more urgent callback ran,
-///   this one's reads, writes and callbacks wait for the next iteration)
-///   and the [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
-///   limits. Callbacks held back stay due, in order, and run at the next
-///   iteration. They may call anything on the bufferevent or the base:
-///   write, disable, free it (from its own callback too), stop the loop;
+/// - callbacks run on the loop's thread, at most a few per iteration, in
+///   the bufferevent's task, which has the bufferevent's
+///   [priority](BufferEvent::set_priority) and is scheduled as events'
+///   tasks are: one priority level per iteration (while more urgent tasks
+///   are ready, this one's reads, writes and callbacks wait for the next
+///   iteration) and the
+///   [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
+///   limits, which count one pass of reads, writes and callbacks as one.
+///   After a callback that called `loopbreak`/`loopcontinue` the others
+///   due stay due, in order, for the next iteration. Callbacks may call
+///   anything on the bufferevent or the base: write, disable, free it
+///   (from its own callback too), stop the loop;
 /// - a bufferevent lives until [`free`](BufferEvent::free) (or until the
 ///   base is dropped), with or without handles, as in libevent; while it
 ///   reads, writes or connects it counts as a pending event, so
@@ -1138,13 +1141,11 @@ impl BufferEvent {
     }
 
     /// Sets the priority of its callbacks (`bufferevent_priority_set`; 0
-    /// runs first). Fails for a priority out of the base's range. As for
-    /// libevent's bufferevents (whose reads, writes and callbacks run from
-    /// events of this priority), once a more urgent callback (an event's,
-    /// a bufferevent's, a listener's) ran in a loop iteration, this one's
-    /// I/O and callbacks wait for the next iteration; the callbacks count
-    /// toward [`max_dispatch_interval`](crate::EventConfig::max_dispatch_interval)
-    /// at this priority.
+    /// runs first): its task's executor priority, as libevent's
+    /// bufferevents do their reads, writes and callbacks from events of
+    /// this priority. In a loop iteration that runs a more urgent priority,
+    /// its I/O and callbacks wait for the next one. Fails for a priority
+    /// out of the base's range.
     ///
     /// ```
     /// use runtime_compat::{BufferEvent, EventConfig};
@@ -1164,10 +1165,9 @@ impl BufferEvent {
                 format!("priority {priority} out of range: the base has {n} priorities"),
             ));
         }
-        if priority == i.priority.get() {
-            return Ok(());
-        }
-        i.task.spawn(&b, priority, BevTask { bev: i.clone() })?;
+        // Its task runs at the new priority from now on (queued, it moves
+        // to that priority's queue).
+        i.task.set_priority(&b, priority)?;
         i.priority.set(priority);
         Ok(())
     }
