@@ -89,6 +89,7 @@ mod dispatch;
 mod event;
 mod fd;
 mod flags;
+mod http;
 mod listener;
 mod log;
 mod owned;
@@ -111,6 +112,7 @@ pub use flags::{
     LEV_OPT_CLOSE_ON_FREE, LEV_OPT_DEFERRED_ACCEPT, LEV_OPT_DISABLED,
     LEV_OPT_LEAVE_SOCKETS_BLOCKING, LEV_OPT_REUSEABLE, LEV_OPT_REUSEABLE_PORT, LEV_OPT_THREADSAFE,
 };
+pub use http::{BoundSocket, Headers, Http, HttpRequest};
 pub use listener::{AcceptCallback, ConnListener, ErrorCallback};
 pub use log::{enable_debug_logging, set_log_callback, LogCallback, Severity};
 pub use runtime_reactor::Features;

@@ -1,0 +1,111 @@
+//! The bridge from runtime-http's [`Server`](runtime_http::Server) to the
+//! callbacks: the server's handler (one task per request) reads the whole
+//! body into the request's input buffer, as evhttp does before calling
+//! back, waits for its turn under the base's callback policy, calls the
+//! callback on the loop's thread, and awaits the reply the callback (or a
+//! later one) sends.
+
+use super::reply::{plain, ReplySlot};
+use super::request::HttpRequest;
+use super::routes::{find_callback, find_vhost};
+use super::HttpInner;
+use crate::log::log_error;
+use runtime_http::http::{Request, Response, StatusCode};
+use runtime_http::{Body, Handler, HandlerFuture, RemoteAddr};
+use runtime_io::Buffer;
+use std::future::poll_fn;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::task::Poll;
+
+/// The server's one handler: every request goes through the `Http`'s own
+/// tables, looked up when its callback is about to run (so `set_cb` and
+/// `del_cb` take effect at once).
+pub(crate) struct Dispatch {
+    pub(crate) http: Weak<HttpInner>,
+}
+
+impl Handler for Dispatch {
+    fn call(&self, req: Request<Body>) -> HandlerFuture {
+        Box::pin(answer(self.http.clone(), req))
+    }
+}
+
+async fn answer(http: Weak<HttpInner>, req: Request<Body>) -> Response<Body> {
+    let (parts, mut body) = req.into_parts();
+    // The whole body first, as evhttp: limits and read errors are the
+    // server's to answer (413, 408 …), whatever this returns.
+    let mut input = Buffer::new();
+    while let Some(piece) = body.chunk().await {
+        match piece {
+            Ok(data) => {
+                if input.add_reference(data).is_err() {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, true);
+                }
+            }
+            Err(e) => return plain(e.status(), true),
+        }
+    }
+    drop(body);
+    let slot = Rc::new(ReplySlot::new());
+    {
+        let Some(h) = http.upgrade().filter(|h| !h.is_freed()) else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, true);
+        };
+        let Some(base) = h.base.upgrade() else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, true);
+        };
+        h.track(&slot);
+        let peer = parts.extensions.get::<RemoteAddr>().map(|r| r.0);
+        let req = HttpRequest::new(parts, input, peer, h.default_content_type(), slot.clone());
+        let priority = h.priority;
+        drop((h, base));
+        // Its turn, as every callback of the base: one priority level per
+        // iteration, the dispatch limits, loopbreak.
+        let go = poll_fn(|cx| {
+            let Some(base) = http.upgrade().and_then(|h| h.base.upgrade()) else {
+                return Poll::Ready(false);
+            };
+            if base.must_defer_at(priority, false) {
+                base.defer_until_next_iteration(cx.waker());
+                return Poll::Pending;
+            }
+            Poll::Ready(true)
+        })
+        .await;
+        let h = http.upgrade().filter(|h| !h.is_freed());
+        let base = h.as_ref().and_then(|h| h.base.upgrade());
+        let (Some(h), Some(base), true) = (h, base, go) else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, true);
+        };
+        let target = match req.host() {
+            Some(host) => find_vhost(&h, &host),
+            None => h.clone(),
+        };
+        let cb = find_callback(&target, &req.decoded_path());
+        drop((h, target));
+        base.note_callback_at(priority, false);
+        match cb {
+            Some(cb) => {
+                let r = catch_unwind(AssertUnwindSafe(|| match cb.try_borrow_mut() {
+                    Ok(mut f) => f(&req),
+                    // Only a callback calling the loop again could get
+                    // here, which the base refuses: answer, do not hang.
+                    Err(_) => {
+                        let _ = req.send_error(500, None);
+                    }
+                }));
+                if let Err(p) = r {
+                    log_error!("evhttp callback for {} panicked", req.uri());
+                    base.store_panic(p);
+                }
+            }
+            None => {
+                let _ = req.send_not_found();
+            }
+        }
+        // `req` is dropped here: unless the callback kept a handle, an
+        // unanswered request is abandoned now.
+    }
+    poll_fn(|cx| slot.poll_response(cx)).await
+}
