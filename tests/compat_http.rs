@@ -6,6 +6,8 @@
 //! virtual hosts, failure paths (panics, requests dropped unanswered,
 //! clients leaving a stream), and the server released with its base.
 
+#[path = "support/example.rs"]
+mod example;
 #[path = "support/http.rs"]
 mod http_support;
 
@@ -630,4 +632,344 @@ fn virtual_hosts_and_aliases() {
         String::from_utf8(read_response(&mut s).1).unwrap()
     });
     assert_eq!(got, "root");
+}
+
+#[test]
+fn unanswered_or_panicking_callbacks_get_500_and_the_loop_reports_the_panic() {
+    let _g = shared();
+    let base = EventBase::new().unwrap();
+    let http = Http::new(&base).unwrap();
+    // Forgets the request: every handle dropped, no reply.
+    http.set_cb("/forget", |_req| {}).unwrap();
+    http.set_cb("/panic", |_req| panic!("callback failed"))
+        .unwrap();
+    http.set_cb("/ok", |req| reply(req, "ok")).unwrap();
+    let addr = bind(&http);
+    let (forgot, closed) = run_client(&base, move || {
+        send_and_read_all(addr, b"GET /forget HTTP/1.1\r\nHost: t\r\n\r\n")
+    });
+    assert!(forgot.starts_with("HTTP/1.1 500 "), "{forgot}");
+    assert!(closed);
+
+    // A panic stops the loop and resumes in dispatch, as for every
+    // callback; the request is answered 500 when the loop runs again.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let client = std::thread::spawn(move || {
+        let r = send_and_read_all(addr, b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n");
+        tx.send(()).unwrap();
+        r
+    });
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| base.dispatch()));
+    let msg = r.unwrap_err();
+    assert_eq!(msg.downcast_ref::<&str>(), Some(&"callback failed"));
+    while rx.try_recv().is_err() {
+        base.run_loop(runtime::compat::EVLOOP_NONBLOCK).unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (text, closed) = client.join().unwrap();
+    assert!(text.starts_with("HTTP/1.1 500 "), "{text}");
+    assert!(closed);
+    // The server goes on.
+    let ok = run_client(&base, move || {
+        let mut s = connect(addr);
+        get(&mut s, "/ok", "").1
+    });
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn a_stream_whose_client_left_is_closed_and_one_dropped_midway_is_cut() {
+    let _g = shared();
+    let base = EventBase::new().unwrap();
+    let http = Http::new(&base).unwrap();
+    let bh = base.handle();
+    let stopped_after = Rc::new(Cell::new(0));
+    let st = stopped_after.clone();
+    // Streams until the client goes away, as a feed would.
+    http.set_cb("/feed", move |req| {
+        req.send_reply_start(200, None).unwrap();
+        let req = req.clone();
+        let st = st.clone();
+        let sent = Cell::new(0u32);
+        let ev = Event::new_with_self(&bh, -1, EV_PERSIST, move |ev, _, _| {
+            if req.is_closed() {
+                st.set(sent.get());
+                ev.free();
+                return;
+            }
+            sent.set(sent.get() + 1);
+            req.send_reply_chunk(&mut buffer(&[b'f'; 1000])).unwrap();
+        })
+        .unwrap();
+        ev.add(Some(Duration::from_millis(2))).unwrap();
+    })
+    .unwrap();
+    // Starts, sends one chunk, and drops the request without ending it.
+    http.set_cb("/cut", |req| {
+        req.send_reply_start(200, None).unwrap();
+        req.send_reply_chunk(&mut buffer(b"partial")).unwrap();
+    })
+    .unwrap();
+    let addr = bind(&http);
+    run_client(&base, move || {
+        let mut s = connect(addr);
+        s.write_all(b"GET /feed HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 1500];
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        s.shutdown(std::net::Shutdown::Both).unwrap();
+    });
+    // The timer notices the client is gone (the server's next write fails)
+    // and stops by itself.
+    let b = base.handle();
+    let st = stopped_after.clone();
+    let watch = Event::new_with_self(&base, -1, EV_PERSIST, move |ev, _, _| {
+        if st.get() > 0 {
+            ev.free();
+            b.loopbreak().unwrap();
+        }
+    })
+    .unwrap();
+    watch.add(Some(Duration::from_millis(5))).unwrap();
+    base.loopexit(Some(Duration::from_secs(20))).unwrap();
+    base.dispatch().unwrap();
+    assert!(
+        stopped_after.get() > 0,
+        "the stream never saw its client leave"
+    );
+
+    let (text, closed) = run_client(&base, move || {
+        send_and_read_all(addr, b"GET /cut HTTP/1.1\r\nHost: t\r\n\r\n")
+    });
+    assert!(closed);
+    assert!(text.contains("\r\n\r\n7\r\npartial\r\n"), "{text:?}");
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "a cut stream has no last chunk: {text:?}"
+    );
+}
+
+/// Descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Reads until EOF or error; whether the peer closed.
+fn closed_by_peer(s: &mut std::net::TcpStream) -> bool {
+    read_to_close(s).1
+}
+
+#[test]
+fn dropping_the_base_or_the_http_frees_everything() {
+    let _g = FDS.write().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    let base = EventBase::new().unwrap();
+    // A callback holding the server itself: a cycle only the base breaks.
+    let http = Rc::new(Http::new(&base).unwrap());
+    let me = http.clone();
+    let parked: Rc<RefCell<Vec<HttpRequest>>> = Rc::new(RefCell::new(Vec::new()));
+    let p = parked.clone();
+    http.set_gencb(move |req| {
+        let _keep = &me;
+        if req.uri() == "/park" {
+            p.borrow_mut().push(req.clone());
+        } else {
+            reply(req, "ok");
+        }
+    })
+    .unwrap();
+    let addr = bind(&http);
+    drop(http); // still alive: the callback holds it
+    let (mut idle, mut waiting) = run_client(&base, move || {
+        let mut idle = connect(addr);
+        assert_eq!(get(&mut idle, "/x", "").1, "ok");
+        let mut waiting = connect(addr);
+        waiting
+            .write_all(b"GET /park HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        (idle, waiting)
+    });
+    // Let the parked request reach its callback.
+    while parked.borrow().is_empty() {
+        base.run_loop(runtime::compat::EVLOOP_ONCE).unwrap();
+    }
+    assert!(open_fds() > before);
+    drop(base);
+    // Everything the base ran is gone: listener, both connections, the
+    // runtime's own descriptors.
+    assert!(closed_by_peer(&mut idle));
+    assert!(closed_by_peer(&mut waiting));
+    drop((idle, waiting));
+    // The parked request can no longer be answered.
+    let req = parked.borrow_mut().pop().unwrap();
+    assert!(req.send_reply(200, None, None).is_err());
+    drop(req);
+    assert_eq!(open_fds(), before, "descriptors leaked");
+    // The port is free again.
+    drop(std::net::TcpListener::bind(addr).unwrap());
+
+    // Dropping the Http (not the base): its listener closes at once, its
+    // connections at the loop's next turn.
+    let base = EventBase::new().unwrap();
+    let with_base = open_fds();
+    let http = Http::new(&base).unwrap();
+    http.set_gencb(|req| reply(req, "ok")).unwrap();
+    let addr = bind(&http);
+    let mut idle = run_client(&base, move || {
+        let mut s = connect(addr);
+        assert_eq!(get(&mut s, "/", "").1, "ok");
+        s
+    });
+    assert_eq!(http.connection_count(), 1);
+    drop(http);
+    drop(std::net::TcpListener::bind(addr).unwrap());
+    let closed = run_client(&base, move || closed_by_peer(&mut idle));
+    assert!(closed);
+    base.run_loop(runtime::compat::EVLOOP_NONBLOCK).unwrap();
+    assert_eq!(open_fds(), with_base, "descriptors leaked");
+}
+
+#[test]
+fn timeouts_and_max_connections() {
+    let _g = shared();
+    let base = EventBase::new().unwrap();
+    let http = Http::new(&base).unwrap();
+    let http = Rc::new(http);
+    let counts = Rc::new(RefCell::new(Vec::new()));
+    let (h2, c2) = (Rc::downgrade(&http), counts.clone());
+    http.set_gencb(move |req| {
+        c2.borrow_mut()
+            .push(h2.upgrade().map_or(0, |h| h.connection_count()));
+        reply(req, "ok");
+    })
+    .unwrap();
+    http.set_timeout(Duration::from_millis(200)).unwrap();
+    http.set_max_connections(1).unwrap();
+    let addr = bind(&http);
+    let (trickle, idle_closed, second) = run_client(&base, move || {
+        // A head that never ends: 408 and closed.
+        let mut s = connect(addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+        let trickle = read_to_close(&mut s);
+        drop(s);
+        // A kept-alive connection left idle is closed.
+        let mut a = connect(addr);
+        assert_eq!(get(&mut a, "/a", "").1, "ok");
+        let mut b = connect(addr);
+        b.write_all(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        // `a` holds the only slot: `b` waits in the backlog until the
+        // server closes `a` (its idle timeout).
+        let idle_closed = read_to_close(&mut a).1;
+        let second = read_response(&mut b);
+        (trickle, idle_closed, second)
+    });
+    assert!(trickle.0.starts_with("HTTP/1.1 408 "), "{}", trickle.0);
+    assert!(trickle.1);
+    assert!(idle_closed);
+    assert_eq!(second.1, b"ok");
+    assert_eq!(*counts.borrow(), [1, 1], "never two connections at once");
+}
+
+#[test]
+fn the_ported_sample_runs_as_a_process() {
+    let _g = shared();
+    let bin = example::example_bin("compat_http_server");
+    let help = Command::new(&bin).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--root"));
+    let bad = Command::new(&bin).arg("--nope").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    let root = std::env::temp_dir().join(format!("compat-http-root-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(root.join("a.txt"), "hello file\n").unwrap();
+    std::fs::write(root.join("x&y.html"), "<p>").unwrap();
+    let secret = std::env::temp_dir().join(format!("compat-http-secret-{}", std::process::id()));
+    std::fs::write(&secret, "secret").unwrap();
+    let mut child = Command::new(&bin)
+        .args(["--addr", "127.0.0.1:0", "--root"])
+        .arg(&root)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let addr: SocketAddr = line
+        .split_whitespace()
+        .skip_while(|w| *w != "on")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    // Drain what it prints, so it never blocks on a full pipe.
+    let printed = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    let mut s = connect(addr);
+    let (head, body) = get(&mut s, "/a.txt", "");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(header(&head, "content-type"), Some("text/plain"));
+    assert_eq!(body, "hello file\n");
+    let (head, listing) = get(&mut s, "/", "");
+    assert_eq!(header(&head, "content-type"), Some("text/html"));
+    assert!(listing.contains("<a href=\"a.txt\">a.txt</a>"), "{listing}");
+    assert!(
+        listing.contains("<a href=\"x%26y.html\">x&amp;y.html</a>"),
+        "{listing}"
+    );
+    let secret_name = secret.file_name().unwrap().to_str().unwrap().to_owned();
+    for path in [
+        format!("/../{secret_name}"),
+        format!("/sub/../../{secret_name}"),
+        format!("/%2e%2e/{secret_name}"),
+        format!("/sub/%2E%2E/%2e%2e/{secret_name}"),
+        "/nothing-here".to_owned(),
+        "/a.txt%00.png".to_owned(),
+    ] {
+        let (text, closed) = send_and_read_all(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+        );
+        assert!(text.starts_with("HTTP/1.1 404 "), "{path}: {text}");
+        assert!(!text.contains("secret"), "{path}: {text}");
+        assert!(closed);
+    }
+    // /dump, and every non-GET request, is printed and answered 200.
+    let (text, _) = send_and_read_all(
+        addr,
+        b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde",
+    );
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    drop(s);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut status = None;
+    for _ in 0..200 {
+        if let Some(st) = child.try_wait().unwrap() {
+            status = Some(st);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("did not exit on SIGINT");
+    };
+    assert!(status.success(), "exit status {status}");
+    let printed = printed.join().unwrap();
+    assert!(
+        printed.contains("Got a GET request for </a.txt>"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("Received a POST request for /upload"),
+        "{printed}"
+    );
+    assert!(printed.contains("Input data: <<<\nabcde>>>"), "{printed}");
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_file(&secret).unwrap();
 }
