@@ -1,9 +1,12 @@
 //! The bridge from runtime-http's [`Server`](runtime_http::Server) to the
 //! callbacks: the server's handler (one task per request) reads the whole
 //! body into the request's input buffer, as evhttp does before calling
-//! back, waits for its turn under the base's callback policy, calls the
-//! callback on the loop's thread, and awaits the reply the callback (or a
-//! later one) sends.
+//! back, calls the callback on the loop's thread, and awaits the reply the
+//! callback (or a later one) sends. The task runs at the base's default
+//! priority (the runtime's default, where the server spawns it), as
+//! evhttp's callbacks run from events of the default priority: the
+//! executor applies the base's policy (priorities, dispatch limits,
+//! `loopbreak`) to it as to every callback's task.
 
 use super::reply::{plain, ReplySlot};
 use super::request::HttpRequest;
@@ -16,7 +19,6 @@ use runtime_io::Buffer;
 use std::future::poll_fn;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::task::Poll;
 
 /// The server's one handler: every request goes through the `Http`'s own
 /// tables, looked up when its callback is about to run (so `set_cb` and
@@ -58,33 +60,13 @@ async fn answer(http: Weak<HttpInner>, req: Request<Body>) -> Response<Body> {
         h.track(&slot);
         let peer = parts.extensions.get::<RemoteAddr>().map(|r| r.0);
         let req = HttpRequest::new(parts, input, peer, h.default_content_type(), slot.clone());
-        let priority = h.priority;
-        drop((h, base));
-        // Its turn, as every callback of the base: one priority level per
-        // iteration, the dispatch limits, loopbreak.
-        let go = poll_fn(|cx| {
-            let Some(base) = http.upgrade().and_then(|h| h.base.upgrade()) else {
-                return Poll::Ready(false);
-            };
-            if base.must_defer_at(priority, false) {
-                base.defer_until_next_iteration(cx.waker());
-                return Poll::Pending;
-            }
-            Poll::Ready(true)
-        })
-        .await;
-        let h = http.upgrade().filter(|h| !h.is_freed());
-        let base = h.as_ref().and_then(|h| h.base.upgrade());
-        let (Some(h), Some(base), true) = (h, base, go) else {
-            return plain(StatusCode::SERVICE_UNAVAILABLE, true);
-        };
         let target = match req.host() {
             Some(host) => find_vhost(&h, &host),
             None => h.clone(),
         };
         let cb = find_callback(&target, &req.decoded_path());
         drop((h, target));
-        base.note_callback_at(priority, false);
+        base.note_callback();
         match cb {
             Some(cb) => {
                 let r = catch_unwind(AssertUnwindSafe(|| match cb.try_borrow_mut() {
