@@ -12,7 +12,10 @@ mod example;
 mod http_support;
 
 use http_support::{connect, have_curl, read_response, read_to_close, send_and_read_all};
-use runtime::compat::{Event, EventBase, Http, HttpRequest, EV_PERSIST, EV_READ, EV_TIMEOUT};
+use runtime::compat::{
+    Event, EventBase, Http, HttpClientRequest, HttpConnection, HttpRequest, LoopExit, EV_PERSIST,
+    EV_READ, EV_TIMEOUT,
+};
 use runtime::http::http::Method;
 use runtime::io::Buffer;
 use std::cell::{Cell, RefCell};
@@ -972,4 +975,95 @@ fn the_ported_sample_runs_as_a_process() {
     assert!(printed.contains("Input data: <<<\nabcde>>>"), "{printed}");
     std::fs::remove_dir_all(&root).unwrap();
     std::fs::remove_file(&secret).unwrap();
+}
+
+#[test]
+fn client_connection_sends_requests_in_order_and_reports_failures() {
+    let _g = shared();
+    // The server runs elsewhere (runtime-http on a thread of its own): the
+    // base has nothing but the connection, and `dispatch` must still wait
+    // for the requests, then return by itself.
+    let addr = http_support::start(|| runtime::http::Server::new().fallback(http_support::echo));
+    let base = EventBase::new().unwrap();
+    let conn = HttpConnection::new(&base, "127.0.0.1", addr.port()).unwrap();
+    let done = Rc::new(RefCell::new(Vec::new()));
+    for (method, uri, body) in [
+        (Method::GET, "/first", ""),
+        (Method::POST, "/second?x=1", "twelve bytes"),
+        (Method::PUT, "/third", "abc"),
+    ] {
+        let d = done.clone();
+        let req = HttpClientRequest::new(move |req| {
+            let body = String::from_utf8(req.input_buffer().to_vec().unwrap()).unwrap();
+            let len = req
+                .input_headers()
+                .find("content-length")
+                .map(str::to_owned);
+            d.borrow_mut().push((req.response_code(), body, len));
+        });
+        req.output_headers().add("X-Test", "1").unwrap();
+        req.output_buffer().add(body.as_bytes()).unwrap();
+        conn.make_request(req, method, uri).unwrap();
+    }
+    assert_eq!(conn.queued(), 3);
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    let got = done.borrow().clone();
+    assert_eq!(
+        got,
+        [
+            (Some(200), "GET /first 0".to_owned(), Some("12".to_owned())),
+            (
+                Some(200),
+                "POST /second?x=1 12".to_owned(),
+                Some("19".to_owned())
+            ),
+            (Some(200), "PUT /third 3".to_owned(), Some("12".to_owned())),
+        ]
+    );
+
+    // A response larger than the limit fails the request.
+    conn.set_max_body_size(5).unwrap();
+    let failed = Rc::new(RefCell::new(None));
+    let f = failed.clone();
+    let req = HttpClientRequest::new(move |req| {
+        *f.borrow_mut() = Some((req.response_code(), req.error().is_some()));
+    });
+    conn.make_request(req, Method::GET, "/long-enough").unwrap();
+    base.dispatch().unwrap();
+    assert_eq!(*failed.borrow(), Some((None, true)));
+
+    // Nobody listening: the callback gets the error, no response code.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refused = HttpConnection::new(&base, "127.0.0.1", port).unwrap();
+    let kind = Rc::new(Cell::new(None));
+    let k = kind.clone();
+    refused
+        .make_request(
+            HttpClientRequest::new(move |req| {
+                assert_eq!(req.response_code(), None);
+                k.set(req.error_kind());
+            }),
+            Method::GET,
+            "/",
+        )
+        .unwrap();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    assert_eq!(kind.get(), Some(std::io::ErrorKind::ConnectionRefused));
+
+    // Freed with a request queued: its callback never runs, and the loop
+    // has nothing left to wait for.
+    let never = Rc::new(Cell::new(false));
+    let n = never.clone();
+    conn.make_request(
+        HttpClientRequest::new(move |_| n.set(true)),
+        Method::GET,
+        "/",
+    )
+    .unwrap();
+    conn.free();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    assert!(!never.get());
 }

@@ -1,6 +1,7 @@
 //! libevent's callback API on top of `runtime`: [`EventBase`] (the loop),
 //! [`Event`] (`event_new`, `evtimer_new`, `evsignal_new`, user events,
-//! `event_base_once`), [`ConnListener`] (`evconnlistener`), the flags
+//! `event_base_once`), [`ConnListener`] (`evconnlistener`), [`Http`]
+//! (`evhttp`, server and client), the flags
 //! (`EV_READ | EV_PERSIST`, `EVLOOP_ONCE`, `LEV_OPT_*`) and the log
 //! callback — for code written the libevent way.
 //!
@@ -26,6 +27,7 @@
 //! | `evconnlistener_new_bind` | [`ConnListener::bind`] |
 //! | `event_set_log_callback` | [`set_log_callback`] |
 //! | `bufferevent_socket_new`, `_socket_connect`, `_pair_new` | [`BufferEvent`] |
+//! | `evhttp_new`, `evhttp_set_cb`, `evhttp_send_reply`, `evhttp_make_request` | [`Http`], [`HttpRequest`], [`HttpConnection`] (over runtime-http's server and client) |
 //!
 //! Each event, bufferevent and listener is a task of the base's executor,
 //! at its priority ([`Event::set_priority`], [`BufferEvent::set_priority`];
@@ -112,7 +114,7 @@ pub use flags::{
     LEV_OPT_CLOSE_ON_FREE, LEV_OPT_DEFERRED_ACCEPT, LEV_OPT_DISABLED,
     LEV_OPT_LEAVE_SOCKETS_BLOCKING, LEV_OPT_REUSEABLE, LEV_OPT_REUSEABLE_PORT, LEV_OPT_THREADSAFE,
 };
-pub use http::{BoundSocket, Headers, Http, HttpRequest};
+pub use http::{BoundSocket, Headers, Http, HttpClientRequest, HttpConnection, HttpRequest};
 pub use listener::{AcceptCallback, ConnListener, ErrorCallback};
 pub use log::{enable_debug_logging, set_log_callback, LogCallback, Severity};
 pub use runtime_reactor::Features;

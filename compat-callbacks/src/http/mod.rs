@@ -19,6 +19,7 @@
 //! | `evhttp_send_reply`, `evhttp_send_error` | [`HttpRequest::send_reply`], [`HttpRequest::send_error`] |
 //! | `evhttp_send_reply_start/_chunk/_end` | [`HttpRequest::send_reply_start`], [`HttpRequest::send_reply_chunk`], [`HttpRequest::send_reply_end`] |
 //! | `evhttp_find_header`, `evhttp_add_header` | [`Headers::find`], [`Headers::add`] |
+//! | `evhttp_connection_base_new`, `evhttp_request_new`, `evhttp_make_request` | [`HttpConnection::new`], [`HttpClientRequest::new`], [`HttpConnection::make_request`] |
 //!
 //! Each connection is a task of the base's executor running the server's
 //! connection loop (keep-alive, pipelining, `Expect: 100-continue`, HEAD);
@@ -32,6 +33,7 @@
 //! `500` (evhttp leaves the client waiting).
 
 mod bound;
+mod client;
 mod headers;
 mod reply;
 mod request;
@@ -39,6 +41,7 @@ mod routes;
 mod serve;
 
 pub use bound::BoundSocket;
+pub use client::{HttpClientRequest, HttpConnection};
 pub use headers::Headers;
 pub use request::HttpRequest;
 
