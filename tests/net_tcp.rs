@@ -623,3 +623,31 @@ fn streams_work_on_every_backend() {
         }
     }
 }
+
+#[runtime::test]
+async fn connect_from_leaves_from_the_given_address() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // 127.0.0.2 is loopback too, and not the listener's own address.
+        let local: SocketAddr = "127.0.0.2:0".parse().unwrap();
+        let c = TcpStream::connect_from(local, addr).await.unwrap();
+        let (_s, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip(), local.ip());
+        assert_eq!(peer, c.local_addr().unwrap());
+        assert_eq!(c.peer_addr().unwrap(), addr);
+
+        // Failure paths: an address this host does not have, port 0 as
+        // the peer, a closed port.
+        let foreign: SocketAddr = "192.0.2.1:0".parse().unwrap();
+        let e = TcpStream::connect_from(foreign, addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AddrNotAvailable);
+        let zero: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let e = TcpStream::connect_from(local, zero).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        drop(listener);
+        let e = TcpStream::connect_from(local, addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    })
+    .await;
+}

@@ -507,3 +507,107 @@ async fn udp_connection_refused_then_the_socket_keeps_working() {
     })
     .await
 }
+
+#[runtime::test]
+async fn udp_recv_batch_takes_every_queued_datagram_in_one_call() {
+    use runtime::net::RecvBatch;
+    bounded(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (aa, ba) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let sent: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 4 + i as usize * 4]).collect();
+        for d in &sent {
+            a.send_to(d, ba).await.unwrap();
+        }
+        // Slots of 16 bytes: the last datagram (20 bytes) is cut.
+        let mut batch = RecvBatch::new(8, 16);
+        assert_eq!((batch.capacity(), batch.datagram_size()), (8, 16));
+        assert_eq!(b.recv_batch(&mut batch).await.unwrap(), 5);
+        assert_eq!(batch.len(), 5);
+        for (i, d) in sent.iter().enumerate() {
+            let keep = d.len().min(16);
+            assert_eq!(batch.datagram(i), &d[..keep], "datagram {i}");
+            assert_eq!(batch.is_truncated(i), d.len() > 16, "datagram {i}");
+            assert_eq!(batch.source(i).unwrap(), aa);
+        }
+        assert_eq!(batch.iter().count(), 5);
+        // Nothing left: the next receive waits.
+        assert!(
+            timeout(Duration::from_millis(50), b.recv_batch(&mut batch))
+                .await
+                .is_err(),
+            "no datagram is queued"
+        );
+        // More queued than the batch holds: taken over several calls, in
+        // order, none lost.
+        for i in 0..10u8 {
+            a.send_to(&[i], ba).await.unwrap();
+        }
+        let mut small = RecvBatch::new(4, 8);
+        let mut got = Vec::new();
+        while got.len() < 10 {
+            let n = small.capacity();
+            let k = b.recv_batch(&mut small).await.unwrap();
+            assert!(k >= 1 && k <= n);
+            got.extend(small.iter().map(|d| d[0]));
+        }
+        assert_eq!(got, (0..10).collect::<Vec<u8>>());
+        // Waiting first, then a datagram arrives.
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.send_to(b"late", ba).unwrap();
+        });
+        let mut batch = RecvBatch::new(2, 8);
+        assert_eq!(b.recv_batch(&mut batch).await.unwrap(), 1);
+        assert_eq!(batch.datagram(0), b"late");
+        sender.join().unwrap();
+    })
+    .await;
+}
+
+#[runtime::test]
+async fn udp_connected_to_hears_only_its_peer_and_reports_refusals() {
+    use runtime::net::RecvBatch;
+    bounded(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sa = server.local_addr().unwrap();
+        let c = UdpSocket::connected_to(sa, None).unwrap();
+        let ca = c.local_addr().unwrap();
+        assert_ne!(ca.port(), 0, "connect bound a port");
+        assert_eq!(c.peer_addr().unwrap(), sa);
+        // Another socket's datagram to the client's port is dropped by the
+        // kernel; the peer's arrives.
+        let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        stranger.send_to(b"forged", ca).await.unwrap();
+        server.send_to(b"genuine", ca).await.unwrap();
+        let mut batch = RecvBatch::new(4, 64);
+        assert_eq!(c.recv_batch(&mut batch).await.unwrap(), 1);
+        assert_eq!(batch.datagram(0), b"genuine");
+        assert_eq!(batch.source(0).unwrap(), sa);
+        c.send(b"hello").await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from), (&b"hello"[..], ca));
+
+        // Bound to a given local address first.
+        let local = "127.0.0.1:0".parse().unwrap();
+        let c2 = UdpSocket::connected_to(sa, Some(local)).unwrap();
+        assert_eq!(c2.local_addr().unwrap().ip(), Ipv4Addr::LOCALHOST);
+        // A local address this host does not have.
+        let err = UdpSocket::connected_to(sa, Some("192.0.2.1:0".parse().unwrap())).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrNotAvailable);
+
+        // A peer port nobody listens on: the ICMP error comes back as
+        // ConnectionRefused from the next receive.
+        let closed = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap()
+        };
+        let lonely = UdpSocket::connected_to(closed, None).unwrap();
+        lonely.send(b"anyone?").await.unwrap();
+        let err = lonely.recv_batch(&mut batch).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    })
+    .await;
+}

@@ -52,6 +52,7 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod batch;
 mod options;
 mod resolve;
 mod shard;
@@ -68,6 +69,7 @@ pub mod unix;
 pub use futures_io::{AsyncRead, AsyncWrite};
 
 pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
+pub use batch::RecvBatch;
 pub use options::ListenOptions;
 pub use resolve::{set_name_resolver, NameResolver};
 pub use shard::{serve_sharded, ShardedServer};

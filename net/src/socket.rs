@@ -253,6 +253,24 @@ impl Socket {
         self.poll_io(w, Direction::Read, cx, || sys::recv(self.fd(), buf, flags))
     }
 
+    /// Several datagrams with one `recvmmsg` into `buf` (`slot` bytes
+    /// each); a batch shorter than asked proves the queue empty, so read
+    /// readiness is cleared then without an extra `EAGAIN` call
+    /// (edge-triggered epoll reports the next datagram).
+    pub(crate) fn poll_recv_mmsg(
+        &self,
+        w: Option<&mut Waiter<'_>>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+        slot: usize,
+        out: &mut Vec<sys::Received>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(w, Direction::Read, cx, || {
+            let (n, asked) = sys::recv_mmsg(self.fd(), buf, slot, out)?;
+            Ok((n, drained_if(n < asked)))
+        })
+    }
+
     /// Datagram send to `addr`.
     pub(crate) fn poll_send_to(
         &self,

@@ -407,6 +407,96 @@ pub(crate) fn recv_from(
     Ok((n, addr))
 }
 
+/// Most datagrams one [`recv_mmsg`] call asks for.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// One datagram's outcome in a [`recv_mmsg`] call: its length, whether the
+/// kernel cut it to fit (`MSG_TRUNC`), and its source.
+pub(crate) struct Received {
+    pub(crate) len: usize,
+    pub(crate) truncated: bool,
+    pub(crate) source: RawAddr,
+}
+
+/// `recvmmsg`: up to `min(buf.len() / slot, MAX_BATCH)` datagrams in one
+/// system call, the `i`th into `buf[i * slot..(i + 1) * slot]`; `out`
+/// receives one entry per datagram (cleared first). Returns how many
+/// arrived and how many were asked for: fewer means the receive queue was
+/// empty when the call returned.
+pub(crate) fn recv_mmsg(
+    fd: RawFd,
+    buf: &mut [u8],
+    slot: usize,
+    out: &mut Vec<Received>,
+) -> io::Result<(usize, usize)> {
+    let count = buf.len().checked_div(slot).unwrap_or(0).min(MAX_BATCH);
+    out.clear();
+    if count == 0 {
+        return Ok((0, 0));
+    }
+    // Only the first `count` entries are initialised (and only those are
+    // handed to the kernel): no need to clear the whole arrays each call.
+    let mut iov = [const { MaybeUninit::<libc::iovec>::uninit() }; MAX_BATCH];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
+    let mut addrs = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; MAX_BATCH];
+    for (i, chunk) in buf.chunks_exact_mut(slot).take(count).enumerate() {
+        let v = iov[i].write(libc::iovec {
+            iov_base: chunk.as_mut_ptr().cast(),
+            iov_len: chunk.len(),
+        });
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+        let mut h: libc::mmsghdr = unsafe { zeroed() };
+        h.msg_hdr.msg_iov = v;
+        h.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_name = addrs[i].as_mut_ptr().cast();
+        h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdrs[i].write(h);
+    }
+    let n = loop {
+        // SAFETY: the first `count` headers are initialised; each points at
+        // its own live iovec describing a distinct writable `slot`-byte
+        // chunk of `buf`, and at a live sockaddr_storage whose size it
+        // gives. The kernel writes only within those and into the headers
+        // (`msg_len`, `msg_namelen`, `msg_flags`). No timeout pointer.
+        let r = unsafe {
+            libc::recvmmsg(
+                fd,
+                hdrs.as_mut_ptr().cast(),
+                count as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => break r? as usize,
+        }
+    };
+    for i in 0..n.min(count) {
+        // SAFETY: headers below `count` were initialised above.
+        let h = unsafe { hdrs[i].assume_init_ref() };
+        let mut source = RawAddr::zeroed();
+        let len = (h.msg_hdr.msg_namelen as usize).min(size_of::<libc::sockaddr_storage>());
+        // SAFETY: the kernel wrote `msg_namelen` bytes of address into
+        // `addrs[i]` (clamped to its size); `source.storage` is a separate
+        // live sockaddr_storage of that size.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                addrs[i].as_ptr().cast::<u8>(),
+                source.as_mut_ptr().cast::<u8>(),
+                len,
+            );
+        }
+        source.len = len as libc::socklen_t;
+        out.push(Received {
+            len: h.msg_len as usize,
+            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+            source,
+        });
+    }
+    Ok((n, count))
+}
+
 pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
     // SAFETY: the kernel reads `buf.len()` bytes from `buf` and `addr.len()`
     // bytes of address.

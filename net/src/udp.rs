@@ -1,5 +1,6 @@
 //! [`UdpSocket`]: datagrams over IPv4 and IPv6.
 
+use crate::batch::RecvBatch;
 use crate::options::ListenOptions;
 use crate::resolve::resolve;
 use crate::socket::Socket;
@@ -66,6 +67,36 @@ impl UdpSocket {
         })
     }
 
+    /// A socket connected to `peer` at once (no resolution, nothing to
+    /// await): bound to `local` first if given, else the kernel picks the
+    /// source address and a random ephemeral port as `connect` binds it
+    /// (one system call fewer). A connected socket receives only what
+    /// `peer`'s address and port send; use [`send`](Self::send) and
+    /// [`recv`](Self::recv) or [`recv_batch`](Self::recv_batch).
+    ///
+    /// ```
+    /// use runtime_net::UdpSocket;
+    /// runtime_executor::block_on(async {
+    ///     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let c = UdpSocket::connected_to(server.local_addr().unwrap(), None).unwrap();
+    ///     assert_ne!(c.local_addr().unwrap().port(), 0);
+    ///     c.send(b"hi").await.unwrap();
+    ///     let mut buf = [0u8; 8];
+    ///     let (n, from) = server.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!((&buf[..n], from), (&b"hi"[..], c.local_addr().unwrap()));
+    /// });
+    /// ```
+    pub fn connected_to(peer: SocketAddr, local: Option<SocketAddr>) -> io::Result<UdpSocket> {
+        let fd = sys::socket(RawAddr::domain_of(&peer), libc::SOCK_DGRAM)?;
+        if let Some(local) = local {
+            sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(&local))?;
+        }
+        sys::connect(fd.as_raw_fd(), &RawAddr::from_inet(&peer))?;
+        Ok(UdpSocket {
+            sock: Socket::new(fd)?,
+        })
+    }
+
     fn bind_addr(addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = sys::socket(RawAddr::domain_of(&addr), libc::SOCK_DGRAM)?;
         sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(&addr))?;
@@ -122,6 +153,30 @@ impl UdpSocket {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// Receives as many datagrams as are queued, up to
+    /// [`batch.capacity()`](RecvBatch::capacity), with one `recvmmsg`
+    /// call; returns how many (at least one). Read them from `batch`.
+    /// Several tasks may wait at once.
+    pub async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let mut w = self.sock.waiter(Direction::Read);
+        std::future::poll_fn(|cx| {
+            let (buf, slot, out) = batch.parts();
+            self.sock.poll_recv_mmsg(Some(&mut w), cx, buf, slot, out)
+        })
+        .await
+    }
+
+    /// Polls for [`recv_batch`](Self::recv_batch) (the waker is kept in
+    /// the socket's shared slot: the most recent caller wins).
+    pub fn poll_recv_batch(
+        &self,
+        cx: &mut Context<'_>,
+        batch: &mut RecvBatch,
+    ) -> Poll<io::Result<usize>> {
+        let (buf, slot, out) = batch.parts();
+        self.sock.poll_recv_mmsg(None, cx, buf, slot, out)
     }
 
     /// Like [`recv_from`](Self::recv_from) without removing the datagram.

@@ -266,6 +266,26 @@ impl Reactor {
         Reactor::current_inner().ok().map(Reactor::from_inner)
     }
 
+    /// Whether this is the thread's current reactor (a holder of sockets
+    /// registered with it can tell whether they still belong to the
+    /// running loop, e.g. after one `block_on` ended and another began).
+    ///
+    /// ```
+    /// use runtime_reactor::Reactor;
+    /// let r = Reactor::new().unwrap();
+    /// assert!(!r.is_current());
+    /// let _g = r.enter();
+    /// assert!(r.is_current());
+    /// assert!(!Reactor::new().unwrap().is_current());
+    /// ```
+    pub fn is_current(&self) -> bool {
+        CURRENT.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|i| Rc::ptr_eq(i, &self.inner))
+        })
+    }
+
     pub(crate) fn current_inner() -> io::Result<Rc<Inner>> {
         CURRENT.with(|c| c.borrow().clone()).ok_or_else(no_reactor)
     }

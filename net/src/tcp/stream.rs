@@ -8,6 +8,7 @@ use crate::sys::{self, RawAddr};
 use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// A connected TCP socket: non-blocking, registered with the current
@@ -107,6 +108,34 @@ impl TcpStream {
                 format!("connection not made within {timeout:?}"),
             )),
         }
+    }
+
+    /// Connects to `peer` from `local`: the socket is bound to `local`
+    /// first (port 0: a kernel-chosen port), so the connection leaves
+    /// from that address, as a resolver's bind-to address or a multi-homed
+    /// client needs. Port 0 as `peer` is an `InvalidInput` error.
+    ///
+    /// ```
+    /// use runtime_net::{TcpListener, TcpStream};
+    /// runtime_executor::block_on(async {
+    ///     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let local = "127.0.0.1:0".parse().unwrap();
+    ///     let s = TcpStream::connect_from(local, l.local_addr().unwrap()).await.unwrap();
+    ///     let (_, from) = l.accept().await.unwrap();
+    ///     assert_eq!(from, s.local_addr().unwrap());
+    /// });
+    /// ```
+    pub async fn connect_from(local: SocketAddr, peer: SocketAddr) -> io::Result<TcpStream> {
+        if peer.port() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot connect to port 0 ({peer})"),
+            ));
+        }
+        let fd = sys::socket(RawAddr::domain_of(&peer), libc::SOCK_STREAM)?;
+        sys::bind(fd.as_raw_fd(), &RawAddr::from_inet(&local))?;
+        let sock = Socket::connect(fd, &RawAddr::from_inet(&peer)).await?;
+        Ok(TcpStream { sock })
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
