@@ -11,7 +11,9 @@ use std::time::Duration;
 /// How a [`Resolver`](crate::Resolver) works. Defaults follow evdns and
 /// glibc: timeout 5 s, 2 attempts, ndots 1, 3 timeouts before a nameserver
 /// is marked down, 64 requests in flight, 0x20 on, EDNS0 with 1232 bytes,
-/// a 1024-entry cache.
+/// a 1024-entry cache; 4 UDP sockets per nameserver, each replaced after
+/// 64 queries or 10 s (see `udp_sockets`: a trade between the
+/// system calls a lookup costs and how long one source port is in use).
 ///
 /// ```
 /// use runtime_dns::ResolverConfig;
@@ -57,8 +59,19 @@ pub struct ResolverConfig {
     /// Randomise the case of each query name (DNS 0x20) and require the
     /// reply to echo it exactly.
     pub randomize_case: bool,
-    /// Local address the query sockets bind to (port 0: random).
+    /// Local address the query sockets (UDP and TCP) bind to (port 0:
+    /// random).
     pub bind_address: Option<IpAddr>,
+    /// UDP sockets kept per nameserver; queries take them in turn and
+    /// share them, replies matched by id and question. Each is connected
+    /// to the nameserver from a random port chosen by the kernel.
+    pub udp_sockets: usize,
+    /// Queries a UDP socket carries before a new one, on a new random
+    /// port, takes its place (1: a fresh socket per query).
+    pub udp_socket_queries: u32,
+    /// Age after which a UDP socket takes no new query (it is replaced by
+    /// one on a new random port).
+    pub udp_socket_lifetime: Duration,
     /// Entries the cache holds at most; 0 turns caching off.
     pub cache_size: usize,
     /// Static names, consulted before the network.
@@ -89,6 +102,9 @@ impl ResolverConfig {
             max_inflight: 64,
             randomize_case: true,
             bind_address: None,
+            udp_sockets: 4,
+            udp_socket_queries: 64,
+            udp_socket_lifetime: Duration::from_secs(10),
             cache_size: 1024,
             hosts: Hosts::new(),
         }

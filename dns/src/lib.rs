@@ -10,9 +10,12 @@
 //!   after repeated timeouts and probed with back-off, rotate, a cap on
 //!   requests in flight, 0x20 case randomisation, EDNS0, TCP after a
 //!   truncated reply, and a TTL-respecting cache with negative caching.
-//!   Replies are accepted only from the address and port queried, with the
-//!   query's random id and the same question. Dropping a lookup's future
-//!   cancels it.
+//!   Queries go out over a few long-lived UDP sockets per nameserver, each
+//!   connected from a random port and replaced after a number of queries
+//!   or seconds, shared by the queries in flight and read with one
+//!   `recvmmsg` per wake-up. Replies are accepted only from the address
+//!   and port queried, with the query's random id and the same question.
+//!   Dropping a lookup's future cancels it.
 //! - [`DnsServer`]: server ports (evdns_add_server_port) on UDP and TCP
 //!   answering through an async handler, with TC truncation and FORMERR.
 //! - [`connect`]: a TCP connection by host name (happy eyeballs);
@@ -39,11 +42,13 @@ mod config;
 mod connect;
 mod error;
 mod hosts;
+mod id_hash;
 mod limit;
 mod random;
 mod resolver;
 mod reverse;
 mod server;
+mod socket_pool;
 mod transport;
 pub mod wire;
 

@@ -2,8 +2,9 @@
 //! requests in flight with a FIFO queue, and [`Shutdown`], which ends
 //! every pending request with `Cancelled`.
 
+use crate::id_hash::IdMap;
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -126,7 +127,7 @@ impl Drop for Acquire<'_> {
 /// future finishes with `None`.
 pub(crate) struct Shutdown {
     triggered: Cell<bool>,
-    wakers: RefCell<HashMap<u64, Waker>>,
+    wakers: RefCell<IdMap<u64, Waker>>,
     next: Cell<u64>,
 }
 
@@ -134,7 +135,7 @@ impl Shutdown {
     pub(crate) fn new() -> Shutdown {
         Shutdown {
             triggered: Cell::new(false),
-            wakers: RefCell::new(HashMap::new()),
+            wakers: RefCell::new(IdMap::default()),
             next: Cell::new(0),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-const POOL: usize = 256;
+const POOL: usize = 1024;
 
 thread_local! {
     static BYTES: RefCell<([u8; POOL], usize)> = const { RefCell::new(([0; POOL], POOL)) };
@@ -36,13 +36,17 @@ fn refill(buf: &mut [u8; POOL]) {
 pub(crate) fn fill(out: &mut [u8]) {
     BYTES.with(|cell| {
         let mut pool = cell.borrow_mut();
-        for b in out {
-            if pool.1 == POOL {
-                refill(&mut pool.0);
-                pool.1 = 0;
+        let (bytes, used) = &mut *pool;
+        let mut out = out;
+        while !out.is_empty() {
+            if *used == POOL {
+                refill(bytes);
+                *used = 0;
             }
-            *b = pool.0[pool.1];
-            pool.1 += 1;
+            let n = out.len().min(POOL - *used);
+            out[..n].copy_from_slice(&bytes[*used..*used + n]);
+            *used += n;
+            out = &mut out[n..];
         }
     })
 }
@@ -54,26 +58,26 @@ pub(crate) fn u16() -> u16 {
     u16::from_ne_bytes(b)
 }
 
-/// A source of random bits, eight per byte drawn.
+/// A source of random bits, drawn 64 at a time.
 pub(crate) struct Bits {
-    byte: u8,
+    word: u64,
     left: u8,
 }
 
 impl Bits {
     pub(crate) fn new() -> Bits {
-        Bits { byte: 0, left: 0 }
+        Bits { word: 0, left: 0 }
     }
 
     pub(crate) fn next_bit(&mut self) -> bool {
         if self.left == 0 {
-            let mut b = [0];
+            let mut b = [0; 8];
             fill(&mut b);
-            self.byte = b[0];
-            self.left = 8;
+            self.word = u64::from_ne_bytes(b);
+            self.left = 64;
         }
-        let bit = self.byte & 1 == 1;
-        self.byte >>= 1;
+        let bit = self.word & 1 == 1;
+        self.word >>= 1;
         self.left -= 1;
         bit
     }

@@ -7,8 +7,10 @@ use crate::error::Error;
 use crate::limit::{Limiter, Shutdown};
 use crate::random;
 use crate::reverse::reverse_name;
+use crate::socket_pool::{PoolConfig, SocketPool, Ticket};
 use crate::transport::{self, Expect};
-use crate::wire::{Edns, Message, Name, RData, Rcode, RecordType};
+use crate::wire::{Message, Name, RData, Rcode, RecordType};
+use runtime_net::RecvBatch;
 use runtime_reactor::time::{sleep, timeout};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -54,11 +56,16 @@ struct Inner {
     limiter: Limiter,
     cache: RefCell<Cache>,
     shutdown: Shutdown,
+    pool_config: PoolConfig,
+    /// The receive buffers of whichever query is reading a socket now
+    /// (one at a time on this thread), made on first use.
+    recv_batch: RefCell<Option<RecvBatch>>,
 }
 
-/// A nameserver's health, as evdns tracks it.
+/// A nameserver: its sockets and its health, as evdns tracks it.
 struct Server {
     addr: SocketAddr,
+    pool: SocketPool,
     timeouts: Cell<u32>,
     down: Cell<bool>,
     probing: Cell<bool>,
@@ -95,6 +102,7 @@ impl Resolver {
             .iter()
             .map(|&addr| Server {
                 addr,
+                pool: SocketPool::new(addr),
                 timeouts: Cell::new(0),
                 down: Cell::new(false),
                 probing: Cell::new(false),
@@ -108,6 +116,18 @@ impl Resolver {
                 servers,
                 next_server: Cell::new(0),
                 shutdown: Shutdown::new(),
+                pool_config: PoolConfig {
+                    sockets: config.udp_sockets,
+                    max_queries: config.udp_socket_queries,
+                    lifetime: config.udp_socket_lifetime,
+                    bind: config.bind_address,
+                    recv_size: if config.edns0 {
+                        (config.udp_size as usize).max(512)
+                    } else {
+                        512
+                    },
+                },
+                recv_batch: RefCell::new(None),
                 config,
             }),
         }
@@ -273,7 +293,11 @@ impl Resolver {
     /// Records of `qtype` for `name` through the search list (CNAME chains
     /// inside the reply are followed; `Answer::name` is where they end).
     pub async fn query(&self, name: &str, qtype: RecordType) -> Result<Answer<RData>, Error> {
-        let candidates = self.candidates(name)?;
+        let n = Name::from_ascii(name).map_err(Error::InvalidName)?;
+        if name.ends_with('.') || self.inner.config.search.is_empty() || n.is_root() {
+            return self.lookup_fqdn(&n, qtype).await;
+        }
+        let candidates = self.candidates(n);
         let mut nodata = false;
         for c in &candidates {
             match self.lookup_fqdn(c, qtype).await {
@@ -290,20 +314,22 @@ impl Resolver {
         })
     }
 
-    /// The fully qualified names to try for `name`, in order.
-    fn candidates(&self, name: &str) -> Result<Vec<Name>, Error> {
-        let n = Name::from_ascii(name).map_err(Error::InvalidName)?;
+    /// The fully qualified names to try for the relative name `n`, in
+    /// order: as given first if it has at least `ndots` dots, else after
+    /// the search list.
+    fn candidates(&self, n: Name) -> Vec<Name> {
         let search = &self.inner.config.search;
-        if name.ends_with('.') || search.is_empty() || n.is_root() {
-            return Ok(vec![n]);
-        }
         let dots = n.label_count() - 1;
         let with_search = search.iter().filter_map(|s| n.concat(s).ok());
-        Ok(if dots >= self.inner.config.ndots {
-            std::iter::once(n.clone()).chain(with_search).collect()
+        if dots >= self.inner.config.ndots {
+            let mut v = vec![n.clone()];
+            v.extend(with_search);
+            v
         } else {
-            with_search.chain(std::iter::once(n.clone())).collect()
-        })
+            let mut v: Vec<Name> = with_search.collect();
+            v.push(n);
+            v
+        }
     }
 
     fn hosts_answer<T>(
@@ -344,7 +370,7 @@ impl Resolver {
             Some(r) => r?,
             None => return Err(Error::Cancelled),
         };
-        let (result, neg_ttl) = interpret(&reply, name, qtype);
+        let (result, neg_ttl) = interpret(reply, name, qtype);
         let mut cache = inner.cache.borrow_mut();
         if cache.enabled() {
             let now = Instant::now();
@@ -388,24 +414,29 @@ impl Resolver {
             } else {
                 name.clone()
             };
-            let id = random::u16();
-            let mut query = Message::query(id, qname.clone(), qtype);
-            if cfg.edns0 {
-                query.edns = Some(Edns::new(cfg.udp_size));
-            }
-            let bytes = query.to_bytes();
-            let expect = Expect {
-                id,
-                name: &qname,
+            let edns = cfg.edns0.then_some(cfg.udp_size);
+            // The id is patched in once the socket has given one.
+            let mut bytes = Message::query_bytes(0, &qname, qtype, edns);
+            let ticket = match Ticket::new(
+                &server.pool,
+                &inner.pool_config,
+                qname,
                 qtype,
-                exact_case: cfg.randomize_case,
+                cfg.randomize_case,
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    last = e;
+                    continue;
+                }
             };
-            let recv_size = if cfg.edns0 {
-                cfg.udp_size as usize
-            } else {
-                512
+            bytes[..2].copy_from_slice(&ticket.id().to_be_bytes());
+            let udp = async {
+                ticket.send(&bytes).await?;
+                ticket
+                    .reply(&inner.recv_batch, inner.pool_config.recv_size)
+                    .await
             };
-            let udp = transport::udp(server.addr, cfg.bind_address, &bytes, &expect, recv_size);
             let reply = match timeout(cfg.timeout, udp).await {
                 Ok(Ok(m)) => m,
                 Ok(Err(e @ Error::Malformed(_))) => {
@@ -424,7 +455,16 @@ impl Resolver {
             };
             self.server_answered(idx);
             let reply = if reply.header.tc {
-                match timeout(cfg.timeout, transport::tcp(server.addr, &bytes, &expect)).await {
+                let qname = ticket.question();
+                drop(ticket);
+                let expect = Expect {
+                    id: u16::from_be_bytes([bytes[0], bytes[1]]),
+                    name: &qname,
+                    qtype,
+                    exact_case: cfg.randomize_case,
+                };
+                let tcp = transport::tcp(server.addr, cfg.bind_address, &bytes, &expect);
+                match timeout(cfg.timeout, tcp).await {
                     Ok(Ok(m)) => m,
                     Ok(Err(e @ Error::Malformed(_))) => return Err(e),
                     Ok(Err(e)) => {
@@ -452,14 +492,17 @@ impl Resolver {
     /// those marked down unless all are.
     fn pick_server(&self, n: usize) -> usize {
         let servers = &self.inner.servers;
-        let up: Vec<usize> = (0..servers.len())
-            .filter(|&i| !servers[i].down.get())
-            .collect();
-        if up.is_empty() {
-            n % servers.len()
-        } else {
-            up[n % up.len()]
+        let up = servers.iter().filter(|s| !s.down.get()).count();
+        if up == 0 {
+            return n % servers.len();
         }
+        let k = n % up;
+        servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.down.get())
+            .nth(k)
+            .map_or(0, |(i, _)| i)
     }
 
     fn server_answered(&self, idx: usize) {
@@ -501,20 +544,29 @@ async fn probe(weak: Weak<Inner>, idx: usize, mut delay: Duration) {
             return;
         }
         s.probes.set(s.probes.get() + 1);
-        let id = random::u16();
-        let root = Name::root();
-        let query = Message::query(id, root.clone(), RecordType::NS).to_bytes();
-        let expect = Expect {
-            id,
-            name: &root,
-            qtype: RecordType::NS,
-            exact_case: false,
+        let answered = match Ticket::new(
+            &s.pool,
+            &inner.pool_config,
+            Name::root(),
+            RecordType::NS,
+            false,
+        ) {
+            Ok(ticket) => {
+                let edns = inner.config.edns0.then_some(inner.config.udp_size);
+                let bytes = Message::query_bytes(ticket.id(), &Name::root(), RecordType::NS, edns);
+                let udp = async {
+                    ticket.send(&bytes).await?;
+                    ticket
+                        .reply(&inner.recv_batch, inner.pool_config.recv_size)
+                        .await
+                };
+                matches!(
+                    timeout(inner.config.timeout, udp).await,
+                    Ok(Ok(_)) | Ok(Err(Error::Malformed(_)))
+                )
+            }
+            Err(_) => false,
         };
-        let udp = transport::udp(s.addr, inner.config.bind_address, &query, &expect, 4096);
-        let answered = matches!(
-            timeout(inner.config.timeout, udp).await,
-            Ok(Ok(_)) | Ok(Err(Error::Malformed(_)))
-        );
         if answered {
             s.timeouts.set(0);
             s.down.set(false);
@@ -527,8 +579,9 @@ async fn probe(weak: Weak<Inner>, idx: usize, mut delay: Duration) {
 
 /// The answer for `name`/`qtype` in `reply`, following CNAMEs, and the
 /// negative-caching TTL (from the SOA in the authority section, 0 if none).
+/// The record data is moved out of the reply, not copied.
 fn interpret(
-    reply: &Message,
+    reply: Message,
     name: &Name,
     qtype: RecordType,
 ) -> (Result<Answer<RData>, Error>, u32) {
@@ -547,34 +600,48 @@ fn interpret(
         Rcode::REFUSED => return (Err(Error::Refused), 0),
         r => return (Err(Error::Rcode(r)), 0),
     }
-    let mut owner = name.clone();
-    let mut cname_ttl = u32::MAX;
-    for _ in 0..MAX_CNAME_HOPS {
-        let entries: Vec<Entry<RData>> = reply
-            .answers
+    // Where the CNAME chain (if any) ends, and the smallest TTL along it.
+    let answers = &reply.answers;
+    let has = |owner: &Name| {
+        answers
             .iter()
-            .filter(|r| r.name == owner && r.record_type() == qtype)
-            .map(|r| Entry {
-                value: r.data.clone(),
-                ttl: r.ttl.min(cname_ttl),
-            })
-            .collect();
-        if !entries.is_empty() {
-            return (Ok(Answer::new(owner, entries)), 0);
+            .any(|r| r.name == *owner && r.record_type() == qtype)
+    };
+    let mut owner: Option<&Name> = None;
+    let mut cname_ttl = u32::MAX;
+    let mut found = has(name);
+    for _ in 0..MAX_CNAME_HOPS {
+        if found {
+            break;
         }
-        let next = reply.answers.iter().find_map(|r| match &r.data {
-            RData::Cname(target) if r.name == owner => Some((target.clone(), r.ttl)),
+        let current = owner.unwrap_or(name);
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::Cname(target) if r.name == *current => Some((target, r.ttl)),
             _ => None,
         });
         match next {
             Some((target, ttl)) => {
-                owner = target;
+                owner = Some(target);
                 cname_ttl = cname_ttl.min(ttl);
+                found = has(target);
             }
             None => break,
         }
     }
-    (Err(Error::NoData), neg_ttl)
+    if !found {
+        return (Err(Error::NoData), neg_ttl);
+    }
+    let owner = owner.unwrap_or(name).clone();
+    let entries = reply
+        .answers
+        .into_iter()
+        .filter(|r| r.name == owner && r.record_type() == qtype)
+        .map(|r| Entry {
+            ttl: r.ttl.min(cname_ttl),
+            value: r.data,
+        })
+        .collect();
+    (Ok(Answer::new(owner, entries)), 0)
 }
 
 fn literal<T>(name: &str, value: T) -> Answer<T> {

@@ -207,6 +207,40 @@ impl Message {
         }
     }
 
+    /// The wire form of [`Message::query`]`(id, name, qtype)` with an OPT
+    /// record advertising `edns_udp_size` if given: the same bytes as
+    /// building the message and calling [`to_bytes`](Self::to_bytes),
+    /// without the message (one name needs no compression).
+    ///
+    /// ```
+    /// use runtime_dns::wire::{Edns, Message, Name, RecordType};
+    /// let name = Name::from_ascii("WwW.example.com").unwrap();
+    /// let mut m = Message::query(7, name.clone(), RecordType::AAAA);
+    /// m.edns = Some(Edns::new(1232));
+    /// assert_eq!(Message::query_bytes(7, &name, RecordType::AAAA, Some(1232)), m.to_bytes());
+    /// ```
+    pub fn query_bytes(
+        id: u16,
+        name: &Name,
+        qtype: RecordType,
+        edns_udp_size: Option<u16>,
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + name.wire_len() + 4 + 11);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&0x0100u16.to_be_bytes()); // RD
+        let ar = edns_udp_size.is_some() as u16;
+        for c in [1, 0, 0, ar] {
+            out.extend_from_slice(&c.to_be_bytes());
+        }
+        out.extend_from_slice(name.as_wire());
+        out.extend_from_slice(&qtype.0.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        if let Some(size) = edns_udp_size {
+            write_opt(&mut out, &Edns::new(size));
+        }
+        out
+    }
+
     /// A response to `query`: same id, opcode, RD and question; QR set.
     pub fn response_to(query: &Message, rcode: Rcode) -> Message {
         let mut m = Message {

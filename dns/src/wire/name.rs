@@ -43,8 +43,11 @@ impl Name {
             return Ok(Name::root());
         }
         let bytes = text.as_bytes();
+        // Labels are written straight into the wire form: a length byte
+        // reserved at `len_at`, filled in when the label ends.
         let mut wire = Vec::with_capacity(bytes.len() + 2);
-        let mut label: Vec<u8> = Vec::with_capacity(MAX_LABEL);
+        let mut len_at = 0;
+        wire.push(0);
         let mut i = 0;
         let mut ended_with_dot = false;
         while i < bytes.len() {
@@ -52,8 +55,9 @@ impl Name {
             let b = bytes[i];
             match b {
                 b'.' => {
-                    push_label(&mut wire, &label)?;
-                    label.clear();
+                    end_label(&mut wire, len_at)?;
+                    len_at = wire.len();
+                    wire.push(0);
                     ended_with_dot = true;
                     i += 1;
                 }
@@ -66,28 +70,28 @@ impl Name {
                         if v > 255 {
                             return Err(WireError::BadEscape);
                         }
-                        label.push(v as u8);
+                        wire.push(v as u8);
                         i += 4;
                     } else if let Some(&c) = rest.first() {
-                        label.push(c);
+                        wire.push(c);
                         i += 2;
                     } else {
                         return Err(WireError::BadEscape);
                     }
                 }
                 _ => {
-                    label.push(b);
+                    wire.push(b);
                     i += 1;
                 }
             }
-            if label.len() > MAX_LABEL {
+            if wire.len() - len_at - 1 > MAX_LABEL {
                 return Err(WireError::LabelTooLong);
             }
         }
         if !ended_with_dot {
-            push_label(&mut wire, &label)?;
+            end_label(&mut wire, len_at)?;
+            wire.push(0);
         }
-        wire.push(0);
         if wire.len() > MAX_NAME {
             return Err(WireError::NameTooLong);
         }
@@ -317,6 +321,23 @@ impl Compression {
         self.arena.extend_from_slice(suffix);
         self.entries.push((start, self.arena.len() as u32, offset));
     }
+}
+
+/// Ends the label whose length byte is at `len_at` (its bytes follow to
+/// the end of `wire`), with the checks of [`push_label`].
+fn end_label(wire: &mut [u8], len_at: usize) -> Result<(), WireError> {
+    let len = wire.len() - len_at - 1;
+    if len == 0 {
+        return Err(WireError::EmptyLabel);
+    }
+    if len > MAX_LABEL {
+        return Err(WireError::LabelTooLong);
+    }
+    wire[len_at] = len as u8;
+    if wire.len() + 1 > MAX_NAME {
+        return Err(WireError::NameTooLong);
+    }
+    Ok(())
 }
 
 fn push_label(wire: &mut Vec<u8>, label: &[u8]) -> Result<(), WireError> {

@@ -248,6 +248,8 @@ impl Drop for FakeServer {
 /// `answer(query)`, until dropped.
 pub struct FakeTcpServer {
     pub addr: SocketAddr,
+    /// The address of each client connection accepted, in order.
+    pub peers: Arc<Mutex<Vec<SocketAddr>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -260,13 +262,15 @@ impl FakeTcpServer {
         l.set_nonblocking(true).unwrap();
         let addr = l.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let s2 = stop.clone();
+        let peers = Arc::new(Mutex::new(Vec::new()));
+        let (s2, p2) = (stop.clone(), peers.clone());
         let thread = std::thread::spawn(move || {
             while !s2.load(Ordering::Relaxed) {
-                let Ok((mut c, _)) = l.accept() else {
+                let Ok((mut c, peer)) = l.accept() else {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
+                p2.lock().unwrap().push(peer);
                 c.set_nonblocking(false).unwrap();
                 c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
                 let mut len = [0u8; 2];
@@ -286,6 +290,7 @@ impl FakeTcpServer {
         });
         FakeTcpServer {
             addr,
+            peers,
             stop,
             thread: Some(thread),
         }
