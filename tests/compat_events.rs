@@ -883,6 +883,55 @@ fn several_events_on_one_descriptor() {
     assert_eq!(got, vec!["r1", "r2", "w"]);
 }
 
+/// Events waiting for one direction of a descriptor each have their own
+/// place in the registration's waiter list: one deleted (or freed) while
+/// the others wait leaves them waiting, and events added and deleted many
+/// times around a waiting one do not disturb it.
+#[test]
+fn events_on_one_descriptor_come_and_go_while_others_wait() {
+    let _w = watchdog(10);
+    let base = EventBase::new().unwrap();
+    let (mut tx, rx) = pair();
+    let (log, l) = log_of::<String>();
+    let reader = |name: &'static str| {
+        let l = l.clone();
+        Event::new(&base, rx.as_raw_fd(), EV_READ, move |_, what| {
+            assert_eq!(what, EV_READ);
+            l.borrow_mut().push(name.to_string());
+        })
+        .unwrap()
+    };
+    let (r1, r2, r3) = (reader("r1"), reader("r2"), reader("r3"));
+    for r in [&r1, &r2, &r3] {
+        r.add(None).unwrap();
+    }
+    base.loop_nonblock().unwrap(); // all three wait
+    r2.del().unwrap();
+    // Come and go while r1 and r3 wait.
+    for i in 0..200 {
+        let extra = reader("extra");
+        extra.add(None).unwrap();
+        if i % 2 == 0 {
+            base.loop_nonblock().unwrap();
+        }
+        extra.del().unwrap();
+        extra.free();
+    }
+    r3.free();
+    let r4 = reader("r4");
+    r4.add(None).unwrap();
+    tx.write_all(b"x").unwrap();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    let mut got = log.borrow().clone();
+    got.sort();
+    assert_eq!(got, ["r1", "r4"]);
+    // r2, deleted while waiting, waits again once added.
+    r2.add(None).unwrap();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    assert_eq!(log.borrow().last().map(String::as_str), Some("r2"));
+    drain(rx.as_raw_fd());
+}
+
 #[test]
 fn level_triggered_write_event_fires_while_writable() {
     let _w = watchdog(10);

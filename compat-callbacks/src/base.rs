@@ -6,7 +6,7 @@
 
 use crate::config::{CommonTimeout, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES};
 use crate::event::{ev_state, gone, Event, EventInner};
-use crate::fd::{check_open, FdEntry};
+use crate::fd::{check_open, EventWaits, FdEntry};
 use crate::flags::*;
 use crate::listener::ListenerInner;
 use crate::log::{log_debug, log_warn};
@@ -151,18 +151,20 @@ impl BaseInner {
             events.contains(EV_CLOSED),
         ) {
             log_warn!("event_add: cannot watch fd {fd}: {e}");
-            self.release_fd(&fe, events);
+            self.release_fd(&fe, events, &mut EventWaits::default());
             return Err(e);
         }
         Ok(fe)
     }
 
-    /// An event on `fe` is deleted; the last one deregisters the descriptor.
-    pub(crate) fn release_fd(&self, fe: &Rc<FdEntry>, events: EventFlags) {
+    /// An event on `fe` is deleted (its waiter entries `waits` go); the
+    /// last one deregisters the descriptor.
+    pub(crate) fn release_fd(&self, fe: &Rc<FdEntry>, events: EventFlags, waits: &mut EventWaits) {
         let left = fe.release(
             events.contains(EV_READ),
             events.contains(EV_WRITE),
             events.contains(EV_CLOSED),
+            waits,
         );
         if left == 0 {
             let fd = fe.reg.fd();

@@ -6,7 +6,7 @@
 
 use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
-use crate::fd::{check_open, probe, FdEntry};
+use crate::fd::{check_open, probe, EventWaits, FdEntry};
 use crate::flags::*;
 use crate::log::{log_error, log_warn};
 use crate::owned::Owned;
@@ -88,6 +88,8 @@ pub(crate) struct EventInner {
     pub(crate) internal: bool,
     callback: Cell<Option<Callback>>,
     io: RefCell<Option<Rc<FdEntry>>>,
+    /// Its entries in the descriptor's waiter lists (while inserted).
+    waits: RefCell<EventWaits>,
     signal: RefCell<Option<Signal>>,
     /// The armed timeout (libevent's `EVLIST_TIMEOUT`).
     timer: RefCell<Option<Sleep>>,
@@ -159,6 +161,7 @@ impl EventInner {
             internal,
             callback: Cell::new(Some(callback)),
             io: RefCell::new(None),
+            waits: RefCell::new(EventWaits::default()),
             signal: RefCell::new(None),
             timer: RefCell::new(None),
             timeout: Cell::new(None),
@@ -305,13 +308,15 @@ impl EventInner {
         if self.status.replace(ev_state::INSERTED, false) {
             let fe = self.io.borrow_mut().take();
             if let Some(fe) = fe {
+                let mut waits = self.waits.borrow_mut();
                 match base {
-                    Some(b) => b.release_fd(&fe, self.events),
+                    Some(b) => b.release_fd(&fe, self.events, &mut waits),
                     None => {
                         fe.release(
                             self.events.contains(EV_READ),
                             self.events.contains(EV_WRITE),
                             self.events.contains(EV_CLOSED),
+                            &mut waits,
                         );
                     }
                 }
@@ -498,6 +503,8 @@ impl EventInner {
             return EventFlags::empty();
         };
         let et = fe.et;
+        let mut waits = self.waits.borrow_mut();
+        let waits = &mut *waits;
         let dirs = [(Direction::Read, EV_READ), (Direction::Write, EV_WRITE)];
         let mut what = EventFlags::empty();
         let mut to_probe: [Option<ReadyEvent>; 2] = [None, None];
@@ -505,7 +512,7 @@ impl EventInner {
             if !self.events.contains(flag) {
                 continue;
             }
-            match fe.poll_ready(dir, cx) {
+            match fe.poll_ready(dir, cx, waits) {
                 Poll::Pending => {}
                 Poll::Ready(Err(_)) => what |= flag,
                 Poll::Ready(Ok(ev)) => match self.verify[i].get() {
@@ -516,7 +523,7 @@ impl EventInner {
                         // still ready. Edge (`EV_ET`): only a new edge fires.
                         fe.reg.clear_readiness(ev);
                         self.verify[i].set(Verify::Verified);
-                        if self.repoll(fe, i, dir, et, cx) {
+                        if self.repoll(fe, waits, i, dir, et, cx) {
                             what |= flag;
                         }
                     }
@@ -558,14 +565,14 @@ impl EventInner {
                     what |= flag;
                 } else {
                     fe.reg.clear_readiness(ev);
-                    if self.repoll(fe, i, dir, et, cx) {
+                    if self.repoll(fe, waits, i, dir, et, cx) {
                         what |= flag;
                     }
                 }
             }
         }
         if self.events.contains(EV_CLOSED)
-            && fe.poll_closed(cx).is_ready()
+            && fe.poll_closed(cx, waits).is_ready()
             && (!et || !self.status.replace(ev_state::CLOSED_SEEN, true))
         {
             what |= EV_CLOSED;
@@ -596,12 +603,13 @@ impl EventInner {
     fn repoll(
         &self,
         fe: &FdEntry,
+        waits: &mut EventWaits,
         i: usize,
         dir: Direction,
         et: bool,
         cx: &mut Context<'_>,
     ) -> bool {
-        match fe.poll_ready(dir, cx) {
+        match fe.poll_ready(dir, cx, waits) {
             Poll::Pending => false,
             Poll::Ready(Err(_)) => true,
             Poll::Ready(Ok(ev)) => self.accept(i, ev, et),

@@ -1,93 +1,18 @@
 //! One reactor registration per descriptor, shared by every event added on
-//! it (epoll accepts a descriptor only once), with a fan-out of wakers when
-//! several events wait for the same direction. Level-triggered events use a
-//! level registration watching what the inserted events want; `EV_ET`
-//! events an edge one, checked once when added with a zero-timeout
-//! `poll(2)` probe.
+//! it (epoll accepts a descriptor only once). Each event waits in the
+//! registration's own waiter lists with a key of its own per direction
+//! ([`Registration::poll_ready_keyed`]), so several events waiting for the
+//! same direction are all woken. Level-triggered events use a level
+//! registration watching what the inserted events want; `EV_ET` events an
+//! edge one, checked once when added with a zero-timeout `poll(2)` probe.
 
-use runtime_reactor::{Direction, Interest, ReadyEvent, Registration};
-use std::cell::{Cell, RefCell};
+use runtime_reactor::{Direction, Interest, ReadyEvent, Registration, WaitKey};
+use std::cell::Cell;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
-/// Wakes every task that waits for one direction of a shared descriptor.
-#[derive(Default)]
-struct FanOut {
-    wakers: Mutex<Vec<Waker>>,
-}
-
-impl FanOut {
-    fn register(&self, waker: &Waker) {
-        let mut list = self.wakers.lock().unwrap_or_else(|e| e.into_inner());
-        if !list.iter().any(|w| w.will_wake(waker)) {
-            list.push(waker.clone());
-        }
-    }
-}
-
-impl Wake for FanOut {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        let list = std::mem::take(&mut *self.wakers.lock().unwrap_or_else(|e| e.into_inner()));
-        for w in list {
-            w.wake();
-        }
-    }
-}
-
-/// The waiters of one direction (read, write, peer close).
-struct Waiters {
-    /// Inserted events waiting for this direction.
-    count: Cell<u32>,
-    /// The task that waits alone (the registration holds its waker); woken
-    /// when a second one arrives, so both move to the fan-out.
-    direct: RefCell<Option<Waker>>,
-    fan: Arc<FanOut>,
-    fan_waker: Waker,
-}
-
-impl Waiters {
-    fn new() -> Waiters {
-        let fan = Arc::new(FanOut::default());
-        Waiters {
-            count: Cell::new(0),
-            direct: RefCell::new(None),
-            fan_waker: Waker::from(fan.clone()),
-            fan,
-        }
-    }
-
-    fn remember_direct(&self, waker: &Waker) {
-        let mut d = self.direct.borrow_mut();
-        match d.as_ref() {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *d = Some(waker.clone()),
-        }
-    }
-
-    fn retain(&self) {
-        let n = self.count.get() + 1;
-        self.count.set(n);
-        if n == 2 {
-            // The lone waiter's waker sits in the registration and is about
-            // to be replaced by the fan-out's: wake it so it re-registers.
-            let w = self.direct.borrow_mut().take();
-            if let Some(w) = w {
-                w.wake();
-            }
-        }
-    }
-
-    fn release(&self) {
-        self.count.set(self.count.get().saturating_sub(1));
-    }
-}
-
-/// Index of the peer-close waiters.
+/// Index of the peer-close waiters in [`EventWaits`] and the counts.
 const CLOSED: usize = 2;
 
 fn dir_index(dir: Direction) -> usize {
@@ -96,6 +21,10 @@ fn dir_index(dir: Direction) -> usize {
         Direction::Write => 1,
     }
 }
+
+/// An event's places in its descriptor's waiter lists: read, write, peer
+/// close.
+pub(crate) type EventWaits = [WaitKey; 3];
 
 /// A descriptor registered with the base's reactor, shared by the events
 /// inserted on it.
@@ -106,7 +35,8 @@ pub(crate) struct FdEntry {
     pub(crate) et: bool,
     /// Inserted events using the entry.
     pub(crate) users: Cell<u32>,
-    waiters: [Waiters; 3],
+    /// Inserted events waiting for reading, writing, peer close.
+    counts: [Cell<u32>; 3],
 }
 
 impl FdEntry {
@@ -115,7 +45,7 @@ impl FdEntry {
             reg,
             et,
             users: Cell::new(0),
-            waiters: [Waiters::new(), Waiters::new(), Waiters::new()],
+            counts: [Cell::new(0), Cell::new(0), Cell::new(0)],
         }
     }
 
@@ -126,17 +56,27 @@ impl FdEntry {
         self.users.set(self.users.get() + 1);
         for (i, on) in [read, write, closed].into_iter().enumerate() {
             if on {
-                self.waiters[i].retain();
+                self.counts[i].set(self.counts[i].get() + 1);
             }
         }
         self.update_interest()
     }
 
-    /// The reverse of [`retain`](Self::retain); returns the users left.
-    pub(crate) fn release(&self, read: bool, write: bool, closed: bool) -> u32 {
+    /// The reverse of [`retain`](Self::retain), taking the event's waiter
+    /// entries out of the lists; returns the users left.
+    pub(crate) fn release(
+        &self,
+        read: bool,
+        write: bool,
+        closed: bool,
+        waits: &mut EventWaits,
+    ) -> u32 {
+        self.reg.remove_waiter(Direction::Read, &mut waits[0]);
+        self.reg.remove_waiter(Direction::Write, &mut waits[1]);
+        self.reg.remove_closed_waiter(&mut waits[CLOSED]);
         for (i, on) in [read, write, closed].into_iter().enumerate() {
             if on {
-                self.waiters[i].release();
+                self.counts[i].set(self.counts[i].get().saturating_sub(1));
             }
         }
         let n = self.users.get().saturating_sub(1);
@@ -157,47 +97,30 @@ impl FdEntry {
             return Ok(());
         }
         self.reg.set_interest(Interest {
-            read: self.waiters[0].count.get() > 0,
-            write: self.waiters[1].count.get() > 0,
-            closed: self.waiters[CLOSED].count.get() > 0,
+            read: self.counts[0].get() > 0,
+            write: self.counts[1].get() > 0,
+            closed: self.counts[CLOSED].get() > 0,
         })
     }
 
-    /// [`Registration::poll_ready`], with the waker fanned out when more
-    /// than one event waits for the direction.
+    /// [`Registration::poll_ready_keyed`] with the event's entry for `dir`.
     pub(crate) fn poll_ready(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        waits: &mut EventWaits,
     ) -> Poll<io::Result<ReadyEvent>> {
-        let w = &self.waiters[dir_index(dir)];
-        if w.count.get() <= 1 {
-            let r = self.reg.poll_ready(dir, cx);
-            if r.is_pending() {
-                w.remember_direct(cx.waker());
-            }
-            r
-        } else {
-            w.fan.register(cx.waker());
-            self.reg
-                .poll_ready(dir, &mut Context::from_waker(&w.fan_waker))
-        }
+        self.reg
+            .poll_ready_keyed(dir, cx, &mut waits[dir_index(dir)])
     }
 
-    /// [`Registration::poll_closed`], fanned out like
-    /// [`poll_ready`](Self::poll_ready).
-    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let w = &self.waiters[CLOSED];
-        if w.count.get() <= 1 {
-            let r = self.reg.poll_closed(cx);
-            if r.is_pending() {
-                w.remember_direct(cx.waker());
-            }
-            r
-        } else {
-            w.fan.register(cx.waker());
-            self.reg.poll_closed(&mut Context::from_waker(&w.fan_waker))
-        }
+    /// [`Registration::poll_closed_keyed`] with the event's entry.
+    pub(crate) fn poll_closed(
+        &self,
+        cx: &mut Context<'_>,
+        waits: &mut EventWaits,
+    ) -> Poll<io::Result<()>> {
+        self.reg.poll_closed_keyed(cx, &mut waits[CLOSED])
     }
 }
 

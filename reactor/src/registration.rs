@@ -16,7 +16,7 @@
 use crate::coop;
 use crate::driver::{Inner, Reactor};
 use crate::poller::Interest;
-use crate::waiters::{Key, WaitList};
+use crate::waiters::{Key, WaitKey, WaitList};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
@@ -571,6 +571,69 @@ impl Registration {
             reg: self,
             which: dir.into(),
             key: None,
+        }
+    }
+
+    /// [`poll_ready`](Self::poll_ready) for a waiter that is kept beside
+    /// the registration instead of borrowing it (as a [`Waiter`] does):
+    /// the waker goes to the entry `key` names in `dir`'s waiter list,
+    /// made on first use, so any number of keyed waiters wait at once and
+    /// all are woken. The entry is removed when the direction is seen
+    /// ready; a waiter that stops waiting before that gives its key back
+    /// to [`remove_waiter`](Self::remove_waiter). A key belongs to one
+    /// registration and one direction.
+    ///
+    /// ```
+    /// use runtime_reactor::{Direction, Reactor, Registration, WaitKey};
+    /// use std::os::fd::AsRawFd;
+    /// use std::task::{Context, Waker};
+    /// let reactor = Reactor::new().unwrap();
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// a.set_nonblocking(true).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// reg.clear(Direction::Read).unwrap();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let (mut k1, mut k2) = (WaitKey::new(), WaitKey::new());
+    /// assert!(reg.poll_ready_keyed(Direction::Read, &mut cx, &mut k1).is_pending());
+    /// assert!(reg.poll_ready_keyed(Direction::Read, &mut cx, &mut k2).is_pending());
+    /// assert_eq!(reg.waiters(Direction::Read), 2);
+    /// reg.remove_waiter(Direction::Read, &mut k2);
+    /// assert_eq!(reg.waiters(Direction::Read), 1);
+    /// assert!(!k2.is_registered());
+    /// ```
+    pub fn poll_ready_keyed(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        key: &mut WaitKey,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.poll_ready_in(dir, cx, Some(&mut key.0))
+    }
+
+    /// [`poll_closed`](Self::poll_closed) with the waker in the entry
+    /// `key` names in the peer-close waiter list (see
+    /// [`poll_ready_keyed`](Self::poll_ready_keyed)); give the key back to
+    /// [`remove_closed_waiter`](Self::remove_closed_waiter).
+    pub fn poll_closed_keyed(
+        &self,
+        cx: &mut Context<'_>,
+        key: &mut WaitKey,
+    ) -> Poll<io::Result<()>> {
+        self.poll_closed_in(cx, Some(&mut key.0))
+    }
+
+    /// Removes the entry `key` names from `dir`'s waiter list, if any (a
+    /// keyed waiter stopped waiting); the key is empty afterwards.
+    pub fn remove_waiter(&self, dir: Direction, key: &mut WaitKey) {
+        if key.0.is_some() {
+            self.slot.list(dir.into()).remove_key(&mut key.0);
+        }
+    }
+
+    /// [`remove_waiter`](Self::remove_waiter) for the peer-close list.
+    pub fn remove_closed_waiter(&self, key: &mut WaitKey) {
+        if key.0.is_some() {
+            self.slot.list(Which::Closed).remove_key(&mut key.0);
         }
     }
 
