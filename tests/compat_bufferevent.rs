@@ -632,6 +632,33 @@ fn pair_moves_bytes_and_finish_gives_eof() {
     });
 }
 
+/// `flush` writes what the socket takes right away, before the loop ever
+/// ran the bufferevent's task; readiness then wakes that task (whose waker
+/// the flush used), which writes the rest and finishes, so the peer reads
+/// all 4 MiB and then end of stream.
+#[test]
+fn flush_writes_what_the_socket_takes_and_the_loop_the_rest() {
+    bounded(|| {
+        let base = EventBase::new().unwrap();
+        let (bev, mut peer) = unix_bev(&base);
+        let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+        bev.write(&data).unwrap();
+        assert!(bev.flush(EV_WRITE, BEV_FINISHED).unwrap(), "wrote nothing");
+        let left = bev.output().len();
+        assert!(left > 0 && left < data.len(), "left {left}");
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            peer.read_to_end(&mut got).unwrap();
+            got
+        });
+        assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+        assert_eq!(bev.output().len(), 0);
+        let got = reader.join().unwrap();
+        assert!(got == data, "got {} bytes, not the data written", got.len());
+        bev.free();
+    });
+}
+
 #[test]
 fn priority_can_change_from_a_callback() {
     bounded(|| {

@@ -130,7 +130,6 @@ impl Future for EventTask {
         let Some(base) = ev.base.upgrade() else {
             return Poll::Ready(());
         };
-        ev.task.remember(cx);
         ev.run(&base, cx)
     }
 }

@@ -78,7 +78,6 @@ impl Future for ListenerTask {
         let Some(base) = l.base.upgrade() else {
             return Poll::Ready(());
         };
-        l.task.remember(cx);
         l.run(&base, cx)
     }
 }

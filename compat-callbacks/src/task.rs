@@ -1,20 +1,18 @@
-//! [`TaskSlot`]: the task behind an event, a bufferevent or a listener —
-//! its handle and the waker of its last poll — in one place, aborted when
-//! the object goes. The object's priority is its task's executor priority:
-//! the executor alone decides when the task runs.
+//! [`TaskSlot`]: the task behind an event, a bufferevent or a listener,
+//! in one place, aborted when the object goes. The object's priority is
+//! its task's executor priority: the executor alone decides when the task
+//! runs.
 
 use crate::base::BaseInner;
 use runtime_executor::JoinHandle;
 use std::cell::RefCell;
 use std::future::Future;
 use std::io;
-use std::task::{Context, Waker};
+use std::task::Waker;
 
 /// The task of one callback object, on its base's executor.
 pub(crate) struct TaskSlot {
     handle: RefCell<Option<JoinHandle<()>>>,
-    /// The waker of the task's last poll: wakes it when the object changes.
-    waker: RefCell<Option<Waker>>,
 }
 
 impl TaskSlot {
@@ -22,7 +20,6 @@ impl TaskSlot {
     pub(crate) fn new() -> TaskSlot {
         TaskSlot {
             handle: RefCell::new(None),
-            waker: RefCell::new(None),
         }
     }
 
@@ -36,7 +33,6 @@ impl TaskSlot {
     ) -> io::Result<()> {
         let handle = base.spawn_task(priority, fut)?;
         let old = self.handle.replace(Some(handle));
-        self.waker.replace(None);
         if let Some(old) = old {
             old.abort();
         }
@@ -60,25 +56,16 @@ impl TaskSlot {
         }
     }
 
-    /// Keeps the waker of the task's current poll.
-    pub(crate) fn remember(&self, cx: &Context<'_>) {
-        let mut w = self.waker.borrow_mut();
-        match w.as_ref() {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *w = Some(cx.waker().clone()),
-        }
-    }
-
     /// Wakes the task so it looks at the object's new state.
     pub(crate) fn wake(&self) {
-        if let Some(w) = self.waker.borrow().as_ref() {
-            w.wake_by_ref();
+        if let Some(w) = self.waker() {
+            w.wake();
         }
     }
 
-    /// The waker of the task's last poll, if it was polled.
+    /// A waker of the task (see `JoinHandle::waker`), if it has one.
     pub(crate) fn waker(&self) -> Option<Waker> {
-        self.waker.borrow().clone()
+        self.handle.borrow().as_ref().map(JoinHandle::waker)
     }
 
     /// Ends the task (the object was freed).
@@ -87,7 +74,6 @@ impl TaskSlot {
         if let Some(t) = handle {
             t.abort();
         }
-        self.waker.replace(None);
     }
 }
 

@@ -326,6 +326,7 @@ trait JoinTarget<T> {
     fn abort(self: Arc<Self>);
     fn drop_join(&self);
     fn abort_target(self: Arc<Self>) -> Arc<dyn AbortTarget>;
+    fn waker(self: Arc<Self>) -> Waker;
 }
 
 trait AbortTarget: Send + Sync {
@@ -379,6 +380,13 @@ impl<F: Future + 'static> JoinTarget<F::Output> for TaskCell<F> {
 
     fn abort_target(self: Arc<Self>) -> Arc<dyn AbortTarget> {
         self
+    }
+
+    fn waker(self: Arc<Self>) -> Waker {
+        let ptr = Arc::into_raw(self) as *const ();
+        // SAFETY: `ptr` came from `Arc::into_raw` of this type; the waker
+        // owns that reference, which `waker_wake`/`waker_drop` release.
+        unsafe { Waker::from_raw(RawWaker::new(ptr, &Self::VTABLE)) }
     }
 }
 
@@ -434,6 +442,31 @@ impl<T> JoinHandle<T> {
         AbortHandle {
             target: self.target.clone().abort_target(),
         }
+    }
+
+    /// A waker of the task, the same as the ones its polls get: waking it
+    /// queues the task for a poll (nothing once it has finished). For code
+    /// that drives the task's I/O from outside its poll, so readiness wakes
+    /// the task, or that tells it to look at a changed state.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let polls = Rc::new(Cell::new(0));
+    /// let p = polls.clone();
+    /// let h = rt.spawn(std::future::poll_fn(move |_| {
+    ///     p.set(p.get() + 1);
+    ///     std::task::Poll::<()>::Pending
+    /// }));
+    /// rt.run_once(false);
+    /// assert_eq!(rt.run_once(false), 0); // not woken: not polled
+    /// h.waker().wake();
+    /// assert_eq!(rt.run_once(false), 1);
+    /// assert_eq!(polls.get(), 2);
+    /// ```
+    pub fn waker(&self) -> Waker {
+        self.target.clone().waker()
     }
 
     /// The task's header (to find it in its executor's queues).

@@ -52,7 +52,6 @@ use crate::task::TaskSlot;
 use conn::{Conn, ConnectFail, Connecting};
 use runtime_io::{Buffer, BufferedStream, FlushMode, PairEnd, Transport};
 use runtime_net::{StreamSocket, TcpConnecting, TcpStream, UnixStream};
-use runtime_reactor::coop;
 use runtime_reactor::time::{sleep_until, Sleep};
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::VecDeque;
@@ -65,7 +64,7 @@ use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// The bits of the `Status` of this file's type.
@@ -198,7 +197,6 @@ impl Future for BevTask {
         if base.status.has(base_state::CLOSING) {
             return Poll::Ready(());
         }
-        bev.task.remember(cx);
         bev.run(&base, cx)
     }
 }
@@ -1077,21 +1075,21 @@ impl BufferEvent {
         if finish {
             i.status.set(bev_state::FINISH, true);
         }
-        let waker = i.task.waker().unwrap_or_else(|| Waker::noop().clone());
+        // The bufferevent's own task's waker: if the socket takes only part
+        // of the output, writability wakes the task, which writes the rest.
+        let waker = i.task.waker().ok_or_else(freed)?;
         let mut cx = Context::from_waker(&waker);
         let r = {
             let rt = b.rt.borrow();
             let _enter = rt.reactor().enter();
-            coop::with_budget(u32::MAX, || {
-                i.with_stream(|s| {
-                    let before = s.output().len();
-                    let r = if finish {
-                        s.poll_finish(&mut cx)
-                    } else {
-                        s.poll_flush_watermark(&mut cx)
-                    };
-                    (r, before.saturating_sub(s.output().len()))
-                })
+            i.with_stream(|s| {
+                let before = s.output().len();
+                let r = if finish {
+                    s.poll_finish(&mut cx)
+                } else {
+                    s.poll_flush_watermark(&mut cx)
+                };
+                (r, before.saturating_sub(s.output().len()))
             })
         };
         let Some((r, wrote)) = r else {
@@ -1104,8 +1102,8 @@ impl BufferEvent {
         if finish && matches!(r, Poll::Ready(Ok(()))) {
             i.status.set(bev_state::FINISH, false);
         }
-        // The task looks again (and registers its own waker if a noop one
-        // was used here).
+        // The task looks at the new state (a write callback due, the
+        // finish done).
         i.touched();
         match r {
             Poll::Ready(Err(e)) => Err(e),
