@@ -87,7 +87,6 @@ impl Future for AcceptTask {
         let Some(http) = bound.http.upgrade().filter(|h| !h.is_freed()) else {
             return Poll::Ready(());
         };
-        bound.task.remember(cx);
         for _ in 0..ACCEPTS_PER_POLL {
             if http.at_capacity() {
                 // Woken when a connection ends; meanwhile new ones wait in
