@@ -211,11 +211,10 @@ impl ConnInner {
 /// connection, and calls back with each outcome.
 async fn drive(conn: Weak<ConnInner>) {
     loop {
-        let next = poll_fn(|cx| {
+        let next = poll_fn(|_cx| {
             let Some(c) = conn.upgrade().filter(|c| !c.freed.get()) else {
                 return Poll::Ready(None);
             };
-            c.task.remember(cx);
             match c.next() {
                 Some(q) => Poll::Ready(Some((q, c.client(), c.host.clone(), c.port))),
                 None => {
