@@ -54,7 +54,7 @@ use bound::BoundInner;
 use reply::ReplySlot;
 use routes::{RequestCallback, Routes};
 use runtime_executor::AbortHandle;
-use runtime_http::http::Method;
+use runtime_http::http::{HeaderValue, Method};
 use runtime_http::{Limits, Server, Timeouts};
 use runtime_net::{ListenOptions, TcpListener, TcpStream};
 use std::cell::{Cell, RefCell};
@@ -79,7 +79,7 @@ struct Settings {
     /// Connections served at once (`evhttp_set_max_connections`), 0 for no
     /// limit beyond the server's own.
     max_connections: usize,
-    default_content_type: Option<Rc<str>>,
+    default_content_type: Option<HeaderValue>,
 }
 
 pub(crate) struct HttpInner {
@@ -147,7 +147,14 @@ impl HttpInner {
         Ok(b)
     }
 
-    pub(crate) fn default_content_type(&self) -> Option<Rc<str>> {
+    /// Whether requests must be matched by host name (virtual hosts or
+    /// aliases exist).
+    pub(crate) fn has_hosts(&self) -> bool {
+        let r = self.routes.borrow();
+        !r.vhosts.is_empty() || !r.aliases.is_empty()
+    }
+
+    pub(crate) fn default_content_type(&self) -> Option<HeaderValue> {
         self.settings.borrow().default_content_type.clone()
     }
 
@@ -355,7 +362,9 @@ impl Http {
                 limits: Limits::default(),
                 timeouts: Timeouts::default(),
                 max_connections: 0,
-                default_content_type: Some("text/html; charset=ISO-8859-1".into()),
+                default_content_type: Some(HeaderValue::from_static(
+                    "text/html; charset=ISO-8859-1",
+                )),
             }),
             server: RefCell::new(None),
             sockets: RefCell::new(Vec::new()),
@@ -641,10 +650,19 @@ impl Http {
 
     /// The `Content-Type` given to replies with a body that have none
     /// (`evhttp_set_default_content_type`); `None` for none. Default
-    /// `text/html; charset=ISO-8859-1`, as evhttp.
+    /// `text/html; charset=ISO-8859-1`, as evhttp. `InvalidInput` for a
+    /// value with control characters.
     pub fn set_default_content_type(&self, content_type: Option<&str>) -> io::Result<()> {
-        self.inner
-            .change(|s| s.default_content_type = content_type.map(Rc::from))
+        let value = match content_type {
+            Some(ct) => Some(HeaderValue::from_str(ct).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid content type {ct:?}"),
+                )
+            })?),
+            None => None,
+        };
+        self.inner.change(|s| s.default_content_type = value)
     }
 
     /// A handle to the base (`evhttp` has none; for symmetry with the

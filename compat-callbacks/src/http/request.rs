@@ -10,6 +10,7 @@ use runtime_http::http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST}
 use runtime_http::http::{HeaderValue, Method, Response, StatusCode, Uri, Version};
 use runtime_http::{Body, ReasonPhrase};
 use runtime_io::Buffer;
+use std::borrow::Cow;
 use std::cell::{Cell, OnceCell, Ref, RefCell, RefMut};
 use std::fmt;
 use std::io;
@@ -37,7 +38,7 @@ pub(crate) struct RequestInner {
     output_headers: RefCell<Headers>,
     input_buffer: RefCell<Buffer>,
     output_buffer: RefCell<Buffer>,
-    default_content_type: Option<Rc<str>>,
+    default_content_type: Option<HeaderValue>,
     code: Cell<Option<u16>>,
     phase: Cell<Phase>,
     slot: Rc<ReplySlot>,
@@ -144,7 +145,7 @@ impl HttpRequest {
         parts: runtime_http::http::request::Parts,
         body: Buffer,
         peer: Option<SocketAddr>,
-        default_content_type: Option<Rc<str>>,
+        default_content_type: Option<HeaderValue>,
         slot: Rc<ReplySlot>,
     ) -> HttpRequest {
         HttpRequest {
@@ -209,7 +210,18 @@ impl HttpRequest {
     /// The path percent-decoded (`evhttp_uridecode(path, 0, …)`): what the
     /// callbacks of [`Http::set_cb`](crate::Http::set_cb) are matched against.
     pub fn decoded_path(&self) -> String {
-        uri_decode(self.path(), Some(false))
+        self.decoded_path_cow().into_owned()
+    }
+
+    /// [`decoded_path`](HttpRequest::decoded_path), borrowed when there is
+    /// nothing to decode.
+    pub(crate) fn decoded_path_cow(&self) -> Cow<'_, str> {
+        let p = self.path();
+        if p.contains('%') {
+            Cow::Owned(uri_decode(p, Some(false)))
+        } else {
+            Cow::Borrowed(p)
+        }
     }
 
     /// The HTTP version of the request.
@@ -340,9 +352,7 @@ impl HttpRequest {
     ) -> Response<Body> {
         if self.needs_body(status) && !headers.contains_key(CONTENT_TYPE) {
             if let Some(ct) = &self.inner.default_content_type {
-                if let Ok(v) = HeaderValue::from_str(ct) {
-                    headers.insert(CONTENT_TYPE, v);
-                }
+                headers.insert(CONTENT_TYPE, ct.clone());
             }
         }
         let mut resp = Response::new(body);

@@ -60,11 +60,12 @@ async fn answer(http: Weak<HttpInner>, req: Request<Body>) -> Response<Body> {
         h.track(&slot);
         let peer = parts.extensions.get::<RemoteAddr>().map(|r| r.0);
         let req = HttpRequest::new(parts, input, peer, h.default_content_type(), slot.clone());
-        let target = match req.host() {
+        let host = if h.has_hosts() { req.host() } else { None };
+        let target = match host {
             Some(host) => find_vhost(&h, &host),
             None => h.clone(),
         };
-        let cb = find_callback(&target, &req.decoded_path());
+        let cb = find_callback(&target, &req.decoded_path_cow());
         drop((h, target));
         base.note_callback();
         match cb {
