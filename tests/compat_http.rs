@@ -1067,3 +1067,52 @@ fn client_connection_sends_requests_in_order_and_reports_failures() {
     assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
     assert!(!never.get());
 }
+
+#[test]
+fn sockets_accepted_bound_and_deleted() {
+    let _g = shared();
+    let base = EventBase::new().unwrap();
+    let http = Http::new(&base).unwrap();
+    http.set_gencb(|req| reply(req, "ok")).unwrap();
+    http.set_default_content_type(None).unwrap();
+    assert!(http.set_default_content_type(Some("a\nb")).is_err());
+    // An existing listening socket (evhttp_accept_socket).
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a_addr = std_listener.local_addr().unwrap();
+    let a = http.accept_socket(std_listener).unwrap();
+    assert!(a.fd() >= 0);
+    let b = http.bind_socket_with_handle("localhost", 0).unwrap();
+    let b_addr = b.local_addr().unwrap();
+    assert_eq!(http.bound_sockets(), [a.clone(), b.clone()]);
+    // The port is taken; a name that is not an address.
+    let taken = http.bind_socket("127.0.0.1", b_addr.port()).unwrap_err();
+    assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse);
+    let bad = http.bind_socket("no.such.name", 0).unwrap_err();
+    assert_eq!(bad.kind(), std::io::ErrorKind::InvalidInput);
+    let heads = run_client(&base, move || {
+        let mut out = Vec::new();
+        for addr in [a_addr, b_addr] {
+            let mut s = connect(addr);
+            out.push(get(&mut s, "/", "").0);
+        }
+        out
+    });
+    assert!(heads.iter().all(|h| h.starts_with("HTTP/1.1 200 OK\r\n")));
+    // No default content type any more.
+    assert!(header(&heads[0], "content-type").is_none(), "{}", heads[0]);
+    // Deleted: closed at once, the other socket goes on.
+    http.del_accept_socket(&a).unwrap();
+    assert!(!a.is_open() && a.fd() == -1);
+    assert!(http.del_accept_socket(&a).is_err());
+    assert_eq!(
+        std::net::TcpStream::connect(a_addr).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+    let body = run_client(&base, move || get(&mut connect(b_addr), "/", "").1);
+    assert_eq!(body, "ok");
+    // A freed server refuses everything.
+    drop(base);
+    assert!(http.bind_socket("127.0.0.1", 0).is_err());
+    assert!(http.set_cb("/x", |_| {}).is_err());
+    assert!(!b.is_open());
+}
