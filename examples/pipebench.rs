@@ -18,7 +18,7 @@ use runtime::reactor::{Direction, Registration};
 use std::cell::Cell;
 use std::future::poll_fn;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 use std::time::Instant;
@@ -106,7 +106,7 @@ fn raise_fd_limit(needed: u64) -> io::Result<()> {
     Ok(())
 }
 
-fn socketpair() -> io::Result<(RawFd, RawFd)> {
+fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: fills a live two-element array.
     let r = unsafe {
@@ -120,7 +120,12 @@ fn socketpair() -> io::Result<(RawFd, RawFd)> {
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((fds[0], fds[1]))
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+fn raw(fds: &[OwnedFd]) -> Vec<RawFd> {
+    fds.iter().map(AsRawFd::as_raw_fd).collect()
 }
 
 fn send_byte(fd: RawFd) {
@@ -167,7 +172,7 @@ async fn read_some(reg: &Registration, buf: &mut [u8]) -> io::Result<usize> {
     .await
 }
 
-async fn reader(ring: Rc<Ring>, idx: usize, read_fd: RawFd) -> io::Result<()> {
+async fn reader(ring: Rc<Ring>, idx: usize, read_fd: OwnedFd) -> io::Result<()> {
     let reg = Registration::new(read_fd)?;
     ring.started.set(ring.started.get() + 1);
     let next = ring.write_fds[(idx + 1) % ring.write_fds.len()];
@@ -289,12 +294,8 @@ fn main() -> io::Result<()> {
             read_fds.push(r);
             write_fds.push(w);
         }
-        let res = run_callbacks(&args, &read_fds, &write_fds);
-        for fd in read_fds.into_iter().chain(write_fds) {
-            // SAFETY: closes descriptors this program opened, once.
-            unsafe { libc::close(fd) };
-        }
-        return res;
+        // The descriptors close when the vectors drop, after the events.
+        return run_callbacks(&args, &raw(&read_fds), &raw(&write_fds));
     }
     let mut builder = runtime::Builder::new();
     if let Some(m) = &args.method {
@@ -309,7 +310,7 @@ fn main() -> io::Result<()> {
         write_fds.push(w);
     }
     let ring = Rc::new(Ring {
-        write_fds: write_fds.clone(),
+        write_fds: raw(&write_fds),
         count: Cell::new(0),
         fired: Cell::new(0),
         writes_left: Cell::new(0),
@@ -318,7 +319,7 @@ fn main() -> io::Result<()> {
     });
     let total_us = rt.block_on(async {
         let mut readers = Vec::new();
-        for (i, &r) in read_fds.iter().enumerate() {
+        for (i, r) in read_fds.into_iter().enumerate() {
             readers.push(runtime::spawn(reader(ring.clone(), i, r)));
         }
         // Let every reader register and make its first (empty) read
@@ -333,7 +334,7 @@ fn main() -> io::Result<()> {
             ring.fired.set(0);
             ring.writes_left.set(args.writes);
             for i in 0..args.active {
-                send_byte(write_fds[i * space]);
+                send_byte(ring.write_fds[i * space]);
                 ring.fired.set(ring.fired.get() + 1);
             }
             let start = Instant::now();
@@ -366,10 +367,9 @@ fn main() -> io::Result<()> {
         args.rounds,
         total_us / args.rounds as f64
     );
+    // The readers' registrations close the read ends with the runtime's
+    // tasks; the write ends close after.
     drop(rt);
-    for fd in read_fds.into_iter().chain(write_fds) {
-        // SAFETY: closes descriptors this program opened, once.
-        unsafe { libc::close(fd) };
-    }
+    drop(write_fds);
     Ok(())
 }

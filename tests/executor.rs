@@ -294,7 +294,7 @@ fn abort_handle_aborts_from_another_thread() {
         let g = drops.guard();
         let h = spawn(async move {
             let _g = g;
-            let reg = Registration::new(a.as_raw_fd()).unwrap();
+            let reg = Registration::new(a.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 8];
             // Nobody writes: pending on the socket until aborted.
             reg.io(Direction::Read, || (&a).read(&mut buf)).await
@@ -793,7 +793,7 @@ fn spawn_busy_reader(spins: Rc<Cell<u64>>) -> (JoinHandle<()>, UnixStream) {
     let (a, b) = pair();
     (&b).write_all(&[7u8; 4096]).unwrap();
     let h = spawn(async move {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         loop {
             let n = reg
                 .io(Direction::Read, || peek(a.as_raw_fd()))
@@ -870,7 +870,7 @@ fn busy_tasks_cannot_starve_io_readiness_of_another_task() {
         let (busy2, _peer) = spawn_busy_reader(spins.clone());
         let (a, b) = pair();
         let reader = spawn(async move {
-            let reg = Registration::new(a.as_raw_fd()).unwrap();
+            let reg = Registration::new(a.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 16];
             let n = reg
                 .io(Direction::Read, || (&a).read(&mut buf))
@@ -929,7 +929,7 @@ fn cooperative_budget_makes_an_always_ready_reader_yield() {
         let ops2 = ops.clone();
         let reader = spawn(Polls {
             inner: Box::pin(async move {
-                let reg = Registration::new(a.as_raw_fd()).unwrap();
+                let reg = Registration::new(a.try_clone().unwrap()).unwrap();
                 for _ in 0..OPS {
                     // No other await in the loop: only the budget can make it yield.
                     let n = reg
@@ -980,7 +980,7 @@ fn coop_budget_is_per_poll_in_block_on_main_future_too() {
     block_on(async {
         let (a, b) = pair();
         (&b).write_all(&[1u8; 8]).unwrap();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         let ran = Rc::new(Cell::new(false));
         let r = ran.clone();
         let other = spawn(async move { r.set(true) });
@@ -1094,7 +1094,7 @@ fn urgent_io_latencies(builder: Builder) -> Vec<usize> {
         let stop = Rc::new(Cell::new(false));
         let (l, o, s) = (log.clone(), outstanding.clone(), stop.clone());
         let urgent = spawn_with_priority(0, async move {
-            let reg = Registration::new(a.as_raw_fd()).unwrap();
+            let reg = Registration::new(a.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 64];
             for _ in 0..ROUNDS {
                 let n = reg
@@ -1182,7 +1182,7 @@ fn shutdown_drops_remaining_tasks_on_the_runtime_thread() {
         let g = drops.guard();
         drop(spawn(async move {
             let _g = g;
-            let reg = Registration::new(a.as_raw_fd()).unwrap();
+            let reg = Registration::new(a.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 8];
             let _ = reg.io(Direction::Read, || (&a).read(&mut buf)).await;
         }));
@@ -1271,8 +1271,8 @@ fn child_shutdown_closes_descriptors() {
             let g = drops.guard();
             drop(spawn(async move {
                 let _g = g;
-                let ra = Registration::new(a.as_raw_fd()).unwrap();
-                let rb = Registration::new(b.as_raw_fd()).unwrap();
+                let ra = Registration::new(a.try_clone().unwrap()).unwrap();
+                let rb = Registration::new(b.try_clone().unwrap()).unwrap();
                 let mut buf = [0u8; 8];
                 let _ = ra.io(Direction::Read, || (&a).read(&mut buf)).await;
                 let _ = rb.io(Direction::Read, || (&b).read(&mut buf)).await;
@@ -1286,10 +1286,10 @@ fn child_shutdown_closes_descriptors() {
         let (g, acc) = (drops.guard(), accepted.clone());
         drop(spawn(async move {
             let _g = g;
-            let reg = Registration::new(listener.as_raw_fd()).unwrap();
+            let reg = Registration::new(listener.try_clone().unwrap()).unwrap();
             let (conn, _) = reg.io(Direction::Read, || listener.accept()).await.unwrap();
             conn.set_nonblocking(true).unwrap();
-            let creg = Registration::new(conn.as_raw_fd()).unwrap();
+            let creg = Registration::new(conn.try_clone().unwrap()).unwrap();
             acc.set();
             let mut buf = [0u8; 8];
             let _ = creg.io(Direction::Read, || (&conn).read(&mut buf)).await;
@@ -1301,7 +1301,7 @@ fn child_shutdown_closes_descriptors() {
         let g = drops.guard();
         drop(spawn(async move {
             let _g = g;
-            let reg = Registration::new(client.as_raw_fd()).unwrap();
+            let reg = Registration::new(client.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 8];
             let _ = reg.io(Direction::Read, || (&client).read(&mut buf)).await;
         }));
@@ -1470,7 +1470,7 @@ fn runtime_reused_for_two_block_on_calls_keeps_its_tasks() {
         let a2 = a.try_clone().unwrap();
         let h = spawn(async move {
             p.set(1);
-            let reg = Registration::new(a2.as_raw_fd()).unwrap();
+            let reg = Registration::new(a2.try_clone().unwrap()).unwrap();
             let mut buf = [0u8; 8];
             let n = reg
                 .io(Direction::Read, || (&a2).read(&mut buf))

@@ -12,7 +12,7 @@ use runtime::time::{sleep, timeout};
 use runtime::{Builder, Runtime};
 use std::future::Future;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
@@ -139,7 +139,7 @@ async fn child_checks(
     }
     // A registration made after reinit.
     let (c, d) = pair();
-    let Ok(reg2) = Registration::new(c.as_raw_fd()) else {
+    let Ok(reg2) = Registration::new(c) else {
         return 19;
     };
     let t = std::thread::spawn(move || {
@@ -205,7 +205,7 @@ fn fork_and_reinit(method: &str) {
     let rt = rt(method);
     let (a, b) = pair();
     let code = rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         // Make the registration wait: read until WouldBlock, so readiness
         // is cleared and the backend is watching the descriptor.
         let mut buf = [0u8; 8];

@@ -9,7 +9,6 @@ use runtime::reactor::{Direction, Registration};
 use runtime::time::{sleep, timeout};
 use runtime::{spawn, yield_now, Builder, Runtime};
 use std::future::Future;
-use std::os::fd::AsRawFd;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,7 +158,7 @@ fn dropped_waiter_is_removed(method: &str) {
     rt(method).block_on(async {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         reg.clear(Direction::Read).unwrap();
         let dropped = Arc::new(CountWaker(AtomicUsize::new(0)));
         let kept = Arc::new(CountWaker(AtomicUsize::new(0)));
@@ -203,7 +202,7 @@ fn same_task_polling_again_adds_no_entry(method: &str) {
     rt(method).block_on(async {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         reg.clear(Direction::Read).unwrap();
         let count = Arc::new(CountWaker(AtomicUsize::new(0)));
         let w = Waker::from(count.clone());

@@ -228,7 +228,7 @@ fn readiness_task_writer(method: &str) {
     let rt = rt(method);
     let (a, b) = pair();
     rt.block_on(async {
-        let reg = Rc::new(Registration::new(a.as_raw_fd()).unwrap());
+        let reg = Rc::new(Registration::new(a).unwrap());
         assert_eq!(Reactor::current().unwrap().registrations(), 1);
         let r = reg.clone();
         let reader = spawn(async move {
@@ -269,7 +269,7 @@ fn readiness_thread_writer(method: &str) {
         b
     });
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         let start = Instant::now();
         let got = bounded(5, "reader never woke", read_exact_or_eof(&reg, 13))
             .await
@@ -286,7 +286,7 @@ fn write_readiness(method: &str) {
     let rt = rt(method);
     let (a, b) = pair();
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         let chunk = [7u8; 4096];
         let mut filled = 0usize;
         loop {
@@ -345,7 +345,7 @@ fn many_descriptors(method: &str) {
     rt.block_on(async {
         let mut readers = Vec::new();
         for (i, (a, _)) in pairs.iter().enumerate() {
-            let fd = a.as_raw_fd();
+            let fd = a.try_clone().unwrap();
             readers.push(spawn(async move {
                 let reg = Registration::new(fd).unwrap();
                 let mut buf = [0u8; 8];
@@ -433,7 +433,7 @@ fn lost_wakeup_threaded(method: &str) {
         })
     };
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         let fd = reg.fd();
         let res = timeout(Duration::from_secs(30), async {
             let mut buf = [0u8; 16];
@@ -514,7 +514,7 @@ fn lost_wakeup_same_poll(method: &str) {
     let rt = rt(method);
     let (a, b) = pair();
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         for i in 0..400 {
             let fut = ReadAfterOwnWrite {
                 reg: &reg,
@@ -540,7 +540,7 @@ fn stale_ready_event(method: &str) {
     let rt = rt(method);
     let (a, b) = pair();
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         let fd = reg.fd();
         let mut buf = [0u8; 64];
         for round in 0..50u8 {
@@ -708,7 +708,7 @@ fn peer_close_unix(method: &str) {
     assert_eq!(early, method != "select");
     let (a, b) = pair();
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         peer_close_checks(
             &reg,
             move || {
@@ -726,7 +726,7 @@ fn peer_close_tcp(method: &str) {
     let early = rt.features().contains(Features::EARLY_CLOSE);
     let (a, b) = tcp_pair();
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         peer_close_checks(
             &reg,
             move || {
@@ -750,7 +750,7 @@ fn peer_close_while_waiting(method: &str) {
         drop(b);
     });
     rt.block_on(async {
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         if !early {
             // Without early close, only reading reveals the close.
             let mut buf = [0u8; 8];
@@ -789,7 +789,7 @@ fn peer_close_after_data_while_waiting(method: &str) {
         drop(b);
     });
     rt.block_on(async {
-        let reg = Rc::new(Registration::new(a.as_raw_fd()).unwrap());
+        let reg = Rc::new(Registration::new(a).unwrap());
         let r = reg.clone();
         let waiter = spawn(async move { r.closed().await });
         bounded(5, "closed() after data, then close", waiter)
@@ -1042,7 +1042,7 @@ fn timeout_outcomes(method: &str) {
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
 
         // An I/O wait that never completes.
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a.try_clone().unwrap()).unwrap();
         let start = Instant::now();
         let mut buf = [0u8; 4];
         let r = timeout(Duration::from_millis(5), read_some(&reg, &mut buf)).await;
@@ -1241,20 +1241,16 @@ fn high_fd(method: &str) {
     assert!(hi >= 1100, "{}", io::Error::last_os_error());
     // SAFETY: `hi` was just created and is owned only here.
     let hi = unsafe { OwnedFd::from_raw_fd(hi) };
+    let hi_num = hi.as_raw_fd();
     rt.block_on(async {
-        match Registration::new(hi.as_raw_fd()) {
+        match Registration::new(hi) {
             Err(e) => {
-                assert_eq!(
-                    method,
-                    "select",
-                    "{method} refused fd {}: {e}",
-                    hi.as_raw_fd()
-                );
+                assert_eq!(method, "select", "{method} refused fd {hi_num}: {e}");
                 assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
                 assert_eq!(Reactor::current().unwrap().registrations(), 0);
                 // The runtime keeps working: a timer and a low descriptor.
                 sleep(Duration::from_millis(1)).await;
-                let reg = Registration::new(a.as_raw_fd()).unwrap();
+                let reg = Registration::new(a).unwrap();
                 write_fd(b.as_raw_fd(), b"low").unwrap();
                 let got = bounded(2, "low fd read", read_exact_or_eof(&reg, 3))
                     .await
@@ -1262,7 +1258,7 @@ fn high_fd(method: &str) {
                 assert_eq!(got, b"low");
             }
             Ok(reg) => {
-                assert_ne!(method, "select", "select accepted fd {}", hi.as_raw_fd());
+                assert_ne!(method, "select", "select accepted fd {hi_num}");
                 let writer = spawn({
                     let fd = b.as_raw_fd();
                     async move {
@@ -1280,12 +1276,16 @@ fn high_fd(method: &str) {
     });
 }
 
-/// `Registration::new` on a closed descriptor fails with `EBADF` on every
-/// backend, and leaves nothing behind.
+/// Registering a closed descriptor number (only possible through the
+/// `unsafe` raw constructor: the safe ones take an `OwnedFd`) fails with
+/// `EBADF` on every backend, and leaves nothing behind.
 fn registration_closed_fd(method: &str) {
     let rt = rt(method);
     rt.block_on(async {
-        let e = Registration::new(-1).unwrap_err();
+        let reactor = Reactor::current().unwrap();
+        // SAFETY: the number is not open, so the call fails and no
+        // registration outlives it.
+        let e = unsafe { Registration::with_reactor_unowned(&reactor, -1) }.unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}");
         // A descriptor that was open and has been closed, at a number no
         // other test allocates (descriptors are allocated lowest first).
@@ -1302,12 +1302,13 @@ fn registration_closed_fd(method: &str) {
             // SAFETY: closes the duplicate made just above.
             unsafe { libc::close(fd) };
         }
-        let e = Registration::new(target).unwrap_err();
+        // SAFETY: as above: `target` is closed, the call fails.
+        let e = unsafe { Registration::with_reactor_unowned(&reactor, target) }.unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EBADF), "{e}");
         assert_eq!(Reactor::current().unwrap().registrations(), 0);
         // The runtime keeps working.
         let (a, b) = pair();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         write_fd(b.as_raw_fd(), b"ok").unwrap();
         let got = bounded(2, "read", read_exact_or_eof(&reg, 2))
             .await
@@ -1323,7 +1324,7 @@ fn clear_direction(method: &str) {
     let rt = rt(method);
     rt.block_on(async {
         let (a, b) = pair();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
+        let reg = Registration::new(a).unwrap();
         // Fresh registrations are optimistic in both directions.
         assert!(poll_fn_once(|cx| reg.poll_ready(Direction::Read, cx)).is_ready());
         reg.clear(Direction::Read).unwrap();
@@ -1428,17 +1429,27 @@ fn rt_for(m: &str) -> Runtime {
 fn registration_outside_runtime() {
     assert!(Reactor::current().is_none());
     let (a, _b) = pair();
-    let e = Registration::new(a.as_raw_fd()).unwrap_err();
+    let e = Registration::new(a.try_clone().unwrap()).unwrap_err();
     assert!(e.to_string().contains("no reactor"), "{e}");
     assert!(runtime::try_spawn(async {}).is_err());
     // A runtime that is not running is not current either.
     let rt = rt("epoll");
-    assert!(Registration::new(a.as_raw_fd()).is_err());
+    assert!(Registration::new(a.try_clone().unwrap()).is_err());
     // But with_reactor names it explicitly.
-    let reg = Registration::with_reactor(rt.reactor(), a.as_raw_fd()).unwrap();
+    let reg = Registration::with_reactor(rt.reactor(), a).unwrap();
     assert_eq!(rt.reactor().registrations(), 1);
     drop(reg);
     assert_eq!(rt.reactor().registrations(), 0);
+}
+
+/// Registers `reg`'s descriptor a second time with the current reactor
+/// (only the `unsafe` raw constructor can: the safe ones own theirs).
+fn register_again(reg: &Registration) -> io::Result<Registration> {
+    let reactor = Reactor::current().unwrap();
+    // SAFETY: `reg` owns the descriptor and outlives every use here: the
+    // call is expected to fail, and a registration it made would be
+    // dropped by the caller before `reg`.
+    unsafe { Registration::with_reactor_unowned(&reactor, reg.fd()) }
 }
 
 /// Registering the same descriptor twice in one reactor.
@@ -1448,8 +1459,8 @@ fn registration_twice_is_an_error_on_level_backends() {
         let rt = rt(m);
         let (a, _b) = pair();
         rt.block_on(async {
-            let _r1 = Registration::new(a.as_raw_fd()).unwrap();
-            let e = Registration::new(a.as_raw_fd()).unwrap_err();
+            let r1 = Registration::new(a).unwrap();
+            let e = register_again(&r1).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{m}: {e}");
             assert_eq!(Reactor::current().unwrap().registrations(), 1);
         });
@@ -1457,8 +1468,8 @@ fn registration_twice_is_an_error_on_level_backends() {
     let rt = rt("epoll");
     let (a, _b) = pair();
     rt.block_on(async {
-        let _r1 = Registration::new(a.as_raw_fd()).unwrap();
-        let e = Registration::new(a.as_raw_fd()).unwrap_err();
+        let r1 = Registration::new(a).unwrap();
+        let e = register_again(&r1).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
         assert_eq!(Reactor::current().unwrap().registrations(), 1);
     });

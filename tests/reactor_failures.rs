@@ -9,7 +9,7 @@
 use runtime::reactor::{Direction, Interest, PollerConfig, Reactor, ReactorConfig, Registration};
 use std::io::{self, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,14 +38,15 @@ fn tcp_pair() -> (TcpStream, TcpStream) {
     (a, b)
 }
 
-/// Replaces what descriptor number `fd` refers to with a readable Unix
-/// socket: the TCP socket registered under that number is closed (epoll
-/// forgets it), the number stays open, owned by whoever owned it.
-fn replace_behind_its_back(fd: &OwnedFd) {
+/// Replaces what the registration's descriptor number refers to with a
+/// readable Unix socket: the TCP socket registered under that number is
+/// closed (epoll forgets it); the number stays open, still owned by the
+/// registration, which closes it once when dropped.
+fn replace_behind_its_back(fd: BorrowedFd<'_>) {
     let (c, mut d) = UnixStream::pair().unwrap();
     d.write_all(b"x").unwrap();
-    // SAFETY: dup2 onto a descriptor this test owns (through `fd`): the
-    // number stays valid and is closed once, by its owner.
+    // SAFETY: dup2 onto a live descriptor (borrowed from its owner): the
+    // number stays open and is closed once, by its owner.
     let r = unsafe { libc::dup2(c.as_raw_fd(), fd.as_raw_fd()) };
     assert_eq!(r, fd.as_raw_fd());
 }
@@ -90,14 +91,13 @@ fn refused_interest_change_wakes_the_waiter_with_the_error() {
     for method in ["epoll", "poll", "select"] {
         let r = reactor(method);
         let (a, _b) = tcp_pair();
-        let fd = OwnedFd::from(a);
-        let reg = Registration::level(&r, fd.as_raw_fd(), Interest::READ).unwrap();
+        let reg = Registration::level(&r, a, Interest::READ).unwrap();
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
         let mut w = reg.waiter(Direction::Read);
         assert!(w.poll_ready(&mut cx).is_pending());
-        replace_behind_its_back(&fd);
+        replace_behind_its_back(reg.as_fd());
         let res = reg.set_interest(Interest::BOTH);
         if method == "epoll" {
             assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ENOENT));
@@ -117,8 +117,7 @@ fn refused_rearm_wakes_the_waiter_with_the_error() {
     for method in ["epoll", "poll", "select"] {
         let r = reactor(method);
         let (a, _b) = tcp_pair();
-        let fd = OwnedFd::from(a);
-        let reg = Registration::with_reactor(&r, fd.as_raw_fd()).unwrap();
+        let reg = Registration::with_reactor(&r, a).unwrap();
         // Let the backend deliver the first events (writable), so a later
         // clear re-arms the kernel's entry.
         r.turn(Some(Duration::from_millis(20))).unwrap();
@@ -128,7 +127,7 @@ fn refused_rearm_wakes_the_waiter_with_the_error() {
         let mut cx = Context::from_waker(&waker);
         let mut w = reg.waiter(Direction::Read);
         assert!(w.poll_ready(&mut cx).is_pending());
-        replace_behind_its_back(&fd);
+        replace_behind_its_back(reg.as_fd());
         let res = reg.clear(Direction::Write);
         if method == "epoll" {
             assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ENOENT));

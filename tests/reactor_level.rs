@@ -8,7 +8,6 @@ use runtime::reactor::{
     Direction, Features, Interest, PollerConfig, Reactor, ReactorConfig, Registration,
 };
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,7 +66,8 @@ fn readiness_is_reported_again_while_it_lasts() {
     for method in METHODS {
         let r = reactor(method);
         let (a, mut b) = pair();
-        let reg = Registration::level(&r, a.as_raw_fd(), Interest::READ).unwrap();
+        // The registration owns a duplicate; the test reads through `a`.
+        let reg = Registration::level(&r, a.try_clone().unwrap(), Interest::READ).unwrap();
         assert!(reg.is_level());
         // Nothing is assumed: not readable before the backend says so.
         assert!(!ready(&reg, Direction::Read), "{method}");
@@ -96,7 +96,7 @@ fn interest_decides_what_is_reported() {
     for method in METHODS {
         let r = reactor(method);
         let (a, mut b) = pair();
-        let reg = Registration::level(&r, a.as_raw_fd(), Interest::NONE).unwrap();
+        let reg = Registration::level(&r, a, Interest::NONE).unwrap();
         b.write_all(b"x").unwrap();
         r.turn(SHORT).unwrap();
         // Readable and writable, but nothing is watched.
@@ -125,7 +125,7 @@ fn a_wait_wakes_the_waiter_and_peer_close_is_seen() {
     for method in METHODS {
         let r = reactor(method);
         let (a, b) = pair();
-        let reg = Registration::level(&r, a.as_raw_fd(), Interest::READ).unwrap();
+        let reg = Registration::level(&r, a, Interest::READ).unwrap();
         let woken = Arc::new(Count::default());
         let waker = Waker::from(woken.clone());
         let mut cx = Context::from_waker(&waker);
@@ -148,7 +148,7 @@ fn a_hung_up_descriptor_nobody_watches_does_not_spin() {
     for method in METHODS {
         let r = reactor(method);
         let (a, b) = pair();
-        let reg = Registration::level(&r, a.as_raw_fd(), Interest::NONE).unwrap();
+        let reg = Registration::level(&r, a, Interest::NONE).unwrap();
         drop(b);
         // A hang-up may be reported once; after that each turn waits for
         // its whole timeout: the backend reports nothing at every wait.
@@ -172,7 +172,7 @@ fn set_interest_is_refused_on_edge_registrations() {
     let r = reactor("epoll");
     let _enter = r.enter();
     let (a, _b) = pair();
-    let reg = Registration::new(a.as_raw_fd()).unwrap();
+    let reg = Registration::new(a).unwrap();
     assert!(!reg.is_level());
     let e = reg.set_interest(Interest::READ).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);

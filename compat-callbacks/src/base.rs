@@ -122,15 +122,25 @@ impl BaseInner {
                 // while it stays ready, as libevent's do.
                 let reg = check_open(fd).and_then(|()| {
                     let rt = self.rt.borrow();
-                    if et {
-                        Registration::with_reactor(rt.reactor(), fd)
-                    } else {
-                        let interest = Interest {
-                            read: events.contains(EV_READ),
-                            write: events.contains(EV_WRITE),
-                            closed: events.contains(EV_CLOSED),
-                        };
-                        Registration::level(rt.reactor(), fd, interest)
+                    // SAFETY: libevent's contract, which this API keeps: the
+                    // caller owns `fd` and deletes (or frees) every event on
+                    // it before closing it, so it stays open while the
+                    // registration lives (the last event's deletion drops
+                    // it, see `release_fd`). A caller who breaks it gets
+                    // libevent's failure, confined to this base's own
+                    // reactor: an event that stops firing, or a reused
+                    // number deregistered from it; never memory unsafety.
+                    unsafe {
+                        if et {
+                            Registration::with_reactor_unowned(rt.reactor(), fd)
+                        } else {
+                            let interest = Interest {
+                                read: events.contains(EV_READ),
+                                write: events.contains(EV_WRITE),
+                                closed: events.contains(EV_CLOSED),
+                            };
+                            Registration::level_unowned(rt.reactor(), fd, interest)
+                        }
                     }
                 });
                 let reg = match reg {

@@ -12,14 +12,13 @@ use runtime_reactor::{Direction, Readiness, ReadyEvent, Registration, Waiter};
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 
-/// A registered, non-blocking socket. The registration is declared first so
-/// it is dropped (deregistered) before the descriptor closes.
+/// A registered, non-blocking socket: the registration owns the
+/// descriptor (it deregisters, then closes it).
 pub(crate) struct Socket {
     reg: Registration,
-    fd: OwnedFd,
 }
 
 impl std::fmt::Debug for Socket {
@@ -40,8 +39,9 @@ enum Drained {
 impl Socket {
     /// Registers a non-blocking descriptor with the current thread's reactor.
     pub(crate) fn new(fd: OwnedFd) -> io::Result<Socket> {
-        let reg = Registration::new(fd.as_raw_fd())?;
-        Ok(Socket { reg, fd })
+        Ok(Socket {
+            reg: Registration::new(fd)?,
+        })
     }
 
     /// Takes over a std socket: makes it non-blocking and registers it.
@@ -50,18 +50,18 @@ impl Socket {
     }
 
     pub(crate) fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.reg.fd()
     }
 
-    pub(crate) fn owned_fd(&self) -> &OwnedFd {
-        &self.fd
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.reg.as_fd()
     }
 
     /// Deregisters and hands back the (still non-blocking) descriptor.
     pub(crate) fn into_fd(self) -> OwnedFd {
-        let Socket { reg, fd } = self;
-        drop(reg);
-        fd
+        self.reg
+            .into_fd()
+            .expect("a socket's registration owns its descriptor")
     }
 
     /// Forgets the optimistic write readiness a fresh registration starts

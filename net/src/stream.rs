@@ -138,7 +138,7 @@ macro_rules! impl_as_fd {
 
         impl<$($g)*> std::os::fd::AsFd for $ty {
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                std::os::fd::AsFd::as_fd(self.$($field).+.owned_fd())
+                self.$($field).+.as_fd()
             }
         }
     };

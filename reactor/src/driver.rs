@@ -366,6 +366,8 @@ impl Reactor {
     /// `event_reinit`): a fresh epoll/poll/select instance and notify
     /// descriptor, every registration re-added with its token, and a fresh
     /// signal pipe. Registrations, timers and signal listeners keep working.
+    /// On error the reactor keeps its old backend and signal pipe, and
+    /// whatever was made for the new ones is closed.
     pub fn reinit(&self) -> io::Result<()> {
         let inner = &self.inner;
         let method = inner.poller.borrow().method();
@@ -377,9 +379,9 @@ impl Reactor {
                 poller.add(slot.fd, slot.token, slot.armed.get())?;
             }
         }
-        *inner.poller.borrow_mut() = poller.clone();
-        *inner.notify.poller.lock() = Some(poller.clone());
         inner.signals.borrow_mut().reinit(&poller)?;
+        *inner.poller.borrow_mut() = poller.clone();
+        *inner.notify.poller.lock() = Some(poller);
         Ok(())
     }
 }

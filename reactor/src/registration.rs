@@ -20,7 +20,7 @@ use crate::waiters::{Key, WaitKey, WaitList};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -274,11 +274,23 @@ fn peek_closed(fd: RawFd) -> Option<bool> {
     }
 }
 
-/// A descriptor registered with the current thread's reactor.
+/// A descriptor registered with a thread's reactor.
 ///
-/// The registration does not own the descriptor: close it after dropping the
-/// registration. Dropping deregisters it. It is `!Send`: it belongs to the
-/// reactor of the thread that made it.
+/// # Ownership
+///
+/// The safe constructors take the descriptor by value (an [`OwnedFd`], or
+/// anything that converts into one, such as a std socket): the
+/// registration owns it, deregisters it when dropped and closes it after
+/// that, so it can never deregister or watch a descriptor it does not own
+/// (a number closed by someone else and reused by a new file).
+/// [`into_fd`](Self::into_fd) deregisters and hands the descriptor back.
+/// Use [`as_fd`](AsFd::as_fd) (or [`fd`](Self::fd)) for the I/O calls.
+/// The `unsafe` constructors ([`with_reactor_unowned`]
+/// (Self::with_reactor_unowned), [`level_unowned`](Self::level_unowned))
+/// take a raw number owned elsewhere, for callers whose API is built on
+/// raw descriptors (libevent's); their `# Safety` section states the rule.
+///
+/// It is `!Send`: it belongs to the reactor of the thread that made it.
 ///
 /// # Used outside its runtime
 ///
@@ -301,17 +313,20 @@ fn peek_closed(fd: RawFd) -> Option<bool> {
 ///
 /// ```
 /// use runtime_reactor::{Reactor, Registration};
-/// use std::os::fd::AsRawFd;
 /// let reactor = Reactor::new().unwrap();
 /// let _enter = reactor.enter();
 /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
 /// a.set_nonblocking(true).unwrap();
-/// let reg = Registration::new(a.as_raw_fd()).unwrap();
+/// let reg = Registration::new(a).unwrap(); // owns the socket from now on
 /// assert!(reg.readiness().is_empty() == false); // optimistic until WouldBlock
+/// let a = std::os::unix::net::UnixStream::from(reg.into_fd().unwrap());
 /// ```
 pub struct Registration {
     reactor: Rc<Inner>,
     slot: Rc<Slot>,
+    /// The descriptor, when the registration owns it: closed (by this
+    /// field's drop) after `Drop` deregistered it.
+    owned: Option<OwnedFd>,
 }
 
 impl fmt::Debug for Registration {
@@ -325,16 +340,32 @@ impl fmt::Debug for Registration {
 
 impl Registration {
     /// Registers `fd` (which should be non-blocking) with the current
-    /// thread's reactor. A closed or invalid descriptor is an error, as is
-    /// calling this outside a reactor.
-    pub fn new(fd: RawFd) -> io::Result<Registration> {
+    /// thread's reactor and takes ownership of it. Outside a reactor it is
+    /// an error (and the descriptor is closed, as on every error).
+    pub fn new(fd: impl Into<OwnedFd>) -> io::Result<Registration> {
         let inner = Reactor::current_inner()?;
-        Registration::register(inner, fd, None)
+        Registration::register(inner, Fd::Owned(fd.into()), None)
     }
 
-    /// Registers `fd` with the given reactor.
-    pub fn with_reactor(reactor: &Reactor, fd: RawFd) -> io::Result<Registration> {
-        Registration::register(reactor.inner.clone(), fd, None)
+    /// Registers `fd` with the given reactor and takes ownership of it.
+    pub fn with_reactor(reactor: &Reactor, fd: impl Into<OwnedFd>) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), Fd::Owned(fd.into()), None)
+    }
+
+    /// [`with_reactor`](Self::with_reactor) for a descriptor the
+    /// registration does not own: it neither closes it nor keeps it open.
+    /// A closed or invalid number is an error (`EBADF`).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open, and keep referring to the same open file, until
+    /// the registration is dropped: not closed, not replaced with `dup2`,
+    /// its number not reused by another file meanwhile. Otherwise dropping
+    /// the registration may deregister the other file that took the number
+    /// (an I/O-safety violation: that file's waits would never end), and
+    /// waits of this registration may never end.
+    pub unsafe fn with_reactor_unowned(reactor: &Reactor, fd: RawFd) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), Fd::Unowned(fd), None)
     }
 
     /// Registers `fd` with `reactor` level-triggered, for `interest` only,
@@ -352,13 +383,12 @@ impl Registration {
     /// ```
     /// use runtime_reactor::{Direction, Interest, Reactor, Registration};
     /// use std::io::Write;
-    /// use std::os::fd::AsRawFd;
     /// use std::task::{Context, Poll, Waker};
     ///
     /// let reactor = Reactor::new().unwrap();
     /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
-    /// let reg = Registration::level(&reactor, a.as_raw_fd(), Interest::READ).unwrap();
+    /// let reg = Registration::level(&reactor, a, Interest::READ).unwrap();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_pending());
     /// b.write_all(b"x").unwrap();
@@ -369,8 +399,28 @@ impl Registration {
     /// reactor.turn(None).unwrap(); // ... so the next turn reports it again
     /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_ready());
     /// ```
-    pub fn level(reactor: &Reactor, fd: RawFd, interest: Interest) -> io::Result<Registration> {
-        Registration::register(reactor.inner.clone(), fd, Some(interest))
+    pub fn level(
+        reactor: &Reactor,
+        fd: impl Into<OwnedFd>,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), Fd::Owned(fd.into()), Some(interest))
+    }
+
+    /// [`level`](Self::level) for a descriptor the registration does not
+    /// own: it neither closes it nor keeps it open.
+    ///
+    /// # Safety
+    ///
+    /// As for [`with_reactor_unowned`](Self::with_reactor_unowned): `fd`
+    /// must stay open, referring to the same file, until the registration
+    /// is dropped.
+    pub unsafe fn level_unowned(
+        reactor: &Reactor,
+        fd: RawFd,
+        interest: Interest,
+    ) -> io::Result<Registration> {
+        Registration::register(reactor.inner.clone(), Fd::Unowned(fd), Some(interest))
     }
 
     /// Whether this is a [`level`](Self::level) registration.
@@ -427,7 +477,11 @@ impl Registration {
         }
     }
 
-    fn register(inner: Rc<Inner>, fd: RawFd, level: Option<Interest>) -> io::Result<Registration> {
+    fn register(inner: Rc<Inner>, fd: Fd, level: Option<Interest>) -> io::Result<Registration> {
+        let (fd, owned) = match fd {
+            Fd::Owned(o) => (o.as_raw_fd(), Some(o)),
+            Fd::Unowned(raw) => (raw, None),
+        };
         let generation = inner.next_generation();
         let mut slots = inner.slots.borrow_mut();
         let index = slots.vacant_key();
@@ -473,12 +527,26 @@ impl Registration {
         Ok(Registration {
             reactor: inner,
             slot,
+            owned,
         })
     }
 
-    /// The registered descriptor.
+    /// Deregisters and hands back the descriptor if the registration owns
+    /// it (`None` for the `*_unowned` ones, whose descriptor stays with its
+    /// owner).
+    pub fn into_fd(mut self) -> Option<OwnedFd> {
+        self.owned.take()
+    }
+
+    /// The registered descriptor's number (see also [`as_fd`](AsFd::as_fd)).
     pub fn fd(&self) -> RawFd {
         self.slot.fd
+    }
+
+    /// Whether the registration owns its descriptor (it was made by a
+    /// safe constructor).
+    pub fn owns_fd(&self) -> bool {
+        self.owned.is_some()
     }
 
     /// The readiness currently cached.
@@ -548,12 +616,11 @@ impl Registration {
     /// ```
     /// use runtime_reactor::{Direction, Reactor, Registration};
     /// use std::io::Write;
-    /// use std::os::fd::AsRawFd;
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
     /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
-    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a).unwrap();
     /// reg.clear(Direction::Read).unwrap();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// let (mut w1, mut w2) = (reg.waiter(Direction::Read), reg.waiter(Direction::Read));
@@ -768,12 +835,11 @@ impl Registration {
     ///
     /// ```
     /// use runtime_reactor::{Direction, Reactor, Registration};
-    /// use std::os::fd::AsRawFd;
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
-    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a).unwrap();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(reg.poll_ready(Direction::Read, &mut cx).is_ready()); // optimistic
     /// reg.clear(Direction::Read).unwrap();
@@ -986,10 +1052,33 @@ impl Drop for Waiter<'_> {
     }
 }
 
+impl AsFd for Registration {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: an owned descriptor is open until `self` drops; an
+        // unowned one stays open while it is registered, by the contract of
+        // the unsafe constructor that made `self`.
+        unsafe { BorrowedFd::borrow_raw(self.slot.fd) }
+    }
+}
+
+impl AsRawFd for Registration {
+    fn as_raw_fd(&self) -> RawFd {
+        self.slot.fd
+    }
+}
+
+/// What a constructor was given.
+enum Fd {
+    Owned(OwnedFd),
+    Unowned(RawFd),
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
-        // The descriptor may already be closed (the kernel then dropped it
-        // from epoll by itself): ignore the error.
+        // Deregister first; an owned descriptor is closed after this body,
+        // when the `owned` field drops. An unowned one may already be
+        // closed (the kernel then dropped it from epoll by itself): ignore
+        // the error.
         let _ = self.reactor.poller.borrow().delete(self.slot.fd);
         let index = (self.slot.token & 0xffff_ffff) as usize;
         let mut slots = self.reactor.slots.borrow_mut();
@@ -1003,7 +1092,6 @@ impl Drop for Registration {
 mod tests {
     use super::*;
     use crate::{PollerConfig, ReactorConfig};
-    use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::task::Wake;
@@ -1027,7 +1115,7 @@ mod tests {
             let r = Reactor::with_config(ReactorConfig::new().poller(poller)).unwrap();
             let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
             a.set_nonblocking(true).unwrap();
-            let reg = Registration::with_reactor(&r, a.as_raw_fd()).unwrap();
+            let reg = Registration::with_reactor(&r, a).unwrap();
             let count = Arc::new(Count(AtomicUsize::new(0)));
             let waker = Waker::from(count.clone());
             let mut cx = Context::from_waker(&waker);
@@ -1035,7 +1123,7 @@ mod tests {
             reg.clear(Direction::Write).unwrap();
             let mut w = reg.waiter(Direction::Write);
             assert!(w.poll_ready(&mut cx).is_pending());
-            r.inner.poller.borrow().delete(a.as_raw_fd()).unwrap();
+            r.inner.poller.borrow().delete(reg.fd()).unwrap();
             // Optimistic read readiness, then WouldBlock: arming fails.
             let Poll::Ready(Ok(ev)) = reg.poll_ready(Direction::Read, &mut cx) else {
                 panic!("{method}: fresh registration is optimistic");

@@ -22,7 +22,7 @@ use crate::slab::Slab;
 use futures_core::Stream;
 use parking_lot::Mutex;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -133,19 +133,34 @@ pub fn is_handler_installed(signum: i32) -> bool {
     signum > 0 && (signum as usize) < NSIG && INSTALLED.lock()[signum as usize].is_some()
 }
 
+/// A reactor's signal pipe: the handler writes to `write` (published in
+/// `WAKE_FDS[wake_slot]`), the reactor watches `read`. Owns both ends.
 struct SignalPipe {
-    read: RawFd,
-    write: RawFd,
-    wake_slot: usize,
+    read: OwnedFd,
+    /// Only held open: the handler writes to its published number.
+    _write: OwnedFd,
+    /// The `WAKE_FDS` entry publishing `write`; `None` once handed over.
+    wake_slot: Option<usize>,
 }
 
-fn new_pipe() -> io::Result<(RawFd, RawFd)> {
+impl Drop for SignalPipe {
+    fn drop(&mut self) {
+        // No handler may write to `write` once it is closed (after this
+        // body, when the fields drop).
+        if let Some(slot) = self.wake_slot.take() {
+            unpublish(slot);
+        }
+    }
+}
+
+fn new_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` is a live two-element array for pipe2 to fill.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((fds[0], fds[1]))
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 fn publish(write: RawFd) -> io::Result<usize> {
@@ -165,17 +180,15 @@ fn publish(write: RawFd) -> io::Result<usize> {
 /// Removes a published descriptor and waits until no handler that might
 /// have read it is still running, so it can be closed safely.
 fn unpublish(slot: usize) {
-    WAKE_FDS[slot].store(-1, Ordering::SeqCst);
-    while HANDLERS_RUNNING.load(Ordering::SeqCst) != 0 {
-        std::thread::yield_now();
-    }
+    republish(slot, -1);
 }
 
-fn close_pipe(read: RawFd, write: RawFd) {
-    // SAFETY: both descriptors are owned by the signal pipe and closed once.
-    unsafe {
-        libc::close(read);
-        libc::close(write);
+/// Publishes `fd` in place of what `slot` held, and waits until no handler
+/// that might have read the old one is still running.
+fn republish(slot: usize, fd: RawFd) {
+    WAKE_FDS[slot].store(fd, Ordering::SeqCst);
+    while HANDLERS_RUNNING.load(Ordering::SeqCst) != 0 {
+        std::thread::yield_now();
     }
 }
 
@@ -209,10 +222,10 @@ impl SignalState {
         if pipe_ready {
             if let Some(p) = &self.pipe {
                 let mut buf = [0u8; 128];
+                let fd = p.read.as_raw_fd();
                 // SAFETY: reads into a live stack buffer from our own pipe.
-                while unsafe {
-                    libc::read(p.read, buf.as_mut_ptr() as *mut libc::c_void, buf.len())
-                } > 0
+                while unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) }
+                    > 0
                 {}
             }
         }
@@ -237,23 +250,20 @@ impl SignalState {
         if self.pipe.is_some() {
             return Ok(());
         }
+        // On every error below the new descriptors close as they drop.
         let (read, write) = new_pipe()?;
-        if let Err(e) = poller.add(read, SIGNAL_TOKEN, Interest::READ) {
-            close_pipe(read, write);
-            return Err(e);
-        }
-        match publish(write) {
+        poller.add(read.as_raw_fd(), SIGNAL_TOKEN, Interest::READ)?;
+        match publish(write.as_raw_fd()) {
             Ok(wake_slot) => {
                 self.pipe = Some(SignalPipe {
                     read,
-                    write,
-                    wake_slot,
+                    _write: write,
+                    wake_slot: Some(wake_slot),
                 });
                 Ok(())
             }
             Err(e) => {
-                let _ = poller.delete(read);
-                close_pipe(read, write);
+                let _ = poller.delete(read.as_raw_fd());
                 Err(e)
             }
         }
@@ -261,26 +271,30 @@ impl SignalState {
 
     fn drop_pipe(&mut self, poller: &Poller) {
         if let Some(p) = self.pipe.take() {
-            let _ = poller.delete(p.read);
-            unpublish(p.wake_slot);
-            close_pipe(p.read, p.write);
+            let _ = poller.delete(p.read.as_raw_fd());
+            drop(p); // unpublishes, then closes both ends
         }
     }
 
     /// After fork: the child gets its own pipe (the inherited one is shared
-    /// with the parent).
+    /// with the parent), registered with `poller`, the reactor's new
+    /// backend. On error nothing changed (the new pipe, if made, is closed).
     pub(crate) fn reinit(&mut self, poller: &Poller) -> io::Result<()> {
-        if let Some(old) = self.pipe.take() {
-            let (read, write) = new_pipe()?;
-            poller.add(read, SIGNAL_TOKEN, Interest::READ)?;
-            WAKE_FDS[old.wake_slot].store(write, Ordering::SeqCst);
-            close_pipe(old.read, old.write);
-            self.pipe = Some(SignalPipe {
-                read,
-                write,
-                wake_slot: old.wake_slot,
-            });
+        let Some(old) = self.pipe.as_mut() else {
+            return Ok(());
+        };
+        let (read, write) = new_pipe()?;
+        poller.add(read.as_raw_fd(), SIGNAL_TOKEN, Interest::READ)?;
+        let wake_slot = old.wake_slot.take();
+        if let Some(slot) = wake_slot {
+            republish(slot, write.as_raw_fd());
         }
+        // The old pipe closes here; its slot already names the new one.
+        self.pipe = Some(SignalPipe {
+            read,
+            _write: write,
+            wake_slot,
+        });
         Ok(())
     }
 }

@@ -8,18 +8,21 @@ use super::{check_fd_open, duration_to_timespec, Event, Interest, NOTIFY_TOKEN};
 use crate::notify::NotifyFd;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 const TIMER_TOKEN: u64 = u64::MAX - 1;
 const MAX_EVENTS: usize = 1024;
 
+/// Owns its descriptors (the epoll instance, the notify descriptor, the
+/// timerfd if any): they close when it drops, also on every error path of
+/// [`Epoll::new`].
 pub(crate) struct Epoll {
-    epfd: RawFd,
+    epfd: OwnedFd,
     notify: NotifyFd,
     /// A timerfd, created only when `epoll_pwait2` is missing.
-    timerfd: Option<RawFd>,
+    timerfd: Option<OwnedFd>,
     has_pwait2: AtomicBool,
 }
 
@@ -35,14 +38,9 @@ impl Epoll {
     pub(crate) fn new() -> io::Result<Epoll> {
         // SAFETY: plain system call with valid flags.
         let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        let notify = match NotifyFd::new() {
-            Ok(n) => n,
-            Err(e) => {
-                // SAFETY: epfd was just created and is owned here.
-                unsafe { libc::close(epfd) };
-                return Err(e);
-            }
-        };
+        // SAFETY: `epfd` was just created and nothing else owns it.
+        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        let notify = NotifyFd::new()?;
         let mut ep = Epoll {
             epfd,
             notify,
@@ -64,7 +62,8 @@ impl Epoll {
                     libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
                 )
             })?;
-            ep.timerfd = Some(tfd);
+            // SAFETY: `tfd` was just created and nothing else owns it.
+            ep.timerfd = Some(unsafe { OwnedFd::from_raw_fd(tfd) });
             ep.ctl(
                 libc::EPOLL_CTL_ADD,
                 tfd,
@@ -85,7 +84,7 @@ impl Epoll {
         let r = unsafe {
             libc::syscall(
                 libc::SYS_epoll_pwait2,
-                self.epfd,
+                self.epfd.as_raw_fd(),
                 ev.as_mut_ptr(),
                 1 as libc::c_int,
                 &ts as *const libc::timespec,
@@ -99,7 +98,7 @@ impl Epoll {
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
         let mut ev = libc::epoll_event { events, u64: token };
         // SAFETY: `ev` is a live epoll_event; epoll_ctl validates the descriptors.
-        cvt(unsafe { libc::epoll_ctl(self.epfd, op, fd, &mut ev) })?;
+        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), op, fd, &mut ev) })?;
         Ok(())
     }
 
@@ -173,7 +172,7 @@ impl Epoll {
             unsafe {
                 libc::syscall(
                     libc::SYS_epoll_pwait2,
-                    self.epfd,
+                    self.epfd.as_raw_fd(),
                     raw.as_mut_ptr() as *mut libc::epoll_event,
                     MAX_EVENTS as libc::c_int,
                     tsp,
@@ -182,7 +181,7 @@ impl Epoll {
                 ) as libc::c_int
             }
         } else {
-            let ms = match (timeout, self.timerfd) {
+            let ms = match (timeout, self.timerfd.as_ref().map(AsRawFd::as_raw_fd)) {
                 (None, _) => -1,
                 (Some(d), _) if d.is_zero() => 0,
                 (Some(d), Some(tfd)) => {
@@ -204,7 +203,7 @@ impl Epoll {
             // SAFETY: valid epoll fd and an event array of MAX_EVENTS entries.
             unsafe {
                 libc::epoll_wait(
-                    self.epfd,
+                    self.epfd.as_raw_fd(),
                     raw.as_mut_ptr() as *mut libc::epoll_event,
                     MAX_EVENTS as libc::c_int,
                     ms,
@@ -228,7 +227,7 @@ impl Epoll {
             }
             if token == TIMER_TOKEN {
                 let mut buf = 0u64;
-                if let Some(tfd) = self.timerfd {
+                if let Some(tfd) = self.timerfd.as_ref().map(AsRawFd::as_raw_fd) {
                     // SAFETY: reads 8 bytes into a live u64 from our own timerfd.
                     unsafe { libc::read(tfd, &mut buf as *mut u64 as *mut libc::c_void, 8) };
                 }
@@ -244,17 +243,5 @@ impl Epoll {
             events.push(e);
         }
         Ok(())
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        // SAFETY: both descriptors are owned by this value and closed once.
-        unsafe {
-            libc::close(self.epfd);
-            if let Some(t) = self.timerfd {
-                libc::close(t);
-            }
-        }
     }
 }
