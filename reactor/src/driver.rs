@@ -8,6 +8,7 @@ use crate::registration::{Readiness, Slot};
 use crate::signal::SignalState;
 use crate::slab::Slab;
 use crate::time::wheel::{Wheel, MAX_TICK};
+use crate::token::Token;
 use parking_lot::Mutex;
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -16,15 +17,13 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Poller token of the signal pipe (slot tokens never reach it: their
-/// generation half stays below 2^31).
-pub(crate) const SIGNAL_TOKEN: u64 = u64::MAX - 2;
-
 /// How to build a [`Reactor`].
 ///
 /// ```
 /// use runtime_reactor::{PollerConfig, ReactorConfig, Reactor};
-/// let cfg = ReactorConfig::new().poller(PollerConfig::new().method("poll").unwrap());
+/// // `ignore_env`: the `EVENT_NO*` variables may not veto the choice.
+/// let poller = PollerConfig::new().ignore_env(true).method("poll").unwrap();
+/// let cfg = ReactorConfig::new().poller(poller);
 /// let reactor = Reactor::with_config(cfg).unwrap();
 /// assert_eq!(reactor.method().name(), "poll");
 /// ```
@@ -374,9 +373,9 @@ impl Reactor {
         let poller = Arc::new(Poller::with_method(method)?);
         for (_, slot) in inner.slots.borrow().iter() {
             if slot.level {
-                poller.add_level(slot.fd, slot.token, slot.armed.get())?;
+                poller.add_level(slot.fd, slot.token.raw(), slot.armed.get())?;
             } else {
-                poller.add(slot.fd, slot.token, slot.armed.get())?;
+                poller.add(slot.fd, slot.token.raw(), slot.armed.get())?;
             }
         }
         inner.signals.borrow_mut().reinit(&poller)?;
@@ -503,7 +502,7 @@ impl Inner {
 
     pub(crate) fn next_generation(&self) -> u32 {
         let g = self.next_generation.get();
-        self.next_generation.set((g + 1) & 0x7fff_ffff);
+        self.next_generation.set((g + 1) % Token::GENERATIONS);
         g
     }
 
@@ -536,16 +535,16 @@ impl Inner {
         {
             let slots = self.slots.borrow();
             for ev in events.iter() {
-                if ev.token == SIGNAL_TOKEN {
+                let token = Token::from_raw(ev.token);
+                if token == Token::SIGNAL {
                     signal_ready = true;
                     continue;
                 }
-                let index = (ev.token & 0xffff_ffff) as usize;
-                let generation = (ev.token >> 32) as u32;
-                let Some(slot) = slots.get(index) else {
+                // A token of a slot freed (and maybe reused) since is stale.
+                let Some(slot) = slots.get(token.index()) else {
                     continue;
                 };
-                if slot.generation != generation {
+                if slot.token != token {
                     continue;
                 }
                 let mut ready = Readiness::EMPTY;
@@ -579,7 +578,7 @@ impl Inner {
                             && !cur.intersects(Readiness::READ_CLOSED | Readiness::ERROR),
                     };
                     if want != armed {
-                        match self.poller.borrow().modify(slot.fd, slot.token, want) {
+                        match self.poller.borrow().modify(slot.fd, slot.token.raw(), want) {
                             Ok(()) => slot.armed.set(want),
                             // Its waiters wake and get the error.
                             Err(e) => slot.fail(e, &mut wakers),

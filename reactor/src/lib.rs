@@ -14,6 +14,7 @@ mod registration;
 pub mod signal;
 pub mod slab;
 pub mod time;
+mod token;
 mod waiters;
 
 pub use driver::{EnterGuard, Notifier, Reactor, ReactorConfig};

@@ -16,6 +16,7 @@
 use crate::coop;
 use crate::driver::{Inner, Reactor};
 use crate::poller::Interest;
+use crate::token::Token;
 use crate::waiters::{Key, WaitKey, WaitList};
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -131,8 +132,7 @@ pub struct ReadyEvent {
 
 pub(crate) struct Slot {
     pub(crate) fd: RawFd,
-    pub(crate) token: u64,
-    pub(crate) generation: u32,
+    pub(crate) token: Token,
     readiness: Cell<Readiness>,
     tick: Cell<u32>,
     /// Whether the backend has delivered any event for this registration.
@@ -441,11 +441,11 @@ impl Registration {
         if self.slot.armed.get() == interest {
             return Ok(());
         }
-        let r = self
-            .reactor
-            .poller
-            .borrow()
-            .modify_level(self.slot.fd, self.slot.token, interest);
+        let r = self.reactor.poller.borrow().modify_level(
+            self.slot.fd,
+            self.slot.token.raw(),
+            interest,
+        );
         match r {
             Ok(()) => {
                 self.slot.armed.set(interest);
@@ -488,7 +488,7 @@ impl Registration {
         if index > u32::MAX as usize {
             return Err(io::Error::other("too many registrations"));
         }
-        let token = ((generation as u64) << 32) | index as u64;
+        let token = Token::slot(index as u32, generation);
         // Start optimistic: the first I/O call is tried before any wait.
         // Level-triggered backends therefore watch nothing until a
         // `WouldBlock` clears a direction.
@@ -496,7 +496,7 @@ impl Registration {
         // given.
         let (armed, readiness) = match level {
             Some(interest) => {
-                inner.poller.borrow().add_level(fd, token, interest)?;
+                inner.poller.borrow().add_level(fd, token.raw(), interest)?;
                 (interest, Readiness::EMPTY)
             }
             None => {
@@ -505,14 +505,13 @@ impl Registration {
                 } else {
                     Interest::NONE
                 };
-                inner.poller.borrow().add(fd, token, armed)?;
+                inner.poller.borrow().add(fd, token.raw(), armed)?;
                 (armed, Readiness::READABLE | Readiness::WRITABLE)
             }
         };
         let slot = Rc::new(Slot {
             fd,
             token,
-            generation,
             readiness: Cell::new(readiness),
             tick: Cell::new(0),
             delivered: Cell::new(false),
@@ -652,12 +651,11 @@ impl Registration {
     ///
     /// ```
     /// use runtime_reactor::{Direction, Reactor, Registration, WaitKey};
-    /// use std::os::fd::AsRawFd;
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// a.set_nonblocking(true).unwrap();
-    /// let reg = Registration::with_reactor(&reactor, a.as_raw_fd()).unwrap();
+    /// let reg = Registration::with_reactor(&reactor, a).unwrap();
     /// reg.clear(Direction::Read).unwrap();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// let (mut k1, mut k2) = (WaitKey::new(), WaitKey::new());
@@ -858,7 +856,7 @@ impl Registration {
                 .reactor
                 .poller
                 .borrow()
-                .rearm(self.slot.fd, self.slot.token);
+                .rearm(self.slot.fd, self.slot.token.raw());
             return r.map_err(|e| self.fail(e));
         }
         self.arm(dir)
@@ -917,7 +915,7 @@ impl Registration {
             .reactor
             .poller
             .borrow()
-            .modify(self.slot.fd, self.slot.token, want);
+            .modify(self.slot.fd, self.slot.token.raw(), want);
         match r {
             Ok(()) => {
                 self.slot.armed.set(want);
@@ -1080,7 +1078,7 @@ impl Drop for Registration {
         // closed (the kernel then dropped it from epoll by itself): ignore
         // the error.
         let _ = self.reactor.poller.borrow().delete(self.slot.fd);
-        let index = (self.slot.token & 0xffff_ffff) as usize;
+        let index = self.slot.token.index();
         let mut slots = self.reactor.slots.borrow_mut();
         if slots.get(index).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
             slots.remove(index);

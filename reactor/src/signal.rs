@@ -16,9 +16,10 @@
 //! # }
 //! ```
 
-use crate::driver::{Inner, Reactor, SIGNAL_TOKEN};
+use crate::driver::{Inner, Reactor};
 use crate::poller::{Interest, Poller};
 use crate::slab::Slab;
+use crate::token::Token;
 use futures_core::Stream;
 use parking_lot::Mutex;
 use std::io;
@@ -252,7 +253,7 @@ impl SignalState {
         }
         // On every error below the new descriptors close as they drop.
         let (read, write) = new_pipe()?;
-        poller.add(read.as_raw_fd(), SIGNAL_TOKEN, Interest::READ)?;
+        poller.add(read.as_raw_fd(), Token::SIGNAL.raw(), Interest::READ)?;
         match publish(write.as_raw_fd()) {
             Ok(wake_slot) => {
                 self.pipe = Some(SignalPipe {
@@ -284,7 +285,7 @@ impl SignalState {
             return Ok(());
         };
         let (read, write) = new_pipe()?;
-        poller.add(read.as_raw_fd(), SIGNAL_TOKEN, Interest::READ)?;
+        poller.add(read.as_raw_fd(), Token::SIGNAL.raw(), Interest::READ)?;
         let wake_slot = old.wake_slot.take();
         if let Some(slot) = wake_slot {
             republish(slot, write.as_raw_fd());

@@ -587,9 +587,13 @@ fn config_impossible_features_unsupported() {
     assert_eq!(err.kind(), io::ErrorKind::Unsupported);
 }
 
+/// `method` names the backend; `ignore_env` keeps `EVENT_NO*` out of it (an
+/// environment that forbids the named backend makes `build` fail, as in
+/// libevent, which the next test checks).
 #[test]
 fn config_method_select_builds_select() {
     let p = PollerConfig::new()
+        .ignore_env(true)
         .method("select")
         .unwrap()
         .build()
@@ -597,6 +601,27 @@ fn config_method_select_builds_select() {
     assert_eq!(p.method(), Method::Select);
     assert_eq!(p.method().name(), "select");
     assert!(!p.features().contains(Features::EDGE_TRIGGERED));
-    let p = PollerConfig::new().method("POLL").unwrap().build().unwrap();
+    let p = PollerConfig::new()
+        .ignore_env(true)
+        .method("POLL")
+        .unwrap()
+        .build()
+        .unwrap();
     assert_eq!(p.method(), Method::Poll);
+}
+
+/// Under `EVENT_NOPOLL` (the select-only test run), naming poll without
+/// `ignore_env` is refused with a message naming the variable.
+#[test]
+fn config_method_forbidden_by_env_is_unsupported() {
+    if std::env::var_os("EVENT_NOPOLL").is_none() {
+        return; // only meaningful in that run
+    }
+    let err = PollerConfig::new()
+        .method("poll")
+        .unwrap()
+        .build()
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+    assert!(err.to_string().contains("EVENT_NOPOLL set"), "{err}");
 }

@@ -4,15 +4,15 @@
 //! Timeouts use `epoll_pwait2` (nanoseconds); on kernels without it, a
 //! timerfd armed to the deadline.
 
-use super::{check_fd_open, duration_to_timespec, Event, Interest, NOTIFY_TOKEN};
+use super::{check_fd_open, duration_to_timespec, Event, Interest};
 use crate::notify::NotifyFd;
+use crate::token::Token;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-const TIMER_TOKEN: u64 = u64::MAX - 1;
 const MAX_EVENTS: usize = 1024;
 
 /// Owns its descriptors (the epoll instance, the notify descriptor, the
@@ -50,7 +50,7 @@ impl Epoll {
         ep.ctl(
             libc::EPOLL_CTL_ADD,
             ep.notify.read_fd(),
-            NOTIFY_TOKEN,
+            Token::NOTIFY.raw(),
             (libc::EPOLLIN | libc::EPOLLET) as u32,
         )?;
         if !ep.probe_pwait2() {
@@ -67,7 +67,7 @@ impl Epoll {
             ep.ctl(
                 libc::EPOLL_CTL_ADD,
                 tfd,
-                TIMER_TOKEN,
+                Token::TIMER.raw(),
                 (libc::EPOLLIN | libc::EPOLLET) as u32,
             )?;
         }
@@ -221,11 +221,11 @@ impl Epoll {
             // SAFETY: the kernel initialised the first `n` entries.
             let ev = unsafe { slot.assume_init() };
             let token = ev.u64;
-            if token == NOTIFY_TOKEN {
+            if token == Token::NOTIFY.raw() {
                 self.notify.drain();
                 continue;
             }
-            if token == TIMER_TOKEN {
+            if token == Token::TIMER.raw() {
                 let mut buf = 0u64;
                 if let Some(tfd) = self.timerfd.as_ref().map(AsRawFd::as_raw_fd) {
                     // SAFETY: reads 8 bytes into a live u64 from our own timerfd.

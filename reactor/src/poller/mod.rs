@@ -8,16 +8,19 @@
 //! waiting thread, apply the change and wait again.
 
 mod epoll;
+mod level;
 mod poll;
 mod select;
 
+use level::Level;
+use poll::PollKernel;
+use select::SelectKernel;
+
+use crate::token::Token;
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::Duration;
-
-/// Token reserved for the poller's own notify descriptor; never reported.
-pub(crate) const NOTIFY_TOKEN: u64 = u64::MAX;
 
 /// Which directions a registration wants to hear about.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -228,7 +231,8 @@ pub fn supported_methods() -> &'static [Method] {
 ///
 /// ```
 /// use runtime_reactor::{Features, PollerConfig};
-/// let poller = PollerConfig::new().avoid_method("epoll").unwrap().build().unwrap();
+/// let config = PollerConfig::new().ignore_env(true); // no EVENT_NO* veto
+/// let poller = config.avoid_method("epoll").unwrap().build().unwrap();
 /// assert_eq!(poller.method().name(), "poll");
 /// // Nothing is both edge-triggered and usable with every descriptor kind.
 /// let err = PollerConfig::new()
@@ -322,10 +326,12 @@ impl PollerConfig {
     }
 }
 
-pub(crate) enum Backend {
+enum Backend {
     Epoll(epoll::Epoll),
-    Poll(poll::PollBackend),
-    Select(select::SelectBackend),
+    // Boxed: a select table keeps two `fd_set`s for reuse, and neither
+    // level-triggered backend is on a hot path worth the inline size.
+    Poll(Box<Level<PollKernel>>),
+    Select(Box<Level<SelectKernel>>),
 }
 
 /// A thread-safe readiness poller over one backend.
@@ -344,7 +350,7 @@ impl fmt::Debug for Poller {
 }
 
 fn check_token(token: u64) -> io::Result<()> {
-    if token == NOTIFY_TOKEN {
+    if token == Token::NOTIFY.raw() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "token u64::MAX is reserved",
@@ -375,8 +381,8 @@ impl Poller {
     pub fn with_method(method: Method) -> io::Result<Poller> {
         let backend = match method {
             Method::Epoll => Backend::Epoll(epoll::Epoll::new()?),
-            Method::Poll => Backend::Poll(poll::PollBackend::new()?),
-            Method::Select => Backend::Select(select::SelectBackend::new()?),
+            Method::Poll => Backend::Poll(Box::new(Level::new()?)),
+            Method::Select => Backend::Select(Box::new(Level::new()?)),
         };
         Ok(Poller { backend })
     }

@@ -2,35 +2,16 @@
 //! descriptors below `FD_SETSIZE` (1024); larger ones are refused at `add`
 //! with `InvalidInput` rather than overflowing an `fd_set`. There is no
 //! peer-close detection: a closed peer shows up as readable (EOF).
-//! Timeouts use `pselect` (nanoseconds).
-//!
-//! Like the poll backend, each wait copies the interest table under a mutex
-//! and blocks without it; an interest change from another thread interrupts
-//! the wait, which rebuilds its sets and waits again for the rest of its
-//! timeout.
+//! Timeouts use `pselect` (nanoseconds). The table and the wait loop are
+//! the level-triggered backends' common part
+//! ([`Level`](super::level::Level)); this is the `fd_set` side of it.
 
-use super::poll::{deadline, remaining, WakeState};
+use super::level::{Entry, Kernel};
 use super::{check_fd_open, duration_to_timespec, Event, Interest};
-use parking_lot::Mutex;
-use std::collections::HashMap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::time::Duration;
-
-#[derive(Clone, Copy)]
-struct Entry {
-    fd: RawFd,
-    token: u64,
-    interest: Interest,
-}
-
-struct Table {
-    entries: Vec<Entry>,
-    index: HashMap<RawFd, usize>,
-    /// A buffer lent to a waiter, kept to avoid allocating on every wait.
-    spare: Option<Vec<Entry>>,
-}
 
 fn check_setsize(fd: RawFd) -> io::Result<()> {
     if fd as usize >= libc::FD_SETSIZE {
@@ -45,13 +26,6 @@ fn check_setsize(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-fn not_found(fd: RawFd) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("descriptor {fd} is not registered"),
-    )
-}
-
 fn empty_set() -> libc::fd_set {
     let mut set = MaybeUninit::<libc::fd_set>::uninit();
     // SAFETY: FD_ZERO initialises every word of the set.
@@ -61,228 +35,137 @@ fn empty_set() -> libc::fd_set {
     }
 }
 
-pub(crate) struct SelectBackend {
-    table: Mutex<Table>,
-    wake: WakeState,
+/// select keeps nothing beside the table: the sets are built per wait.
+pub(super) struct SelectKernel;
+
+/// What one `pselect` gets: the sets, and the entries they were built
+/// from (every descriptor in them is below `FD_SETSIZE`, checked at add).
+pub(super) struct SelectSnapshot {
+    read: libc::fd_set,
+    write: libc::fd_set,
+    max_fd: RawFd,
+    entries: Vec<Entry>,
 }
 
-impl SelectBackend {
-    pub(crate) fn new() -> io::Result<SelectBackend> {
-        let wake = WakeState::new()?;
-        check_setsize(wake.read_fd())?;
-        let table = Table {
+impl Default for SelectSnapshot {
+    fn default() -> Self {
+        SelectSnapshot {
+            read: empty_set(),
+            write: empty_set(),
+            max_fd: -1,
             entries: Vec::new(),
-            index: HashMap::new(),
-            spare: None,
-        };
-        Ok(SelectBackend {
-            table: Mutex::new(table),
-            wake,
-        })
-    }
-
-    pub(crate) fn add(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
-        check_fd_open(fd)?;
-        check_setsize(fd)?;
-        let interrupt = {
-            let mut t = self.table.lock();
-            if t.index.contains_key(&fd) {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("descriptor {fd} is already registered"),
-                ));
-            }
-            let i = t.entries.len();
-            t.entries.push(Entry {
-                fd,
-                token,
-                interest,
-            });
-            t.index.insert(fd, i);
-            self.wake.changed()
-        };
-        if interrupt {
-            self.wake.interrupt()?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn modify(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
-        let interrupt = {
-            let mut t = self.table.lock();
-            let i = *t.index.get(&fd).ok_or_else(|| not_found(fd))?;
-            t.entries[i] = Entry {
-                fd,
-                token,
-                interest,
-            };
-            self.wake.changed()
-        };
-        if interrupt {
-            self.wake.interrupt()?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
-        let interrupt = {
-            let mut t = self.table.lock();
-            let i = t.index.remove(&fd).ok_or_else(|| not_found(fd))?;
-            t.entries.swap_remove(i);
-            if let Some(moved) = t.entries.get(i).map(|e| e.fd) {
-                t.index.insert(moved, i);
-            }
-            self.wake.changed()
-        };
-        if interrupt {
-            self.wake.interrupt()?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn notify(&self) -> io::Result<()> {
-        self.wake.notify()
-    }
-
-    pub(crate) fn wait(
-        &self,
-        events: &mut Vec<Event>,
-        timeout: Option<Duration>,
-    ) -> io::Result<()> {
-        let deadline = deadline(timeout);
-        let mut timeout = timeout;
-        let notify_fd = self.wake.read_fd();
-        loop {
-            let mut rset = empty_set();
-            let mut wset = empty_set();
-            let mut max_fd = notify_fd;
-            // SAFETY: notify_fd < FD_SETSIZE (checked in `new`); `rset` is initialised.
-            unsafe { libc::FD_SET(notify_fd, &mut rset) };
-            let (snapshot, generation) = {
-                let mut t = self.table.lock();
-                let mut snapshot = t.spare.take().unwrap_or_default();
-                let generation = self.wake.enter();
-                snapshot.clear();
-                for e in t.entries.iter().filter(|e| e.interest != Interest::NONE) {
-                    // SAFETY: every registered fd is < FD_SETSIZE (checked in
-                    // `add`); the sets are initialised.
-                    unsafe {
-                        if e.interest.read {
-                            libc::FD_SET(e.fd, &mut rset);
-                        }
-                        if e.interest.write {
-                            libc::FD_SET(e.fd, &mut wset);
-                        }
-                    }
-                    max_fd = max_fd.max(e.fd);
-                    snapshot.push(*e);
-                }
-                (snapshot, generation)
-            };
-            let mut ts = timeout.map(duration_to_timespec);
-            let tsp = ts
-                .as_mut()
-                .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
-            // SAFETY: the sets are live and initialised and cover descriptors
-            // below `max_fd + 1 <= FD_SETSIZE`; `tsp` is null or points to a
-            // live timespec; no except set, no signal mask.
-            let n = unsafe {
-                libc::pselect(
-                    max_fd + 1,
-                    &mut rset,
-                    &mut wset,
-                    std::ptr::null_mut(),
-                    tsp,
-                    std::ptr::null(),
-                )
-            };
-            self.wake.leave();
-            let result = if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n)
-            };
-            let mut user_notified = false;
-            if let Ok(n) = result {
-                if n > 0 {
-                    // SAFETY: the kernel filled `rset`; notify_fd < FD_SETSIZE.
-                    if unsafe { libc::FD_ISSET(notify_fd, &rset) } {
-                        user_notified = self.wake.consume();
-                    }
-                    for e in &snapshot {
-                        // SAFETY: e.fd < FD_SETSIZE; the sets are initialised.
-                        let (r, w) =
-                            unsafe { (libc::FD_ISSET(e.fd, &rset), libc::FD_ISSET(e.fd, &wset)) };
-                        if r || w {
-                            let mut ev = Event::new(e.token);
-                            ev.readable = r;
-                            ev.writable = w;
-                            events.push(ev);
-                        }
-                    }
-                }
-            }
-            let t = &mut *self.table.lock();
-            if !events.is_empty() && self.wake.is_stale(generation) {
-                // Drop events for descriptors deleted or re-registered meanwhile.
-                // Events were pushed in snapshot order, one per ready entry.
-                let mut ready = snapshot.iter().filter(|e| {
-                    // SAFETY: e.fd < FD_SETSIZE; the sets are initialised.
-                    unsafe { libc::FD_ISSET(e.fd, &rset) || libc::FD_ISSET(e.fd, &wset) }
-                });
-                events.retain(|_| {
-                    ready.next().is_some_and(|e| {
-                        t.index.get(&e.fd).is_some_and(|&i| {
-                            t.entries[i].token == e.token && t.entries[i].interest != Interest::NONE
-                        })
-                    })
-                });
-            }
-            t.spare.get_or_insert(snapshot);
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
-                    // A registered descriptor was closed without being deleted
-                    // (or one was closed and deleted while we slept). Report the
-                    // closed ones still registered as errors; otherwise re-wait.
-                    for e in t.entries.iter().filter(|e| e.interest != Interest::NONE) {
-                        if check_fd_open(e.fd).is_err() {
-                            let mut ev = Event::new(e.token);
-                            ev.readable = true;
-                            ev.writable = true;
-                            ev.error = true;
-                            events.push(ev);
-                        }
-                    }
-                    if !events.is_empty() {
-                        return Ok(());
-                    }
-                }
-                Err(e) => return Err(e),
-                Ok(0) => return Ok(()), // timed out
-                Ok(_) => {
-                    if user_notified || !events.is_empty() {
-                        return Ok(());
-                    }
-                }
-            }
-            // Woken only to pick up an interest change: wait again for the rest.
-            match remaining(deadline) {
-                None => return Ok(()),
-                Some(rest) => timeout = rest,
-            }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl SelectSnapshot {
+    fn is_set(&self, fd: RawFd) -> (bool, bool) {
+        // SAFETY: fd < FD_SETSIZE (every descriptor here was checked); the
+        // sets are initialised.
+        unsafe {
+            (
+                libc::FD_ISSET(fd, &self.read),
+                libc::FD_ISSET(fd, &self.write),
+            )
+        }
+    }
+}
 
-    fn assert_send_sync<T: Send + Sync>() {}
+impl Kernel for SelectKernel {
+    type Snapshot = SelectSnapshot;
 
-    #[test]
-    fn is_send_sync() {
-        assert_send_sync::<SelectBackend>();
+    fn new(notify: RawFd) -> io::Result<SelectKernel> {
+        check_setsize(notify)?;
+        Ok(SelectKernel)
+    }
+
+    fn check(fd: RawFd) -> io::Result<()> {
+        check_setsize(fd)
+    }
+
+    fn snapshot(&self, entries: &[Entry], notify: RawFd, snap: &mut SelectSnapshot) {
+        snap.read = empty_set();
+        snap.write = empty_set();
+        snap.max_fd = notify;
+        snap.entries.clear();
+        // SAFETY: notify < FD_SETSIZE (checked in `new`); the set is initialised.
+        unsafe { libc::FD_SET(notify, &mut snap.read) };
+        for e in entries.iter().filter(|e| e.interest != Interest::NONE) {
+            // SAFETY: every registered fd is < FD_SETSIZE (checked in `add`);
+            // the sets are initialised.
+            unsafe {
+                if e.interest.read {
+                    libc::FD_SET(e.fd, &mut snap.read);
+                }
+                if e.interest.write {
+                    libc::FD_SET(e.fd, &mut snap.write);
+                }
+            }
+            snap.max_fd = snap.max_fd.max(e.fd);
+            snap.entries.push(*e);
+        }
+    }
+
+    fn wait(snap: &mut SelectSnapshot, timeout: Option<Duration>) -> io::Result<usize> {
+        let mut ts = timeout.map(duration_to_timespec);
+        let tsp = ts
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |t| t as *mut libc::timespec);
+        // SAFETY: the sets are live and initialised and cover descriptors
+        // below `max_fd + 1 <= FD_SETSIZE`; `tsp` is null or points to a
+        // live timespec; no except set, no signal mask.
+        let n = unsafe {
+            libc::pselect(
+                snap.max_fd + 1,
+                &mut snap.read,
+                &mut snap.write,
+                std::ptr::null_mut(),
+                tsp,
+                std::ptr::null(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    fn collect(
+        snap: &SelectSnapshot,
+        notify: RawFd,
+        events: &mut Vec<Event>,
+        fds: &mut Vec<RawFd>,
+    ) -> bool {
+        for e in &snap.entries {
+            let (r, w) = snap.is_set(e.fd);
+            if r || w {
+                let mut ev = Event::new(e.token);
+                ev.readable = r;
+                ev.writable = w;
+                events.push(ev);
+                fds.push(e.fd);
+            }
+        }
+        snap.is_set(notify).0
+    }
+
+    /// `EBADF`: a registered descriptor was closed without being deleted
+    /// (or one was closed and deleted while the wait slept). The closed
+    /// ones still registered are reported as errors; with none, the wait
+    /// goes on.
+    fn recover(err: io::Error, entries: &[Entry], events: &mut Vec<Event>) -> io::Result<()> {
+        if err.raw_os_error() != Some(libc::EBADF) {
+            return Err(err);
+        }
+        for e in entries.iter().filter(|e| e.interest != Interest::NONE) {
+            if check_fd_open(e.fd).is_err() {
+                let mut ev = Event::new(e.token);
+                ev.readable = true;
+                ev.writable = true;
+                ev.error = true;
+                events.push(ev);
+            }
+        }
+        Ok(())
     }
 }
