@@ -11,9 +11,9 @@ use std::time::Duration;
 /// How a [`Resolver`](crate::Resolver) works. Defaults follow evdns and
 /// glibc: timeout 5 s, 2 attempts, ndots 1, 3 timeouts before a nameserver
 /// is marked down, 64 requests in flight, 0x20 on, EDNS0 with 1232 bytes,
-/// a 1024-entry cache; 4 UDP sockets per nameserver, each replaced after
-/// 64 queries or 10 s (see `udp_sockets`: a trade between the
-/// system calls a lookup costs and how long one source port is in use).
+/// a 1024-entry cache; 2 UDP sockets per nameserver, each replaced after
+/// 256 queries or 10 s (see `udp_sockets`: a trade between what a lookup
+/// costs and how long one source port is in use).
 ///
 /// ```
 /// use runtime_dns::ResolverConfig;
@@ -102,8 +102,8 @@ impl ResolverConfig {
             max_inflight: 64,
             randomize_case: true,
             bind_address: None,
-            udp_sockets: 4,
-            udp_socket_queries: 64,
+            udp_sockets: 2,
+            udp_socket_queries: 256,
             udp_socket_lifetime: Duration::from_secs(10),
             cache_size: 1024,
             hosts: Hosts::new(),

@@ -41,6 +41,7 @@ mod cache;
 mod config;
 mod connect;
 mod error;
+mod expect;
 mod hosts;
 mod id_hash;
 mod limit;

@@ -4,12 +4,13 @@ use crate::answer::{Answer, Entry};
 use crate::cache::{Cache, Negative};
 use crate::config::ResolverConfig;
 use crate::error::Error;
+use crate::expect::Expected;
 use crate::limit::{Limiter, Shutdown};
 use crate::random;
 use crate::reverse::reverse_name;
 use crate::socket_pool::{PoolConfig, SocketPool, Ticket};
-use crate::transport::{self, Expect};
-use crate::wire::{Message, Name, RData, Rcode, RecordType};
+use crate::transport;
+use crate::wire::{randomize_case_in_place, Message, Name, RData, Rcode, RecordType};
 use runtime_net::RecvBatch;
 use runtime_reactor::time::{sleep, timeout};
 use std::cell::{Cell, RefCell};
@@ -408,31 +409,24 @@ impl Resolver {
         for attempt in 0..cfg.attempts.max(1) as usize {
             let idx = self.pick_server(first + attempt);
             let server = &inner.servers[idx];
-            let qname = if cfg.randomize_case {
-                let mut bits = random::Bits::new();
-                name.randomize_case(|| bits.next_bit())
-            } else {
-                name.clone()
-            };
             let edns = cfg.edns0.then_some(cfg.udp_size);
-            // The id is patched in once the socket has given one.
-            let mut bytes = Message::query_bytes(0, &qname, qtype, edns);
-            let ticket = match Ticket::new(
-                &server.pool,
-                &inner.pool_config,
-                qname,
-                qtype,
-                cfg.randomize_case,
-            ) {
-                Ok(t) => t,
-                Err(e) => {
-                    last = e;
-                    continue;
-                }
-            };
-            bytes[..2].copy_from_slice(&ticket.id().to_be_bytes());
+            // The id is set by the socket's table; 0x20 is applied to the
+            // name in place.
+            let mut bytes = Message::query_bytes(0, name, qtype, edns);
+            if cfg.randomize_case {
+                let mut bits = random::Bits::new();
+                randomize_case_in_place(&mut bytes[12..12 + name.wire_len()], || bits.next_bit());
+            }
+            let ticket =
+                match Ticket::new(&server.pool, &inner.pool_config, bytes, cfg.randomize_case) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                };
             let udp = async {
-                ticket.send(&bytes).await?;
+                ticket.send().await?;
                 ticket
                     .reply(&inner.recv_batch, inner.pool_config.recv_size)
                     .await
@@ -455,15 +449,16 @@ impl Resolver {
             };
             self.server_answered(idx);
             let reply = if reply.header.tc {
-                let qname = ticket.question();
+                let query = ticket.query();
                 drop(ticket);
-                let expect = Expect {
-                    id: u16::from_be_bytes([bytes[0], bytes[1]]),
-                    name: &qname,
-                    qtype,
-                    exact_case: cfg.randomize_case,
+                let Some(expect) = Expected::new(&query, cfg.randomize_case) else {
+                    // Cannot happen: query_bytes writes one plain question.
+                    last = Error::Io(std::io::ErrorKind::InvalidData.into());
+                    continue;
                 };
-                let tcp = transport::tcp(server.addr, cfg.bind_address, &bytes, &expect);
+                // Boxed: the rare TCP path would otherwise double the size
+                // of every lookup's future (moved on each call).
+                let tcp = Box::pin(transport::tcp(server.addr, cfg.bind_address, &expect));
                 match timeout(cfg.timeout, tcp).await {
                     Ok(Ok(m)) => m,
                     Ok(Err(e @ Error::Malformed(_))) => return Err(e),
@@ -544,18 +539,12 @@ async fn probe(weak: Weak<Inner>, idx: usize, mut delay: Duration) {
             return;
         }
         s.probes.set(s.probes.get() + 1);
-        let answered = match Ticket::new(
-            &s.pool,
-            &inner.pool_config,
-            Name::root(),
-            RecordType::NS,
-            false,
-        ) {
+        let edns = inner.config.edns0.then_some(inner.config.udp_size);
+        let query = Message::query_bytes(0, &Name::root(), RecordType::NS, edns);
+        let answered = match Ticket::new(&s.pool, &inner.pool_config, query, false) {
             Ok(ticket) => {
-                let edns = inner.config.edns0.then_some(inner.config.udp_size);
-                let bytes = Message::query_bytes(ticket.id(), &Name::root(), RecordType::NS, edns);
                 let udp = async {
-                    ticket.send(&bytes).await?;
+                    ticket.send().await?;
                     ticket
                         .reply(&inner.recv_batch, inner.pool_config.recv_size)
                         .await

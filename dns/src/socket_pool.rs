@@ -11,12 +11,15 @@
 //! resolver's whole life (evdns's way) costs two, but leaves the source
 //! port fixed, so an attacker who learns it once (by an ICMP side channel,
 //! as in SAD DNS) has only the 16-bit id and the 0x20 bits left to guess.
-//! The pool sits between: [`ResolverConfig::udp_sockets`] sockets per
+//! The pool sits between: `ResolverConfig::udp_sockets` (2) sockets per
 //! nameserver, queries spread over them in turn, and each socket replaced
-//! by a new one on a new random port after
-//! [`ResolverConfig::udp_socket_queries`] queries or
-//! [`ResolverConfig::udp_socket_lifetime`], whichever comes first (a
-//! retired socket lives on until its last query ends). Setting
+//! by a new one on a new random port after `udp_socket_queries` (256)
+//! queries or `udp_socket_lifetime` (10 s), whichever comes first (a
+//! retired socket lives on until its last query ends), so a port an
+//! attacker may have learnt serves a few hundred queries at most. Opening,
+//! registering and closing a socket costs about as much as five lookups
+//! on it, so replacing one every 64 queries added about 8 % to a lookup's
+//! CPU time, every 256 about 2 % (BENCHMARKS.md). Setting
 //! `udp_socket_queries` to 1 gives a fresh socket per query.
 //!
 //! Each socket is `connect`ed to the nameserver, so the kernel drops any
@@ -36,8 +39,9 @@
 //! (timeout, cancellation), it passes the role to another waiting query.
 
 use crate::error::Error;
+use crate::expect::Expected;
 use crate::id_hash::IdMap;
-use crate::wire::{Message, Name, RecordType, CLASS_IN};
+use crate::wire::Message;
 use runtime_net::{RecvBatch, UdpSocket};
 use runtime_reactor::Reactor;
 use std::cell::{Cell, RefCell};
@@ -54,6 +58,11 @@ const BATCH: usize = 32;
 /// Batches a reader takes in one poll before yielding (a flood of
 /// datagrams cannot hold the thread; the query's timeout still bounds it).
 const MAX_BATCHES_PER_POLL: usize = 16;
+
+/// Queries in flight a fresh socket's table holds before it grows (a
+/// socket lives for a few hundred queries, so growing would be paid
+/// often).
+const PENDING_CAPACITY: usize = 32;
 
 /// How the pool makes and retires sockets.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +105,7 @@ impl SocketPool {
         self.next.set(i.wrapping_add(1));
         let usable = slots[i].as_ref().is_some_and(|s| {
             s.used.get() < cfg.max_queries.max(1)
-                && s.born.elapsed() < cfg.lifetime
+                && s.reactor.now().saturating_duration_since(s.born) < cfg.lifetime
                 && s.reactor.is_current()
         });
         if !usable {
@@ -121,26 +130,12 @@ struct Shared {
 
 /// A query waiting for its reply.
 struct Pending {
-    name: Name,
-    qtype: RecordType,
+    /// The query as sent (empty while a send has it).
+    query: Vec<u8>,
+    question_end: usize,
     exact_case: bool,
     waker: Option<Waker>,
     outcome: Option<Result<Message, Error>>,
-}
-
-impl Pending {
-    fn matches(&self, m: &Message) -> bool {
-        if !m.header.qr || m.questions.len() != 1 {
-            return false;
-        }
-        let q = &m.questions[0];
-        let same_name = if self.exact_case {
-            q.name.eq_case_sensitive(&self.name)
-        } else {
-            q.name == self.name
-        };
-        same_name && q.qtype == self.qtype && q.qclass == CLASS_IN
-    }
 }
 
 impl Shared {
@@ -153,10 +148,13 @@ impl Shared {
         let sock = UdpSocket::connected_to(server, local)?;
         Ok(Shared {
             sock,
+            born: reactor.now(),
             reactor,
-            born: Instant::now(),
             used: Cell::new(0),
-            pending: RefCell::new(IdMap::default()),
+            pending: RefCell::new(IdMap::with_capacity_and_hasher(
+                PENDING_CAPACITY,
+                Default::default(),
+            )),
             reader: Cell::new(None),
         })
     }
@@ -175,12 +173,13 @@ impl Shared {
             if p.outcome.is_some() {
                 return;
             }
-            match Message::parse(datagram) {
-                // From the nameserver's address and port with the query's
-                // id, yet unreadable: that is the query's answer.
-                Err(e) => p.outcome = Some(Err(Error::Malformed(e))),
-                Ok(m) if p.matches(&m) => p.outcome = Some(Ok(m)),
-                Ok(_) => return,
+            if p.query.len() < p.question_end {
+                return; // not sent yet: nothing can answer it
+            }
+            let expect = Expected::from_parts(&p.query, p.question_end, p.exact_case);
+            match expect.check(datagram) {
+                Some(verdict) => p.outcome = Some(verdict),
+                None => return,
             }
             p.waker.take()
         };
@@ -216,16 +215,19 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    /// Takes a socket from `pool` and a random id free on it, for the
-    /// question `name`/`qtype`; `exact_case` asks the reply to echo the
-    /// name's case (0x20).
+    /// Takes a socket from `pool` and a random id free on it for `query`
+    /// (a message with one uncompressed question, as
+    /// [`Message::query_bytes`] writes; its id is set here); `exact_case`
+    /// asks the reply to echo the name's case (0x20).
     pub(crate) fn new(
         pool: &SocketPool,
         cfg: &PoolConfig,
-        name: Name,
-        qtype: RecordType,
+        mut query: Vec<u8>,
         exact_case: bool,
     ) -> Result<Ticket, Error> {
+        let question_end = Expected::new(&query, exact_case)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a DNS query"))?
+            .question_end();
         let shared = pool.pick(cfg)?;
         let id = {
             let mut pending = shared.pending.borrow_mut();
@@ -233,11 +235,12 @@ impl Ticket {
             while pending.contains_key(&id) {
                 id = crate::random::u16();
             }
+            query[..2].copy_from_slice(&id.to_be_bytes());
             pending.insert(
                 id,
                 Pending {
-                    name,
-                    qtype,
+                    query,
+                    question_end,
                     exact_case,
                     waker: None,
                     outcome: None,
@@ -248,18 +251,23 @@ impl Ticket {
         Ok(Ticket { shared, id })
     }
 
-    /// The query id to send.
-    pub(crate) fn id(&self) -> u16 {
-        self.id
+    /// The query as sent (to ask again over TCP).
+    pub(crate) fn query(&self) -> Vec<u8> {
+        self.shared.pending.borrow()[&self.id].query.clone()
     }
 
-    /// The question, as sent (for asking again over TCP).
-    pub(crate) fn question(&self) -> Name {
-        self.shared.pending.borrow()[&self.id].name.clone()
+    /// Sends the query.
+    pub(crate) async fn send(&self) -> Result<(), Error> {
+        // The slot lends its bytes for the send (no copy); nothing can
+        // answer before they are sent, and they are back before any reply
+        // is read.
+        let query = std::mem::take(&mut self.slot().query);
+        let sent = self.send_bytes(&query).await;
+        self.slot().query = query;
+        sent
     }
 
-    /// Sends the query (its id must be [`id`](Self::id)).
-    pub(crate) async fn send(&self, query: &[u8]) -> Result<(), Error> {
+    async fn send_bytes(&self, query: &[u8]) -> Result<(), Error> {
         match self.shared.sock.send(query).await {
             Ok(_) => Ok(()),
             // An ICMP error left by an earlier datagram on this socket is
@@ -270,6 +278,12 @@ impl Ticket {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    fn slot(&self) -> std::cell::RefMut<'_, Pending> {
+        std::cell::RefMut::map(self.shared.pending.borrow_mut(), |p| {
+            p.get_mut(&self.id).expect("a ticket keeps its slot")
+        })
     }
 
     /// Waits for the reply (the caller bounds the wait). `batch` is the

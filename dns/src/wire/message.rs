@@ -282,6 +282,17 @@ impl Message {
 
     /// Reads a message. Trailing bytes after the last section are ignored.
     pub fn parse(msg: &[u8]) -> Result<Message, WireError> {
+        Message::parse_with(msg, true)
+    }
+
+    /// [`parse`](Self::parse) with the question section checked but not
+    /// kept (`questions` left empty): for a reply whose question the caller
+    /// has already compared byte for byte.
+    pub(crate) fn parse_skipping_questions(msg: &[u8]) -> Result<Message, WireError> {
+        Message::parse_with(msg, false)
+    }
+
+    fn parse_with(msg: &[u8], keep_questions: bool) -> Result<Message, WireError> {
         if msg.len() < HEADER_LEN {
             return Err(WireError::Truncated);
         }
@@ -292,10 +303,20 @@ impl Message {
         // count costs nothing before it is found out.
         let room = |min: usize, count: u16| (count as usize).min(msg.len() / min);
         let mut pos = HEADER_LEN;
-        let mut questions = Vec::with_capacity(room(MIN_QUESTION, counts[0]));
+        let mut questions = Vec::with_capacity(if keep_questions {
+            room(MIN_QUESTION, counts[0])
+        } else {
+            0
+        });
         for _ in 0..counts[0] {
             if pos >= msg.len() {
                 return Err(WireError::CountOverrun);
+            }
+            if !keep_questions {
+                let p = Name::skip(msg, pos)?;
+                msg.get(p..p + 4).ok_or(WireError::Truncated)?;
+                pos = p + 4;
+                continue;
             }
             let (name, p) = Name::read(msg, pos)?;
             let f = msg.get(p..p + 4).ok_or(WireError::Truncated)?;
@@ -310,7 +331,11 @@ impl Message {
         let mut edns = None;
         for (i, section) in sections.iter_mut().enumerate() {
             let count = counts[i + 1];
-            section.reserve(room(MIN_RECORD, count));
+            // The additional section often holds only the OPT record,
+            // which is lifted out: no room reserved for it up front.
+            if i < 2 {
+                section.reserve(room(MIN_RECORD, count));
+            }
             for _ in 0..count {
                 if pos >= msg.len() {
                     return Err(WireError::CountOverrun);

@@ -24,5 +24,6 @@ mod rdata;
 
 pub use error::WireError;
 pub use message::{Edns, Header, Message, Opcode, Question, Rcode, Record};
+pub(crate) use name::randomize_case_in_place;
 pub use name::{Compression, Labels, Name, MAX_LABEL, MAX_NAME};
 pub use rdata::{RData, RecordType, CLASS_IN};

@@ -187,22 +187,9 @@ impl Name {
 
     /// The same name with each letter's case flipped at random by `bits`
     /// (DNS 0x20: bit `i` of the stream decides letter `i`).
-    pub fn randomize_case(&self, mut next_bit: impl FnMut() -> bool) -> Name {
+    pub fn randomize_case(&self, next_bit: impl FnMut() -> bool) -> Name {
         let mut wire = self.wire.clone();
-        let mut pos = 0;
-        while wire[pos] != 0 {
-            let len = wire[pos] as usize;
-            for b in &mut wire[pos + 1..pos + 1 + len] {
-                if b.is_ascii_alphabetic() {
-                    *b = if next_bit() {
-                        b.to_ascii_uppercase()
-                    } else {
-                        b.to_ascii_lowercase()
-                    };
-                }
-            }
-            pos += 1 + len;
-        }
+        randomize_case_in_place(&mut wire, next_bit);
         Name { wire }
     }
 
@@ -214,58 +201,16 @@ impl Name {
     /// already followed is a [`WireError::PointerLoop`], one pointing
     /// forward a [`WireError::PointerForward`], one past the end a
     /// [`WireError::PointerOutOfBounds`].
-    pub fn read(msg: &[u8], mut pos: usize) -> Result<(Name, usize), WireError> {
+    pub fn read(msg: &[u8], pos: usize) -> Result<(Name, usize), WireError> {
         let mut wire = Vec::with_capacity(32);
-        let mut end = None;
-        let mut visited = [0usize; MAX_HOPS];
-        let mut hops = 0;
-        loop {
-            let Some(&len) = msg.get(pos) else {
-                return Err(WireError::Truncated);
-            };
-            match len & 0xC0 {
-                0x00 => {
-                    let len = len as usize;
-                    if len == 0 {
-                        wire.push(0);
-                        if wire.len() > MAX_NAME {
-                            return Err(WireError::NameTooLong);
-                        }
-                        return Ok((Name { wire }, end.unwrap_or(pos + 1)));
-                    }
-                    let label = msg
-                        .get(pos + 1..pos + 1 + len)
-                        .ok_or(WireError::Truncated)?;
-                    wire.push(len as u8);
-                    wire.extend_from_slice(label);
-                    if wire.len() + 1 > MAX_NAME {
-                        return Err(WireError::NameTooLong);
-                    }
-                    pos += 1 + len;
-                }
-                0xC0 => {
-                    let lo = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
-                    let target = (((len & 0x3F) as usize) << 8) | lo as usize;
-                    if target >= msg.len() {
-                        return Err(WireError::PointerOutOfBounds);
-                    }
-                    if target == pos || visited[..hops].contains(&target) {
-                        return Err(WireError::PointerLoop);
-                    }
-                    if target > pos {
-                        return Err(WireError::PointerForward);
-                    }
-                    if hops == MAX_HOPS {
-                        return Err(WireError::PointerLoop);
-                    }
-                    visited[hops] = pos;
-                    hops += 1;
-                    end.get_or_insert(pos + 2);
-                    pos = target;
-                }
-                _ => return Err(WireError::BadLabelType),
-            }
-        }
+        let end = walk(msg, pos, |bytes| wire.extend_from_slice(bytes))?;
+        Ok((Name { wire }, end))
+    }
+
+    /// Checks the name at `pos` as [`read`](Self::read) does, without
+    /// keeping it; returns where it ends.
+    pub(crate) fn skip(msg: &[u8], pos: usize) -> Result<usize, WireError> {
+        walk(msg, pos, |_| {})
     }
 
     /// Appends the name uncompressed.
@@ -320,6 +265,85 @@ impl Compression {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(suffix);
         self.entries.push((start, self.arena.len() as u32, offset));
+    }
+}
+
+/// Flips each letter of the uncompressed name `wire` (length-prefixed
+/// labels ending with the root) to upper or lower case by `next_bit`.
+pub(crate) fn randomize_case_in_place(wire: &mut [u8], mut next_bit: impl FnMut() -> bool) {
+    let mut pos = 0;
+    while pos < wire.len() && wire[pos] != 0 {
+        let end = (pos + 1 + wire[pos] as usize).min(wire.len());
+        for b in &mut wire[pos + 1..end] {
+            if b.is_ascii_alphabetic() {
+                *b = if next_bit() {
+                    b.to_ascii_uppercase()
+                } else {
+                    b.to_ascii_lowercase()
+                };
+            }
+        }
+        pos = end;
+    }
+}
+
+/// Follows the name at `pos` through its compression pointers, handing
+/// each length-prefixed label (and finally the root's zero byte) to `out`,
+/// with every check: labels inside the message, pointers backwards only,
+/// never twice through one pointer, at most [`MAX_NAME`] bytes in all.
+/// Returns where the name ends at `pos` (after its first pointer, if any).
+fn walk(msg: &[u8], mut pos: usize, mut out: impl FnMut(&[u8])) -> Result<usize, WireError> {
+    let mut len_so_far = 0;
+    let mut end = None;
+    // Positions of the pointers followed (a message is at most 64 KiB).
+    let mut visited = [0u16; MAX_HOPS];
+    let mut hops = 0;
+    loop {
+        let Some(&len) = msg.get(pos) else {
+            return Err(WireError::Truncated);
+        };
+        match len & 0xC0 {
+            0x00 => {
+                let len = len as usize;
+                if len == 0 {
+                    if len_so_far + 1 > MAX_NAME {
+                        return Err(WireError::NameTooLong);
+                    }
+                    out(&[0]);
+                    return Ok(end.unwrap_or(pos + 1));
+                }
+                let label = msg.get(pos..pos + 1 + len).ok_or(WireError::Truncated)?;
+                len_so_far += 1 + len;
+                if len_so_far + 1 > MAX_NAME {
+                    return Err(WireError::NameTooLong);
+                }
+                out(label);
+                pos += 1 + len;
+            }
+            0xC0 => {
+                let lo = *msg.get(pos + 1).ok_or(WireError::Truncated)?;
+                let target = (((len & 0x3F) as usize) << 8) | lo as usize;
+                if target >= msg.len() {
+                    return Err(WireError::PointerOutOfBounds);
+                }
+                if target == pos || visited[..hops].iter().any(|&v| v as usize == target) {
+                    return Err(WireError::PointerLoop);
+                }
+                if target > pos {
+                    return Err(WireError::PointerForward);
+                }
+                if hops == MAX_HOPS {
+                    return Err(WireError::PointerLoop);
+                }
+                // Targets fit 14 bits, so a position past 0xFFFF (only in
+                // an oversized slice) can never equal one: saturate.
+                visited[hops] = pos.min(0xFFFF) as u16;
+                hops += 1;
+                end.get_or_insert(pos + 2);
+                pos = target;
+            }
+            _ => return Err(WireError::BadLabelType),
+        }
     }
 }
 

@@ -21,6 +21,10 @@ struct Args {
     n: usize,
     c: usize,
     cache_hits: usize,
+    /// Runtime only: UDP sockets per nameserver and queries per socket
+    /// (0: the resolver's defaults).
+    sockets: usize,
+    socket_queries: u32,
 }
 
 fn parse() -> Args {
@@ -31,11 +35,13 @@ fn parse() -> Args {
         n: 100_000,
         c: 100,
         cache_hits: 0,
+        sockets: 0,
+        socket_queries: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
         if f == "--help" || f == "-h" {
-            println!("usage: dns_resolve [--impl runtime|hickory] [--server ADDR:PORT] [--name NAME] [-n N] [-c C] [--cache-hits M]");
+            println!("usage: dns_resolve [--impl runtime|hickory] [--server ADDR:PORT] [--name NAME] [-n N] [-c C] [--cache-hits M] [--sockets S] [--socket-queries Q]");
             std::process::exit(0);
         }
         let v = it.next().expect("flag needs a value");
@@ -46,6 +52,8 @@ fn parse() -> Args {
             "-n" => a.n = v.parse().unwrap(),
             "-c" => a.c = v.parse().unwrap(),
             "--cache-hits" => a.cache_hits = v.parse().unwrap(),
+            "--sockets" => a.sockets = v.parse().unwrap(),
+            "--socket-queries" => a.socket_queries = v.parse().unwrap(),
             _ => panic!("unknown flag {f}"),
         }
     }
@@ -67,6 +75,12 @@ fn run_runtime(a: &Args) {
     runtime::block_on(async {
         let mut cfg = ResolverConfig::new().with_nameserver(a.server);
         cfg.max_inflight = a.c.max(1);
+        if a.sockets > 0 {
+            cfg.udp_sockets = a.sockets;
+        }
+        if a.socket_queries > 0 {
+            cfg.udp_socket_queries = a.socket_queries;
+        }
         if a.cache_hits == 0 {
             cfg.cache_size = 0;
         }
