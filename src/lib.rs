@@ -11,6 +11,7 @@
 //! | [`net`] | TCP, UDP and Unix sockets as `futures-io` streams; listeners with an accept loop |
 //! | [`dns`] | DNS: wire codec, resolver (resolv.conf, hosts, search, failover, cache), server ports |
 //! | [`http`] | HTTP/1.1 server and client (evhttp), `http` crate types |
+//! | [`rpc`] | RPC (evrpc): the evtag wire format, messages declared with `message!` |
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
@@ -72,6 +73,11 @@ pub mod io {
 /// pipelining, streamed bodies, limits and smuggling defences.
 pub mod http {
     pub use runtime_http::*;
+}
+
+/// RPC (libevent's evrpc): the evtag wire format and message definitions.
+pub mod rpc {
+    pub use runtime_rpc::*;
 }
 
 /// libevent's callback API: `EventBase`, `Event` (`EV_READ | EV_PERSIST`),
