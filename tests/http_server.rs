@@ -293,6 +293,31 @@ fn timeouts_cut_slow_clients() {
 }
 
 #[test]
+fn keep_alive_wait_is_not_cut_by_the_body_read_timeout() {
+    // The body-read timeout is for request bodies: a kept-alive connection
+    // waiting for its next request follows the keep-alive timeout, also
+    // after a request that had a body.
+    let addr = start(|| {
+        Server::new().fallback(echo).timeouts(Timeouts {
+            header_read: Some(Duration::from_secs(5)),
+            body_read: Some(Duration::from_millis(200)),
+            keep_alive: Some(Duration::from_secs(5)),
+            write: Some(Duration::from_secs(5)),
+        })
+    });
+    let mut s = connect(addr);
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).1, b"GET /a 0");
+    s.write_all(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+        .unwrap();
+    assert_eq!(read_response(&mut s).1, b"POST /b 2");
+    // Three body-read timeouts later the connection still serves.
+    std::thread::sleep(Duration::from_millis(600));
+    s.write_all(b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).1, b"GET /c 0");
+}
+
+#[test]
 fn write_timeout_cuts_a_client_that_does_not_read() {
     let addr = start(|| {
         Server::new()
@@ -383,10 +408,36 @@ fn handler_panic_is_500_and_server_lives() {
     let addr = start(|| {
         Server::new()
             .route("/panic", |_req| async { panic!("handler bug") })
+            .route("/later", |_req| async {
+                // Waits first (so it goes on in a task of its own), then
+                // panics.
+                runtime::time::sleep(Duration::from_millis(20)).await;
+                panic!("handler bug after a wait")
+            })
+            .route("/wait", |_req| async {
+                runtime::time::sleep(Duration::from_millis(20)).await;
+                Response::new(Body::from("waited"))
+            })
             .fallback(echo)
     });
-    let (text, closed) = send_and_read_all(addr, b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert!(text.starts_with("HTTP/1.1 500") && closed, "{text}");
+    for path in ["/panic", "/later"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let (text, closed) = send_and_read_all(addr, req.as_bytes());
+        assert!(text.starts_with("HTTP/1.1 500") && closed, "{path}: {text}");
+    }
+    // A handler that waits answers on a kept-alive connection, in order
+    // with the next request.
+    let mut s = connect(addr);
+    s.write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (text, closed) = read_to_close(&mut s);
+    assert!(closed, "{text}");
+    let waited = text.find("\r\n\r\nwaited").expect("first answer");
+    let next = text.find("GET /next 0").expect("second answer");
+    assert!(
+        waited < next && text.matches("HTTP/1.1 200 OK").count() == 2,
+        "{text}"
+    );
     let mut s = connect(addr);
     s.write_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut s).1, b"GET /ok 0");

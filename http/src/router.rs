@@ -30,7 +30,8 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 /// }
 /// ```
 pub trait Handler: 'static {
-    /// Starts answering `req`; the future runs as its own task.
+    /// Starts answering `req`. The future is polled in the connection's
+    /// task first; if it has to wait, it goes on as a task of its own.
     fn call(&self, req: Request<Body>) -> HandlerFuture;
 }
 
@@ -121,6 +122,11 @@ impl Router {
 
     fn matches_host(&self, pattern: &str, host: &str) -> bool {
         wildcard_match(pattern, host) || self.aliases.iter().any(|a| wildcard_match(a, host))
+    }
+
+    /// Whether hosts are told apart (the `Host` header is looked at).
+    pub(crate) fn has_virtual_hosts(&self) -> bool {
+        !self.vhosts.is_empty()
     }
 
     /// The handler for a request to `host` (the `Host` header, port

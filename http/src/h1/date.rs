@@ -1,29 +1,34 @@
 //! The `Date` header value (IMF-fixdate), formatted once per second per
-//! thread.
+//! thread; whether the second has changed is read from the reactor's
+//! cached clock, so a response costs no clock read of its own.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 struct Cached {
-    secs: u64,
+    /// When the text goes stale (the next second starts).
+    until: Option<Instant>,
     text: [u8; 29],
 }
 
 thread_local! {
-    static CACHE: RefCell<Cached> = const { RefCell::new(Cached { secs: u64::MAX, text: [0; 29] }) };
+    static CACHE: RefCell<Cached> = const { RefCell::new(Cached { until: None, text: [0; 29] }) };
 }
 
 /// Calls `f` with the current date as an IMF-fixdate
 /// (`Sun, 06 Nov 1994 08:49:37 GMT`).
 pub(crate) fn with_date<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let t = runtime_reactor::time::now();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.secs != secs {
-            c.text = format_date(secs);
-            c.secs = secs;
+        if c.until.is_none_or(|until| t >= until) {
+            let wall = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            c.text = format_date(wall.as_secs());
+            let left =
+                Duration::from_secs(1) - Duration::from_nanos(u64::from(wall.subsec_nanos()));
+            c.until = Some(t + left);
         }
         f(&c.text)
     })

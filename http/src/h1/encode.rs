@@ -31,16 +31,29 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&tmp[i..]);
 }
 
-fn push_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+/// Appends the header fields except the framing ones; returns whether a
+/// `Date` was among them and whether `Connection` asked to close.
+fn push_headers(out: &mut Vec<u8>, headers: &HeaderMap) -> (bool, bool) {
+    let mut date = false;
+    let mut close = false;
     for (name, value) in headers {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
             continue;
         }
+        if name == CONNECTION {
+            close |= value
+                .as_bytes()
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+            continue;
+        }
+        date |= name == DATE;
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    (date, close)
 }
 
 fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
@@ -58,7 +71,8 @@ fn push_framing(out: &mut Vec<u8>, framing: OutFraming) {
 /// Writes a response head: status line (with `reason`, or the status's
 /// standard phrase), the headers (without `Content-Length`,
 /// `Transfer-Encoding`, `Connection`, which come from `framing` and
-/// `keep_alive`), `Date` unless given.
+/// `keep_alive`), `Date` unless given. Returns whether the connection
+/// stays open: `keep_alive`, unless the headers hold `Connection: close`.
 pub(crate) fn response_head(
     out: &mut Vec<u8>,
     status: StatusCode,
@@ -67,26 +81,32 @@ pub(crate) fn response_head(
     framing: OutFraming,
     keep_alive: bool,
     peer_version: Version,
-) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    let reason = reason.or(status.canonical_reason()).unwrap_or("Unknown");
-    out.extend_from_slice(reason.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    push_headers(out, headers);
-    if !headers.contains_key(DATE) {
+) -> bool {
+    if status == StatusCode::OK && reason.is_none() {
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    } else {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(status.as_str().as_bytes());
+        out.push(b' ');
+        let reason = reason.or(status.canonical_reason()).unwrap_or("Unknown");
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let (has_date, close) = push_headers(out, headers);
+    if !has_date {
         out.extend_from_slice(b"date: ");
         with_date(|d| out.extend_from_slice(d));
         out.extend_from_slice(b"\r\n");
     }
     push_framing(out, framing);
+    let keep_alive = keep_alive && !close;
     if !keep_alive {
         out.extend_from_slice(b"connection: close\r\n");
     } else if peer_version == Version::HTTP_10 {
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
+    keep_alive
 }
 
 /// Writes a request head (client side). `uri` is sent in origin form
@@ -114,6 +134,8 @@ pub(crate) fn request_head(
         out.extend_from_slice(host.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+    // The request's own `Connection` header is dropped like the other
+    // framing fields: `keep_alive` decides.
     push_headers(out, headers);
     push_framing(out, framing);
     if !keep_alive {

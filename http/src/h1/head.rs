@@ -11,8 +11,9 @@
 //! refused with 400 too. Chunked framing always wants CRLF.
 
 use crate::error::Error;
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+use std::mem::MaybeUninit;
 
 /// How a message's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,30 @@ fn has_bare_lf(head: &[u8]) -> bool {
         .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'))
 }
 
+/// Where the bytes of parsed request heads live: each head is copied once
+/// into a shared buffer, and the request target and header values are
+/// slices of it (no allocation per value). The buffer is reclaimed when
+/// the requests made from it are gone, so a keep-alive connection parses
+/// head after head without allocating for them.
+#[derive(Default)]
+pub(crate) struct HeadArena {
+    buf: BytesMut,
+}
+
+/// Smallest arena allocation.
+const ARENA_MIN: usize = 2048;
+
+impl HeadArena {
+    /// `head` copied into the arena.
+    fn share(&mut self, head: &[u8]) -> Bytes {
+        if self.buf.capacity() < head.len() {
+            self.buf.reserve(head.len().max(ARENA_MIN));
+        }
+        self.buf.extend_from_slice(head);
+        self.buf.split().freeze()
+    }
+}
+
 /// Parses a request head from the front of `buf`: `Ok(None)` when more
 /// bytes are needed, else the head and its length in bytes. Every error
 /// carries the status to answer with; after one the connection must close.
@@ -118,23 +143,34 @@ pub fn parse_request(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(RequestHead, usize)>, Error> {
+    parse_request_in(buf, limits, &mut HeadArena::default())
+}
+
+/// [`parse_request`] keeping the head's bytes in `arena`.
+pub(crate) fn parse_request_in(
+    buf: &[u8],
+    limits: &HeadLimits,
+    arena: &mut HeadArena,
+) -> Result<Option<(RequestHead, usize)>, Error> {
     // The request line alone may not exceed the URI limit (plus room for
     // method and version): 414 rather than 431.
-    let line_room = limits.max_uri_len + 32;
-    match memchr(b'\n', &buf[..buf.len().min(line_room + 1)]) {
+    let line_room = limits.max_uri_len.saturating_add(32);
+    match memchr(b'\n', &buf[..buf.len().min(line_room.saturating_add(1))]) {
         None if buf.len() > line_room => return Err(uri_too_long()),
         _ => {}
     }
-    let mut stack = [httparse::EMPTY_HEADER; 128];
+    // Uninitialised slots: httparse writes those it fills.
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut heap;
-    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= stack.len() {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= stack.len() {
         &mut stack[..limits.max_headers]
     } else {
-        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        heap = Vec::with_capacity(limits.max_headers);
+        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap[..]
     };
-    let mut req = httparse::Request::new(headers);
-    let len = match req.parse(buf) {
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_head_size {
@@ -156,26 +192,24 @@ pub fn parse_request(
     }
     let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
         .map_err(|_| Error::bad("invalid method"))?;
-    let uri: Uri = path
-        .parse()
-        .map_err(|_| Error::bad("invalid request target"))?;
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let headers = to_header_map(req.headers)?;
-    let framing = request_framing(&headers, version)?;
-    match headers.get_all(HOST).iter().count() {
+    let raw: &[httparse::Header<'_>] = req.headers;
+    // The framing and connection rules read the fields as parsed, before
+    // any map is built.
+    let fields = Fields::scan(raw);
+    let framing = request_framing(&fields, raw, version)?;
+    match fields.count(raw, Field::Host) {
         0 if version == Version::HTTP_11 => return Err(Error::bad("missing Host header")),
         0 | 1 => {}
         _ => return Err(Error::bad("more than one Host header")),
     }
-    let keep_alive = keep_alive(&headers, version);
-    let expect_continue = match headers.get(EXPECT) {
+    let keep_alive = fields.keep_alive(raw, version);
+    let expect_continue = match fields.values(raw, Field::Expect).next() {
         None => false,
-        Some(v) if v.as_bytes().eq_ignore_ascii_case(b"100-continue") => {
-            version == Version::HTTP_11
-        }
+        Some(v) if v.eq_ignore_ascii_case(b"100-continue") => version == Version::HTTP_11,
         Some(_) => {
             return Err(Error::Protocol(
                 StatusCode::EXPECTATION_FAILED,
@@ -183,6 +217,30 @@ pub fn parse_request(
             ))
         }
     };
+    // One copy of the head; the target and the values are slices of it.
+    let shared = arena.share(&buf[..len]);
+    let slice_of = |part: &[u8]| -> Bytes {
+        let off = (part.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        if part.is_empty() || off > len || len - off < part.len() {
+            Bytes::copy_from_slice(part)
+        } else {
+            shared.slice(off..off + part.len())
+        }
+    };
+    let uri = if path == "/" {
+        Uri::from_static("/")
+    } else {
+        Uri::from_maybe_shared(slice_of(path.as_bytes()))
+            .map_err(|_| Error::bad("invalid request target"))?
+    };
+    let mut headers = HeaderMap::with_capacity(raw.len());
+    for h in raw {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Error::bad("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(slice_of(h.value))
+            .map_err(|_| Error::bad("invalid header value"))?;
+        headers.append(name, value);
+    }
     Ok(Some((
         RequestHead {
             method,
@@ -197,42 +255,97 @@ pub fn parse_request(
     )))
 }
 
-fn to_header_map(parsed: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
-    let mut headers = HeaderMap::with_capacity(parsed.len());
-    for h in parsed {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Error::bad("invalid header name"))?;
-        let value =
-            HeaderValue::from_bytes(h.value).map_err(|_| Error::bad("invalid header value"))?;
-        headers.append(name, value);
-    }
-    Ok(headers)
+/// The fields the framing and connection rules look at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    TransferEncoding,
+    ContentLength,
+    Host,
+    Connection,
+    Expect,
 }
 
-/// Whether the `Connection` header lists `token`.
-pub(crate) fn connection_has(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(CONNECTION).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+impl Field {
+    fn of(name: &str) -> Option<Field> {
+        let (field, text) = match name.len() {
+            4 => (Field::Host, "host"),
+            6 => (Field::Expect, "expect"),
+            10 => (Field::Connection, "connection"),
+            14 => (Field::ContentLength, "content-length"),
+            17 => (Field::TransferEncoding, "transfer-encoding"),
+            _ => return None,
+        };
+        name.eq_ignore_ascii_case(text).then_some(field)
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
 }
 
-/// Keep-alive by the version's default and the `Connection` header.
-pub(crate) fn keep_alive(headers: &HeaderMap, version: Version) -> bool {
-    if version == Version::HTTP_11 {
-        !connection_has(headers, "close")
-    } else {
-        connection_has(headers, "keep-alive") && !connection_has(headers, "close")
+/// Which of the [`Field`]s a head has: one pass over the parsed fields, so
+/// those absent cost nothing more.
+struct Fields {
+    present: u8,
+}
+
+impl Fields {
+    fn scan(raw: &[httparse::Header<'_>]) -> Fields {
+        let mut present = 0;
+        for h in raw {
+            if let Some(f) = Field::of(h.name) {
+                present |= f.bit();
+            }
+        }
+        Fields { present }
     }
+
+    fn has(&self, f: Field) -> bool {
+        self.present & f.bit() != 0
+    }
+
+    /// The values of field `f`, in order.
+    fn values<'a>(
+        &self,
+        raw: &'a [httparse::Header<'a>],
+        f: Field,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let any = self.has(f);
+        raw.iter()
+            .take(if any { raw.len() } else { 0 })
+            .filter(move |h| Field::of(h.name) == Some(f))
+            .map(|h| h.value)
+    }
+
+    fn count(&self, raw: &[httparse::Header<'_>], f: Field) -> usize {
+        self.values(raw, f).count()
+    }
+
+    fn keep_alive(&self, raw: &[httparse::Header<'_>], version: Version) -> bool {
+        let has = |token: &[u8]| {
+            self.values(raw, Field::Connection)
+                .any(|v| list_has(v, token))
+        };
+        if version == Version::HTTP_11 {
+            !has(b"close")
+        } else {
+            has(b"keep-alive") && !has(b"close")
+        }
+    }
+}
+
+/// Whether the comma-separated list `v` holds `token` (any case).
+fn list_has(v: &[u8], token: &[u8]) -> bool {
+    v.split(|&b| b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// The `Content-Length`, if any: every value (repeated fields, comma lists)
 /// must be the same run of 1 to 19 digits.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
+fn content_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Result<Option<u64>, Error> {
     let mut found: Option<u64> = None;
-    for v in headers.get_all(CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|&b| b == b',') {
+    for v in values {
+        for part in v.split(|&b| b == b',') {
             let part = part.trim_ascii();
             if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
                 return Err(Error::bad("malformed Content-Length"));
@@ -251,13 +364,16 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Error> {
 
 /// Whether the `Transfer-Encoding` fields end in `chunked` (checked: no
 /// coding repeated, `chunked` only last; any other coding is 501).
-fn transfer_chunked(headers: &HeaderMap, is_request: bool) -> Result<Option<bool>, Error> {
+fn transfer_chunked<'a>(
+    values: impl Iterator<Item = &'a [u8]>,
+    is_request: bool,
+) -> Result<Option<bool>, Error> {
     let mut codings = 0;
     let mut chunked_at = None;
     let mut any = false;
-    for v in headers.get_all(TRANSFER_ENCODING) {
+    for v in values {
         any = true;
-        for part in v.as_bytes().split(|&b| b == b',') {
+        for part in v.split(|&b| b == b',') {
             let part = part.trim_ascii();
             if part.is_empty() {
                 return Err(Error::bad("empty transfer coding"));
@@ -300,9 +416,13 @@ fn transfer_chunked(headers: &HeaderMap, is_request: bool) -> Result<Option<bool
     }
 }
 
-fn request_framing(headers: &HeaderMap, version: Version) -> Result<Framing, Error> {
-    let te = transfer_chunked(headers, true)?;
-    let cl = content_length(headers)?;
+fn request_framing(
+    fields: &Fields,
+    raw: &[httparse::Header<'_>],
+    version: Version,
+) -> Result<Framing, Error> {
+    let te = transfer_chunked(fields.values(raw, Field::TransferEncoding), true)?;
+    let cl = content_length(fields.values(raw, Field::ContentLength))?;
     match (te, cl) {
         (Some(_), Some(_)) => Err(Error::bad("both Content-Length and Transfer-Encoding")),
         (Some(_), None) if version == Version::HTTP_10 => {
@@ -312,6 +432,19 @@ fn request_framing(headers: &HeaderMap, version: Version) -> Result<Framing, Err
         (None, Some(0)) | (None, None) => Ok(Framing::Empty),
         (None, Some(n)) => Ok(Framing::Length(n)),
     }
+}
+
+/// The parsed fields as a map (values copied).
+fn to_header_map(parsed: &[httparse::Header<'_>]) -> Result<HeaderMap, Error> {
+    let mut headers = HeaderMap::with_capacity(parsed.len());
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| Error::bad("invalid header name"))?;
+        let value =
+            HeaderValue::from_bytes(h.value).map_err(|_| Error::bad("invalid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
 }
 
 /// A parsed response head (client side).
@@ -336,16 +469,19 @@ pub fn parse_response(
     method: &Method,
     limits: &HeadLimits,
 ) -> Result<Option<(ResponseHead, usize)>, Error> {
-    let mut stack = [httparse::EMPTY_HEADER; 128];
+    let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut heap;
-    let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= stack.len() {
+    let slots: &mut [MaybeUninit<httparse::Header<'_>>] = if limits.max_headers <= stack.len() {
         &mut stack[..limits.max_headers]
     } else {
-        heap = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        heap = Vec::with_capacity(limits.max_headers);
+        heap.resize_with(limits.max_headers, MaybeUninit::uninit);
         &mut heap[..]
     };
-    let mut res = httparse::Response::new(headers);
-    let len = match res.parse(buf) {
+    let mut res = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut res, buf, slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_head_size {
@@ -364,14 +500,16 @@ pub fn parse_response(
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
     };
-    let headers = to_header_map(res.headers)?;
+    let raw: &[httparse::Header<'_>] = res.headers;
+    let fields = Fields::scan(raw);
+    let headers = to_header_map(raw)?;
     let no_body = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
         || *method == Method::HEAD;
-    let te = transfer_chunked(&headers, false)?;
-    let cl = content_length(&headers)?;
-    let mut keep_alive = keep_alive(&headers, version);
+    let te = transfer_chunked(fields.values(raw, Field::TransferEncoding), false)?;
+    let cl = content_length(fields.values(raw, Field::ContentLength))?;
+    let mut keep_alive = fields.keep_alive(raw, version);
     let framing = if no_body {
         Framing::Empty
     } else {

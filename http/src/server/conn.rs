@@ -11,16 +11,19 @@ use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::error::Error;
 use crate::h1::chunked::chunk_header;
 use crate::h1::encode::{response_head, OutFraming};
+use crate::h1::head::{parse_request_in, HeadArena};
 use crate::h1::io::ConnIo;
-use crate::h1::{parse_request, Framing, RequestHead};
-use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, HOST};
+use crate::h1::{Framing, RequestHead};
+use crate::router::HandlerFuture;
+use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Response, StatusCode, Version};
 use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
-use runtime_reactor::time::Sleep;
+use runtime_reactor::time::{now, Sleep};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -28,6 +31,9 @@ use std::time::{Duration, Instant};
 /// Output size beyond which a response is flushed at once even when more
 /// pipelined requests wait.
 const FLUSH_AT: usize = 64 * 1024;
+/// Response bodies up to this size are copied next to their head (one
+/// piece of output, one `writev` slice); larger ones are referenced.
+const INLINE_BODY: usize = 16 * 1024;
 /// Bytes of request body left unread by a handler that are read and
 /// dropped to keep the connection; beyond, it is closed.
 const MAX_DISCARD: u64 = 256 * 1024;
@@ -55,7 +61,7 @@ impl Deadline {
             if sleep.poll_sleep(cx).is_pending() {
                 return false;
             }
-            if Instant::now() >= target {
+            if now() >= target {
                 return true;
             }
             sleep.reset(target);
@@ -81,12 +87,13 @@ pub(super) async fn serve<S>(
     let source: Rc<RefCell<dyn BodySource>> = conn.clone();
     let mut deadline = Deadline::default();
     let mut head_buf = Vec::with_capacity(256);
+    let mut arena = HeadArena::default();
     let mut first = true;
     loop {
         if server.state.closing.get() && conn.borrow().io.input().is_empty() {
             break;
         }
-        let head = match read_head(&conn, &server, &flags, &mut deadline, first).await {
+        let head = match read_head(&conn, &server, &flags, &mut deadline, &mut arena, first).await {
             Ok(Some(h)) => h,
             Ok(None) => {
                 let _ = flush(&conn).await;
@@ -122,10 +129,13 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
     server: &Server,
     flags: &ConnFlags,
     deadline: &mut Deadline,
+    arena: &mut HeadArena,
     first: bool,
 ) -> Result<Option<RequestHead>, Error> {
     let cfg = &server.config;
-    let waiting_since = Instant::now();
+    // The reactor's cached clock: read once per loop iteration, not per
+    // request.
+    let waiting_since = now();
     let mut started: Option<Instant> = None;
     loop {
         {
@@ -133,13 +143,13 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
             let input = c.io.input_mut();
             if !input.is_empty() {
                 flags.idle.set(false);
-                started.get_or_insert_with(Instant::now);
+                started.get_or_insert_with(now);
                 let first_len = input.peek(usize::MAX).next().map_or(0, <[u8]>::len);
                 if first_len < input.len() {
                     input.pullup(input.len())?;
                 }
                 let buf = input.peek(usize::MAX).next().unwrap_or(&[]);
-                if let Some((head, len)) = parse_request(buf, &cfg.head_limits)? {
+                if let Some((head, len)) = parse_request_in(buf, &cfg.head_limits, arena)? {
                     input.drain(len)?;
                     return Ok(Some(head));
                 }
@@ -212,7 +222,7 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
     {
         return;
     }
-    let until = Instant::now() + LINGER;
+    let until = now() + LINGER;
     let mut deadline = Deadline::default();
     let mut total = 0usize;
     loop {
@@ -277,7 +287,11 @@ where
             cfg.limits.max_head_size,
         );
         c.continue_pending = head.expect_continue && has_body;
-        c.io.set_timeouts(cfg.timeouts.body_read, cfg.timeouts.write);
+        if has_body {
+            // Counts while the body is read, not while the next request
+            // is awaited (see `end_body`).
+            c.io.set_timeouts(cfg.timeouts.body_read, cfg.timeouts.write);
+        }
         gen
     };
     let body = if has_body {
@@ -294,21 +308,22 @@ where
     if let Some(peer) = peer {
         req.extensions_mut().insert(RemoteAddr(peer));
     }
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
-    let handler = cfg.router.find(host.as_deref(), req.uri().path()).cloned();
+    let handler = {
+        // The host only matters to virtual hosts.
+        let host = if cfg.router.has_virtual_hosts() {
+            req.uri()
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()))
+        } else {
+            None
+        };
+        cfg.router.find(host, req.uri().path()).cloned()
+    };
     let mut resp = match handler {
-        Some(h) => match runtime_executor::spawn(h.call(req)).await {
-            Ok(r) => r,
-            Err(_) => {
+        Some(h) => match run_handler(|| h.call(req)).await {
+            Some(r) => r,
+            None => {
                 // The handler panicked: 500, and the connection closes
                 // (its body may be half read).
                 keep_alive = false;
@@ -324,7 +339,7 @@ where
     let body_error = conn.borrow_mut().error.take();
     if let Some(e) = body_error {
         if matches!(e, Error::Io(_) | Error::ConnectionClosed) {
-            conn.borrow_mut().retire();
+            end_body(conn, server, has_body);
             return Ok(false);
         }
         resp = status_response(e.status());
@@ -341,13 +356,6 @@ where
     if server.state.closing.get() {
         keep_alive = false;
     }
-    if resp
-        .headers()
-        .get(CONNECTION)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
-    {
-        keep_alive = false;
-    }
     let keep_alive = write_response(conn, resp, &method, version, keep_alive, head_buf).await?;
     // The rest of a body the handler did not read, if small.
     let mut keep = keep_alive;
@@ -357,7 +365,7 @@ where
         flush(conn).await?;
         keep = discard_body(conn).await;
     }
-    conn.borrow_mut().retire();
+    end_body(conn, server, has_body);
     if !keep {
         if !keep_alive {
             flush(conn).await?;
@@ -365,6 +373,31 @@ where
         linger(conn).await;
     }
     Ok(keep)
+}
+
+/// Runs a handler: its future is polled in the connection's task first, and
+/// a handler that answers at once is done without a task of its own; one
+/// that has to wait goes on in its own task, which the connection awaits.
+/// `None` if the handler panicked.
+async fn run_handler(call: impl FnOnce() -> HandlerFuture) -> Option<Response<Body>> {
+    let mut fut = catch_unwind(AssertUnwindSafe(call)).ok()?;
+    let first =
+        poll_fn(|cx| Poll::Ready(catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))))).await;
+    match first {
+        Ok(Poll::Ready(resp)) => Some(resp),
+        Ok(Poll::Pending) => runtime_executor::spawn(fut).await.ok(),
+        Err(_) => None,
+    }
+}
+
+/// Ends the exchange's body: later reads through it get nothing, and the
+/// body-read timeout stops counting.
+fn end_body<S>(conn: &Shared<S>, server: &Server, had_body: bool) {
+    let mut c = conn.borrow_mut();
+    c.retire();
+    if had_body {
+        c.io.set_timeouts(None, server.config.timeouts.write);
+    }
 }
 
 /// Reads and drops the rest of the request body, up to [`MAX_DISCARD`].
@@ -430,7 +463,8 @@ where
         .extensions
         .get::<ReasonPhrase>()
         .map(ReasonPhrase::as_str);
-    response_head(
+    // `Connection: close` from the handler ends the connection too.
+    let keep_alive = response_head(
         head_buf,
         status,
         reason,
@@ -439,35 +473,39 @@ where
         keep_alive,
         version,
     );
+    let mut kind = if head_only || bodiless {
+        Kind::Empty
+    } else {
+        std::mem::replace(&mut body.kind, Kind::Empty)
+    };
+    if let Kind::Bytes(b) = &kind {
+        if b.len() <= INLINE_BODY {
+            // Head and a small body leave as one piece of the output.
+            head_buf.extend_from_slice(b.as_bytes());
+            kind = Kind::Empty;
+        }
+    }
     let streamed = {
         let mut c = conn.borrow_mut();
         let out = c.io.output_mut();
         out.add(head_buf)?;
-        if head_only || bodiless {
-            None
-        } else {
-            match std::mem::replace(&mut body.kind, Kind::Empty) {
-                Kind::Empty => None,
-                Kind::Bytes(b) => {
-                    if b.len() <= 16 * 1024 {
-                        out.add(b.as_bytes())?;
-                    } else {
-                        out.add_reference(b)?;
-                    }
-                    None
-                }
-                Kind::File { seg, pos } => {
-                    out.add_file_segment(&seg, pos, None)?;
-                    None
-                }
-                Kind::Buffer(mut b) => {
-                    out.add_buffer(&mut b)?;
-                    None
-                }
-                other => {
-                    body.kind = other;
-                    Some(body)
-                }
+        match kind {
+            Kind::Empty => None,
+            Kind::Bytes(b) => {
+                out.add_reference(b)?;
+                None
+            }
+            Kind::File { seg, pos } => {
+                out.add_file_segment(&seg, pos, None)?;
+                None
+            }
+            Kind::Buffer(mut b) => {
+                out.add_buffer(&mut b)?;
+                None
+            }
+            other => {
+                body.kind = other;
+                Some(body)
             }
         }
     };
