@@ -6,6 +6,10 @@
 //! * [`message!`]: message structs with tagged fields, generating
 //!   [`Message`] (`marshal`, `unmarshal`, `complete`) with the semantics of
 //!   libevent's `event_rpcgen.py` output.
+//! * [`RpcServerExt::rpc`]: serves `async fn(Req) -> Result<Reply,
+//!   RpcError>` as `POST /.rpc.<Name>` on a `runtime_http::Server`.
+//! * [`Pool`]: the client, a pool of keep-alive connections with a
+//!   timeout and a queue; failures map to `EVRPC_STATUS_*` ([`Status`]).
 //!
 //! | evrpc / evtag | here |
 //! |---|---|
@@ -13,14 +17,24 @@
 //! | `evtag_unmarshal_*`, `evtag_peek`, `evtag_consume` | [`tag::Reader`] |
 //! | `.rpc` `struct Name { ... }` | [`message!`] |
 //! | `Name_marshal`, `Name_unmarshal`, `Name_complete`, `Name_clear` | [`Message`] |
+//! | `evrpc_init`, `EVRPC_REGISTER` | [`RpcServerExt::rpc`] |
+//! | `evrpc_pool_new`, `evrpc_pool_add_connection`, `evrpc_pool_set_timeout` | [`Pool::new`], [`Pool::set_timeout`] |
+//! | `EVRPC_MAKE_REQUEST` | [`Pool::call`] |
+//! | `EVRPC_STATUS_*` | [`Status`], [`RpcError::status`] |
 
 #![warn(missing_docs)]
 
 mod error;
 mod field;
 mod message;
+mod pool;
+mod server;
+mod status;
 pub mod tag;
 
 pub use error::DecodeError;
 pub use field::{Field, Options, Timeval};
 pub use message::Message;
+pub use pool::Pool;
+pub use server::{rpc_path, RpcHandler, RpcServerExt, URI_PREFIX};
+pub use status::{RpcError, Status};
