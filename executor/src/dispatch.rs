@@ -88,9 +88,10 @@ impl Default for MaxDispatch {
 pub(crate) struct RunQueues {
     queues: Vec<VecDeque<TaskRef>>,
     len: usize,
-    /// While an iteration runs: its priority and how many of the tasks at
-    /// the front of that queue it still has to poll.
-    current: Option<(usize, usize)>,
+    /// While an iteration runs: its priority, and how many of the tasks
+    /// at the front of that queue it still has to poll (0 otherwise).
+    cur_prio: usize,
+    cur_left: usize,
 }
 
 impl RunQueues {
@@ -98,13 +99,15 @@ impl RunQueues {
         RunQueues {
             queues: (0..priorities).map(|_| VecDeque::new()).collect(),
             len: 0,
-            current: None,
+            cur_prio: 0,
+            cur_left: 0,
         }
     }
 
     /// Queues a woken task at the back of its priority's queue (a
     /// priority out of range, which `set_priority` never stores, goes to
     /// the least urgent queue).
+    #[inline]
     pub(crate) fn push(&mut self, priority: usize, task: TaskRef) {
         let last = self.queues.len() - 1;
         self.queues[priority.min(last)].push_back(task);
@@ -128,13 +131,13 @@ impl RunQueues {
     }
 
     /// The next task the running iteration polls, if it has any left.
+    #[inline]
     fn pop_current(&mut self) -> Option<TaskRef> {
-        let (prio, left) = self.current?;
-        if left == 0 {
+        if self.cur_left == 0 {
             return None;
         }
-        let t = self.queues[prio].pop_front()?;
-        self.current = Some((prio, left - 1));
+        let t = self.queues[self.cur_prio].pop_front()?;
+        self.cur_left -= 1;
         self.len -= 1;
         Some(t)
     }
@@ -156,10 +159,8 @@ impl RunQueues {
             if p == target {
                 return true;
             }
-            if let Some((cur, left)) = self.current {
-                if cur == p && i < left {
-                    self.current = Some((cur, left - 1));
-                }
+            if p == self.cur_prio && i < self.cur_left {
+                self.cur_left -= 1;
             }
             if let Some(t) = self.queues[p].remove(i) {
                 self.queues[target].push_back(t);
@@ -196,13 +197,11 @@ pub(crate) fn run_iteration(
     limits: &MaxDispatch,
     mut interrupt: impl FnMut() -> bool,
 ) -> Iteration {
-    let (prio, ready, total) = {
-        let q = queues.borrow();
-        match q.most_urgent() {
-            None => return Iteration::default(),
-            Some(p) => (p, q.queues[p].len(), q.len),
-        }
+    let mut q = queues.borrow_mut();
+    let Some(prio) = q.most_urgent() else {
+        return Iteration::default();
     };
+    let (ready, total) = (q.queues[prio].len(), q.len);
     let limited = prio >= limits.min_priority;
     let max = if limited {
         limits.callbacks
@@ -213,7 +212,9 @@ pub(crate) fn run_iteration(
         (true, Some(d)) => Some((Instant::now(), d)),
         _ => None,
     };
-    queues.borrow_mut().current = Some((prio, ready.min(max)));
+    q.cur_prio = prio;
+    q.cur_left = ready.min(max);
+    drop(q);
     let mut it = Iteration::default();
     loop {
         // The borrow ends before the poll: the task may wake others, or
@@ -226,13 +227,12 @@ pub(crate) fn run_iteration(
         if deadline.is_some_and(|(t0, d)| t0.elapsed() >= d) {
             break;
         }
-        let left = queues.borrow().current.map_or(0, |(_, n)| n);
-        if left > 0 && interrupt() {
+        if queues.borrow().cur_left > 0 && interrupt() {
             it.interrupted = true;
             break;
         }
     }
-    queues.borrow_mut().current = None;
+    queues.borrow_mut().cur_left = 0;
     // Tasks moved out of the iteration's queue by `requeue` are still
     // ready: they count as held back like the others left over.
     it.held_back = total.saturating_sub(it.ran);
