@@ -573,6 +573,44 @@ fn max_dispatch_interval_polls_between_callbacks() {
     assert_eq!(dispatch_order(spared, false, true)[..2], ["a", "b"]);
 }
 
+/// A callback that activates an event more urgent than its own ends the
+/// iteration, as libevent's `event_active` does (it sets
+/// `event_continue`): the urgent one runs before the rest of the less
+/// urgent ones (libevent 2.1.12: a u b, `peers/libevent/dispatch_order.c`).
+/// Activated from outside the loop, it simply runs first.
+#[test]
+fn activating_a_more_urgent_event_from_a_callback_ends_the_iteration() {
+    let _w = watchdog(10);
+    let base = EventConfig::new().priorities(2).build().unwrap();
+    let (order, o) = log_of::<&'static str>();
+    let log = |name: &'static str| {
+        let o = o.clone();
+        move |_: RawFd, _: EventFlags| o.borrow_mut().push(name)
+    };
+    let u = Event::new(&base, -1, EventFlags::empty(), log("u")).unwrap();
+    u.set_priority(0).unwrap();
+    let (a_log, u2) = (log("a"), u.clone());
+    let a = Event::new(&base, -1, EventFlags::empty(), move |fd, what| {
+        a_log(fd, what);
+        u2.active(EV_TIMEOUT).unwrap();
+    })
+    .unwrap();
+    let b = Event::new(&base, -1, EventFlags::empty(), log("b")).unwrap();
+    a.set_priority(1).unwrap();
+    b.set_priority(1).unwrap();
+    a.active(EV_TIMEOUT).unwrap();
+    b.active(EV_TIMEOUT).unwrap();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    assert_eq!(*order.borrow(), ["a", "u", "b"]);
+    // A less urgent (or equally urgent) activation does not end it.
+    order.borrow_mut().clear();
+    u.set_priority(1).unwrap();
+    a.active(EV_TIMEOUT).unwrap();
+    b.active(EV_TIMEOUT).unwrap();
+    assert_eq!(base.dispatch().unwrap(), LoopExit::NoEvents);
+    assert_eq!(*order.borrow(), ["a", "b", "u"]);
+}
+
 #[test]
 fn callback_deletes_its_own_persistent_event() {
     let _w = watchdog(10);

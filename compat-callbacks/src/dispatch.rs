@@ -5,8 +5,9 @@
 //! listener is a task at its own priority, and the base configures the
 //! executor ([`EventConfig`](crate::EventConfig)). The base only keeps
 //! what is its own: the count of callbacks run (for `EVLOOP_ONCE` and
-//! `EVLOOP_NONBLOCK`), `loopbreak`/`loopcontinue`, which end an iteration
-//! after the running callback, and a panic to resume in `dispatch`.
+//! `EVLOOP_NONBLOCK`); `loopbreak`, `loopcontinue` and the activation of an
+//! event more urgent than the running iteration, which end the iteration
+//! after the running callback; and a panic to resume in `dispatch`.
 
 use crate::base::{base_state, BaseInner};
 use std::any::Any;
@@ -24,6 +25,21 @@ impl BaseInner {
     /// and leaves the rest to its next poll.
     pub(crate) fn ends_iteration(&self) -> bool {
         self.status.has(base_state::GOT_BREAK) || self.status.has(base_state::GOT_CONTINUE)
+    }
+
+    /// An event of `priority` was made active: if that is more urgent than
+    /// the iteration running (a callback activated it), the iteration ends
+    /// after the running callback, so the loop polls and runs it before the
+    /// rest of the less urgent ones, as libevent's `event_active` sets
+    /// `event_continue` then.
+    pub(crate) fn more_urgent_activated(&self, priority: usize) {
+        if !self.status.has(base_state::IN_LOOP) {
+            return;
+        }
+        let running = self.rt.borrow().running_priority();
+        if running.is_some_and(|r| priority < r) {
+            self.status.set(base_state::GOT_CONTINUE, true);
+        }
     }
 
     pub(crate) fn store_panic(&self, p: Box<dyn Any + Send + 'static>) {

@@ -365,6 +365,7 @@ impl EventInner {
         let base = self.base()?;
         self.set_active(&base, res);
         self.sync_membership(&base);
+        base.more_urgent_activated(self.priority.get());
         self.ensure_task(&base)
     }
 

@@ -90,7 +90,7 @@ pub(crate) struct RunQueues {
     len: usize,
     /// While an iteration runs: its priority, and how many of the tasks
     /// at the front of that queue it still has to poll (0 otherwise).
-    cur_prio: usize,
+    running: Option<usize>,
     cur_left: usize,
 }
 
@@ -99,7 +99,7 @@ impl RunQueues {
         RunQueues {
             queues: (0..priorities).map(|_| VecDeque::new()).collect(),
             len: 0,
-            cur_prio: 0,
+            running: None,
             cur_left: 0,
         }
     }
@@ -112,6 +112,11 @@ impl RunQueues {
         let last = self.queues.len() - 1;
         self.queues[priority.min(last)].push_back(task);
         self.len += 1;
+    }
+
+    /// The priority of the iteration that is running, if one is.
+    pub(crate) fn running(&self) -> Option<usize> {
+        self.running
     }
 
     /// Number of queued tasks over all priorities.
@@ -133,10 +138,11 @@ impl RunQueues {
     /// The next task the running iteration polls, if it has any left.
     #[inline]
     fn pop_current(&mut self) -> Option<TaskRef> {
+        let prio = self.running?;
         if self.cur_left == 0 {
             return None;
         }
-        let t = self.queues[self.cur_prio].pop_front()?;
+        let t = self.queues[prio].pop_front()?;
         self.cur_left -= 1;
         self.len -= 1;
         Some(t)
@@ -159,7 +165,7 @@ impl RunQueues {
             if p == target {
                 return true;
             }
-            if p == self.cur_prio && i < self.cur_left {
+            if self.running == Some(p) && i < self.cur_left {
                 self.cur_left -= 1;
             }
             if let Some(t) = self.queues[p].remove(i) {
@@ -212,7 +218,7 @@ pub(crate) fn run_iteration(
         (true, Some(d)) => Some((Instant::now(), d)),
         _ => None,
     };
-    q.cur_prio = prio;
+    q.running = Some(prio);
     q.cur_left = ready.min(max);
     drop(q);
     let mut it = Iteration::default();
@@ -232,7 +238,11 @@ pub(crate) fn run_iteration(
             break;
         }
     }
-    queues.borrow_mut().cur_left = 0;
+    {
+        let mut q = queues.borrow_mut();
+        q.running = None;
+        q.cur_left = 0;
+    }
     // Tasks moved out of the iteration's queue by `requeue` are still
     // ready: they count as held back like the others left over.
     it.held_back = total.saturating_sub(it.ran);

@@ -386,6 +386,28 @@ impl Runtime {
         self.core.queued()
     }
 
+    /// The priority of the loop iteration that is running, while one is
+    /// (asked from a task it polls): libevent's running priority, which
+    /// makes `event_active` of a more urgent event end the iteration.
+    /// `None` outside iterations (the main future of `block_on` is polled
+    /// outside them).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use std::cell::Cell;
+    /// let rt = Rc::new(runtime_executor::Builder::new().priorities(3).unwrap().build().unwrap());
+    /// let seen = Rc::new(Cell::new(None));
+    /// let (w, s) = (Rc::downgrade(&rt), seen.clone());
+    /// rt.spawn_with_priority(2, async move { s.set(w.upgrade().unwrap().running_priority()) })
+    ///     .unwrap();
+    /// assert_eq!(rt.running_priority(), None);
+    /// rt.run_once(false);
+    /// assert_eq!(seen.get(), Some(2));
+    /// ```
+    pub fn running_priority(&self) -> Option<usize> {
+        self.core.queues.borrow().running()
+    }
+
     /// Number of tasks that were ready when the last [`run_once`]
     /// iteration started and that it did not poll: tasks of a less urgent
     /// priority than the one it ran, or left over by the

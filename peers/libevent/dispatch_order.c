@@ -14,6 +14,7 @@
  *   plain: a b c r
  *   continue: a r b c
  *   max_dispatch 1: a r b c
+ *   urgent: a u b
  *
  * c, activated during the iteration, goes behind b in the active queue;
  * r becomes active only when the loop polls, which it does at once after
@@ -22,6 +23,10 @@
  * last two lines; on the first it gives a b r c, because its executor runs
  * a task woken during an iteration in the next one, after a poll, where
  * libevent's loop keeps running the priority's queue until it is empty.
+ *
+ * "urgent": a and b (priority 1) are active, and a's callback activates u
+ * (priority 0): event_active of an event more urgent than the running
+ * priority ends the iteration (event_continue), so u runs before b.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -30,7 +35,7 @@
 #include <unistd.h>
 
 static struct event_base *base;
-static struct event *c_ev;
+static struct event *c_ev, *u_ev;
 static int mode, sv[2];
 
 static void cb(evutil_socket_t fd, short what, void *arg) {
@@ -42,7 +47,9 @@ static void cb(evutil_socket_t fd, short what, void *arg) {
         if (read(fd, &ch, 1) != 1)
             perror("read");
     }
-    if (strcmp(name, "a") == 0) {
+    if (strcmp(name, "a") == 0 && u_ev) {
+        event_active(u_ev, EV_TIMEOUT, 0);
+    } else if (strcmp(name, "a") == 0) {
         event_active(c_ev, EV_TIMEOUT, 0);
         if (write(sv[0], "x", 1) != 1)
             perror("write");
@@ -86,5 +93,23 @@ int main(void) {
         close(sv[0]);
         close(sv[1]);
     }
+
+    base = event_base_new();
+    event_base_priority_init(base, 2);
+    struct event *a = event_new(base, -1, 0, cb, "a");
+    struct event *b = event_new(base, -1, 0, cb, "b");
+    u_ev = event_new(base, -1, 0, cb, "u");
+    event_priority_set(a, 1);
+    event_priority_set(b, 1);
+    event_priority_set(u_ev, 0);
+    event_active(a, EV_TIMEOUT, 0);
+    event_active(b, EV_TIMEOUT, 0);
+    printf("urgent:");
+    event_base_dispatch(base);
+    printf("\n");
+    event_free(a);
+    event_free(b);
+    event_free(u_ev);
+    event_base_free(base);
     return 0;
 }
