@@ -6,9 +6,10 @@
 mod http_support;
 
 include!("../rpc/tests/support/regress.rs");
+include!("../rpc/tests/support/c.rs");
 
 use http_support::*;
-use runtime::http::Server;
+use runtime::http::{Limits, Server};
 use runtime::rpc::{Message, Pool, RpcError, RpcServerExt, Status};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,6 +44,11 @@ async fn message(req: Msg) -> Result<Kill, RpcError> {
 fn rpc_server(in_progress: Arc<AtomicUsize>, most: Arc<AtomicUsize>) -> std::net::SocketAddr {
     start(move || {
         Server::new()
+            // libevent's evrpc clients send HTTP/1.1 requests without Host.
+            .limits(Limits {
+                require_host: false,
+                ..Limits::default()
+            })
             .rpc("Message", message)
             .rpc("Incomplete", |_: Msg| async {
                 Ok::<_, RpcError>(Kill {
@@ -302,4 +308,81 @@ fn a_cancelled_waiter_leaves_the_queue() {
         assert!(ok.complete());
         assert_eq!(pool.busy(), 0);
     });
+}
+
+/// Runs tests/c/evrpc_peer.c (libevent's evrpc API) with `args`, killed
+/// after 20 s at the latest.
+fn c_peer(bin: &std::path::Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_libevent_evrpc_client_calls_our_server() {
+    let Some(bin) = build_c("evrpc_peer") else {
+        return;
+    };
+    let addr = plain_server();
+    let port = addr.port().to_string();
+    let child = c_peer(&bin, &["client", &port]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // Message answered (EVRPC_STATUS_ERR_NONE), decoded by libevent; the
+    // missing RPC is a bad payload for it (404, not a kill).
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "Message status=0 weapon=dagger action=wave at evrpc_peer how_often=5\n\
+         Nothing status=2\n"
+    );
+}
+
+#[test]
+fn our_pool_calls_a_libevent_evrpc_server() {
+    let Some(bin) = build_c("evrpc_peer") else {
+        return;
+    };
+    let mut child = c_peer(&bin, &["server"]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        runtime::block_on(async move {
+            let pool = Pool::new(addr, 2);
+            pool.set_timeout(Some(Duration::from_secs(10)));
+            let mut req = request_msg();
+            req.run.push(Run {
+                how: Some("fast".into()),
+                fixed_bytes: Some([1; 24]),
+                ..Run::default()
+            });
+            let reply: Kill = pool.call("Message", &req).await.unwrap();
+            assert_eq!(reply.weapon.as_deref(), Some("club"));
+            assert_eq!(reply.action.as_deref(), Some("wave at niels"));
+            // The C side saw one run and the attack.
+            assert_eq!(reply.how_often, [1, 1]);
+            // libevent answers an incomplete reply, an undecodable request
+            // and a missing RPC as we do.
+            let e = pool.call::<_, Kill>("Incomplete", &req).await.unwrap_err();
+            assert!(matches!(e, RpcError::HttpStatus(s) if s == 503), "{e:?}");
+            let e = pool
+                .call::<_, Kill>("Message", &Msg::default())
+                .await
+                .unwrap_err();
+            assert!(matches!(e, RpcError::HttpStatus(s) if s == 503), "{e:?}");
+            let e = pool.call::<_, Kill>("Nothing", &req).await.unwrap_err();
+            assert_eq!(e.status(), Status::BadPayload);
+        })
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }

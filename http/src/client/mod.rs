@@ -346,6 +346,7 @@ impl Client {
             max_headers: self.inner.config.max_headers,
             max_uri_len: usize::MAX / 4,
             strict: false,
+            require_host: false,
         };
         // The response head (1xx answers skipped).
         let mut got_any = false;

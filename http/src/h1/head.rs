@@ -39,6 +39,10 @@ pub struct HeadLimits {
     pub max_uri_len: usize,
     /// Refuse bare LF line ends (400).
     pub strict: bool,
+    /// Refuse an HTTP/1.1 request without `Host` (400), as RFC 9112
+    /// requires. libevent's clients (evhttp, evrpc) send none; turn this
+    /// off to serve them.
+    pub require_host: bool,
 }
 
 impl Default for HeadLimits {
@@ -48,6 +52,7 @@ impl Default for HeadLimits {
             max_headers: 64,
             max_uri_len: 8 * 1024,
             strict: false,
+            require_host: true,
         }
     }
 }
@@ -202,7 +207,9 @@ pub(crate) fn parse_request_in(
     let fields = Fields::scan(raw);
     let framing = request_framing(&fields, raw, version)?;
     match fields.count(raw, Field::Host) {
-        0 if version == Version::HTTP_11 => return Err(Error::bad("missing Host header")),
+        0 if version == Version::HTTP_11 && limits.require_host => {
+            return Err(Error::bad("missing Host header"))
+        }
         0 | 1 => {}
         _ => return Err(Error::bad("more than one Host header")),
     }
@@ -622,6 +629,7 @@ mod tests {
             max_headers: 3,
             max_head_size: 300,
             strict: false,
+            require_host: true,
         };
         let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(200));
         assert_eq!(

@@ -47,6 +47,10 @@ pub struct Limits {
     /// Refuse bare LF line ends in heads (400); see
     /// [`h1`](crate::h1::head) for the choice made otherwise.
     pub strict: bool,
+    /// Refuse an HTTP/1.1 request without `Host` (400). Default on; libevent's
+    /// evhttp and evrpc clients send no `Host`, so a server for them turns
+    /// it off (the `rpc-server` example does).
+    pub require_host: bool,
 }
 
 impl Default for Limits {
@@ -67,6 +71,7 @@ impl Default for Limits {
                 Method::PATCH,
             ],
             strict: false,
+            require_host: true,
         }
     }
 }
@@ -78,6 +83,7 @@ impl Limits {
             max_headers: self.max_headers,
             max_uri_len: self.max_uri_len,
             strict: self.strict,
+            require_host: self.require_host,
         }
     }
 }

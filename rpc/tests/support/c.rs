@@ -20,7 +20,13 @@ pub fn build_c(name: &'static str) -> Option<PathBuf> {
 }
 
 fn compile_c(name: &str) -> Option<PathBuf> {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/c/{name}.c"));
+    // From runtime-rpc's tests or from the workspace root's.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let src = [format!("tests/c/{name}.c"), format!("rpc/tests/c/{name}.c")]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.exists())
+        .expect("C source");
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let result = Command::new("cc")
         .args(["-O2", "-Wall", "-o"])
