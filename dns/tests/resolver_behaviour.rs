@@ -568,3 +568,31 @@ fn servfail_and_refused_try_the_next_server() {
         ));
     });
 }
+
+#[test]
+fn rotate_spreads_requests_over_the_nameservers() {
+    let (one, two) = (a_server(60), a_server(60));
+    run(LIMIT, async {
+        let mut c = config(&[one.addr, two.addr], 2000);
+        c.cache_size = 0;
+        let r = Resolver::new(c.clone());
+        for i in 0..4 {
+            r.resolve_ipv4(&format!("r{i}.test")).await.unwrap();
+        }
+        assert_eq!(
+            (one.count(), two.count()),
+            (4, 0),
+            "in order without rotate"
+        );
+        c.rotate = true;
+        let r = Resolver::new(c);
+        for i in 0..6 {
+            r.resolve_ipv4(&format!("s{i}.test")).await.unwrap();
+        }
+        assert_eq!(
+            (one.count(), two.count()),
+            (7, 3),
+            "round-robin with rotate"
+        );
+    });
+}

@@ -278,3 +278,35 @@ fn a_bind_address_that_cannot_be_bound_is_an_error_not_a_hang() {
     });
     assert_eq!(server.count(), 0);
 }
+
+#[test]
+fn ipv6_nameserver() {
+    let Ok(sock) = std::net::UdpSocket::bind("[::1]:0") else {
+        eprintln!("skipping: no IPv6 loopback");
+        return;
+    };
+    let from = Arc::new(Mutex::new(Vec::new()));
+    let f2 = from.clone();
+    let server = FakeServer::start_on(sock, move |req| {
+        f2.lock().unwrap().push(req.from);
+        if let Some(q) = &req.msg {
+            req.reply(&answer(
+                q,
+                Rcode::NOERROR,
+                60,
+                vec![RData::A(Ipv4Addr::new(10, 0, 0, 6))],
+            ));
+        }
+    });
+    run(LIMIT, async {
+        let r = Resolver::new(config(server.addr));
+        let a = r.resolve_ipv4("six.test").await.unwrap();
+        assert_eq!(a.entries[0].value, Ipv4Addr::new(10, 0, 0, 6));
+    });
+    let from = from.lock().unwrap().clone();
+    assert!(
+        from.iter()
+            .all(|a| a.ip() == IpAddr::from(std::net::Ipv6Addr::LOCALHOST)),
+        "{from:?}"
+    );
+}
