@@ -611,3 +611,54 @@ async fn udp_connected_to_hears_only_its_peer_and_reports_refusals() {
     })
     .await;
 }
+
+#[runtime::test]
+async fn udp_send_batch_sends_each_buffer_as_one_datagram() {
+    use runtime::net::RecvBatch;
+    bounded(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sa = server.local_addr().unwrap();
+        let c = UdpSocket::connected_to(sa, None).unwrap();
+        let payloads: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; 1 + i as usize]).collect();
+        let bufs: Vec<IoSlice<'_>> = payloads.iter().map(|p| IoSlice::new(p)).collect();
+        // One call carries at most 64; all 40 go at once here.
+        assert_eq!(c.send_batch(&bufs).await.unwrap(), 40);
+        assert_eq!(c.send_batch(&[]).await.unwrap(), 0);
+        let mut batch = RecvBatch::new(64, 64);
+        let mut got = Vec::new();
+        while got.len() < 40 {
+            server.recv_batch(&mut batch).await.unwrap();
+            for i in 0..batch.len() {
+                assert_eq!(batch.source(i).unwrap(), c.local_addr().unwrap());
+                got.push(batch.datagram(i).to_vec());
+            }
+        }
+        assert_eq!(got, payloads, "boundaries and order kept");
+
+        // Unconnected: no peer to send to.
+        let loose = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let err = loose.send_batch(&bufs[..1]).await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EDESTADDRREQ));
+
+        // A peer port nobody listens on: the ICMP error comes back from
+        // the next call.
+        let closed = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap()
+        };
+        let lonely = UdpSocket::connected_to(closed, None).unwrap();
+        assert_eq!(lonely.send_batch(&bufs[..1]).await.unwrap(), 1);
+        let mut refused = None;
+        for _ in 0..100 {
+            match lonely.send_batch(&bufs[..1]).await {
+                Ok(_) => runtime::time::sleep(Duration::from_millis(5)).await,
+                Err(e) => {
+                    refused = Some(e.kind());
+                    break;
+                }
+            }
+        }
+        assert_eq!(refused, Some(ErrorKind::ConnectionRefused));
+    })
+    .await;
+}

@@ -425,12 +425,7 @@ impl Resolver {
                         continue;
                     }
                 };
-            let udp = async {
-                ticket.send().await?;
-                ticket
-                    .reply(&inner.recv_batch, inner.pool_config.recv_size)
-                    .await
-            };
+            let udp = ticket.reply(&inner.recv_batch, inner.pool_config.recv_size);
             let reply = match timeout(cfg.timeout, udp).await {
                 Ok(Ok(m)) => m,
                 Ok(Err(e @ Error::Malformed(_))) => {
@@ -543,12 +538,7 @@ async fn probe(weak: Weak<Inner>, idx: usize, mut delay: Duration) {
         let query = Message::query_bytes(0, &Name::root(), RecordType::NS, edns);
         let answered = match Ticket::new(&s.pool, &inner.pool_config, query, false) {
             Ok(ticket) => {
-                let udp = async {
-                    ticket.send().await?;
-                    ticket
-                        .reply(&inner.recv_batch, inner.pool_config.recv_size)
-                        .await
-                };
+                let udp = ticket.reply(&inner.recv_batch, inner.pool_config.recv_size);
                 matches!(
                     timeout(inner.config.timeout, udp).await,
                     Ok(Ok(_)) | Ok(Err(Error::Malformed(_)))

@@ -8,7 +8,8 @@
 //! A fresh socket per query (unbound's way) costs about eight system calls
 //! a lookup (`socket`, `bind`, register, `sendto`, `recvfrom` and its
 //! `EAGAIN`, deregister, `close`); one socket per nameserver for the
-//! resolver's whole life (evdns's way) costs two, but leaves the source
+//! resolver's whole life (evdns's way) costs two (and evdns draws its ids
+//! with two `getrandom` calls more), but leaves the source
 //! port fixed, so an attacker who learns it once (by an ICMP side channel,
 //! as in SAD DNS) has only the 16-bit id and the 0x20 bits left to guess.
 //! The pool sits between: `ResolverConfig::udp_sockets` (2) sockets per
@@ -29,14 +30,25 @@
 //! same question — name, type and class, the name's case byte for byte
 //! under 0x20 — or it is ignored and the query keeps waiting.
 //!
-//! # Who reads
+//! # Who sends and who reads
 //!
-//! No task of its own runs a socket: the first waiting query to be polled
-//! becomes the socket's reader. It receives every queued datagram with one
-//! `recvmmsg` (a short batch also proves the queue empty, saving the
-//! `EAGAIN` call), hands each to the query it answers and wakes that
-//! query's task. When the reader's own answer arrives, or it is dropped
-//! (timeout, cancellation), it passes the role to another waiting query.
+//! No task of its own runs a socket. Sending: a query is put in the
+//! socket's outbox; the first one queued in a round of the executor
+//! becomes the flusher and wakes its own task, which therefore runs again
+//! after the tasks already woken in that round — typically those whose
+//! answers just arrived, starting their next lookups — and sends the
+//! whole outbox with one `sendmmsg` (at once when 32 are queued). With
+//! many lookups in flight that is well under one system call per query,
+//! and the nameserver is woken once per batch instead of once per query.
+//!
+//! Reading: the first waiting query to be polled becomes the socket's
+//! reader. It receives every queued datagram with one `recvmmsg` (a short
+//! batch also proves the queue empty, saving the `EAGAIN` call), hands
+//! each to the query it answers and wakes that query's task. When the
+//! reader's own answer arrives it hands the role over without waking
+//! anyone: it reads what is queued on the next reader's behalf and leaves
+//! that query's waker with the socket. A reader or flusher dropped
+//! (timeout, cancellation) passes its role on and wakes the next.
 
 use crate::error::Error;
 use crate::expect::Expected;
@@ -46,7 +58,7 @@ use runtime_net::{RecvBatch, UdpSocket};
 use runtime_reactor::Reactor;
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -54,6 +66,9 @@ use std::time::{Duration, Instant};
 
 /// Datagrams one `recvmmsg` asks for.
 const BATCH: usize = 32;
+
+/// Datagrams one `sendmmsg` carries at most.
+const SEND_BATCH: usize = 32;
 
 /// Batches a reader takes in one poll before yielding (a flood of
 /// datagrams cannot hold the thread; the query's timeout still bounds it).
@@ -126,6 +141,10 @@ struct Shared {
     pending: RefCell<IdMap<u16, Pending>>,
     /// The id of the query whose task reads the socket.
     reader: Cell<Option<u16>>,
+    /// Queries waiting to be sent, in order.
+    outbox: RefCell<Vec<u16>>,
+    /// The id of the query whose task sends the outbox.
+    flusher: Cell<Option<u16>>,
 }
 
 /// A query waiting for its reply.
@@ -156,6 +175,8 @@ impl Shared {
                 Default::default(),
             )),
             reader: Cell::new(None),
+            outbox: RefCell::new(Vec::with_capacity(PENDING_CAPACITY)),
+            flusher: Cell::new(None),
         })
     }
 
@@ -173,9 +194,6 @@ impl Shared {
             if p.outcome.is_some() {
                 return;
             }
-            if p.query.len() < p.question_end {
-                return; // not sent yet: nothing can answer it
-            }
             let expect = Expected::from_parts(&p.query, p.question_end, p.exact_case);
             match expect.check(datagram) {
                 Some(verdict) => p.outcome = Some(verdict),
@@ -184,6 +202,114 @@ impl Shared {
             p.waker.take()
         };
         if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Sends the outbox, as many datagrams per `sendmmsg` as are queued;
+    /// `Pending` while the socket's buffer is full. A datagram the kernel
+    /// refuses fails its own query.
+    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..MAX_BATCHES_PER_POLL {
+            let sent = {
+                let outbox = self.outbox.borrow();
+                if outbox.is_empty() {
+                    self.flusher.set(None);
+                    return Poll::Ready(());
+                }
+                let pending = self.pending.borrow();
+                let mut bufs = [IoSlice::new(&[]); SEND_BATCH];
+                let n = outbox.len().min(SEND_BATCH);
+                for (b, id) in bufs.iter_mut().zip(&outbox[..n]) {
+                    // Dropped tickets leave the outbox at once, so every
+                    // id here has its slot.
+                    *b = IoSlice::new(pending.get(id).map_or(&[][..], |p| &p.query));
+                }
+                self.sock.poll_send_batch(cx, &bufs[..n])
+            };
+            match sent {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(n)) => {
+                    self.outbox.borrow_mut().drain(..n);
+                }
+                // An ICMP error left by an earlier datagram is reported by
+                // the next call: it says nothing of these.
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                Poll::Ready(Err(e)) => {
+                    let id = self.outbox.borrow_mut().remove(0);
+                    let waker = self.pending.borrow_mut().get_mut(&id).and_then(|p| {
+                        p.outcome = Some(Err(Error::Io(e)));
+                        p.waker.take()
+                    });
+                    if let Some(w) = waker {
+                        w.wake();
+                    }
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Takes `id` out of the outbox; if it was to send it, passes that on
+    /// to the next query queued (waking its task).
+    fn unqueue(&self, id: u16) {
+        let next = {
+            let mut outbox = self.outbox.borrow_mut();
+            if let Some(i) = outbox.iter().position(|&q| q == id) {
+                outbox.remove(i);
+            }
+            if self.flusher.get() != Some(id) {
+                return;
+            }
+            outbox.first().copied()
+        };
+        self.flusher.set(next);
+        let waker = next.and_then(|n| self.pending.borrow().get(&n)?.waker.clone());
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Passes the reader role from `me`, whose answer came, to another
+    /// waiting query without waking its task: whatever is queued is read
+    /// and handed out now, then that query's waker is left with the socket,
+    /// so its task runs only when a datagram arrives (or its own answer
+    /// was among those just read).
+    fn hand_over(&self, me: u16, batch: &mut RecvBatch) {
+        for _ in 0..MAX_BATCHES_PER_POLL {
+            let next = self
+                .pending
+                .borrow()
+                .iter()
+                .find(|(id, p)| **id != me && p.outcome.is_none() && p.waker.is_some())
+                .and_then(|(id, p)| Some((*id, p.waker.clone()?)));
+            // With none, a query not yet waiting takes the role when it
+            // first polls for its reply.
+            let Some((id, waker)) = next else {
+                self.reader.set(None);
+                return;
+            };
+            self.reader.set(Some(id));
+            let mut cx = Context::from_waker(&waker);
+            match self.sock.poll_recv_batch(&mut cx, batch) {
+                Poll::Pending => return,
+                Poll::Ready(Ok(_)) => {
+                    for d in batch.iter() {
+                        self.dispatch(d);
+                    }
+                }
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {}
+                // Let the new reader meet the error in its own task.
+                Poll::Ready(Err(_)) => {
+                    waker.wake();
+                    return;
+                }
+            }
+        }
+        // Still more to read: the new reader carries on in its own task.
+        let id = self.reader.get();
+        if let Some(w) = id.and_then(|id| self.pending.borrow().get(&id)?.waker.clone()) {
             w.wake();
         }
     }
@@ -212,6 +338,8 @@ impl Shared {
 pub(crate) struct Ticket {
     shared: Rc<Shared>,
     id: u16,
+    /// Put in the socket's outbox yet.
+    queued: Cell<bool>,
 }
 
 impl Ticket {
@@ -248,7 +376,11 @@ impl Ticket {
             );
             id
         };
-        Ok(Ticket { shared, id })
+        Ok(Ticket {
+            shared,
+            id,
+            queued: Cell::new(false),
+        })
     }
 
     /// The query as sent (to ask again over TCP).
@@ -256,38 +388,12 @@ impl Ticket {
         self.shared.pending.borrow()[&self.id].query.clone()
     }
 
-    /// Sends the query.
-    pub(crate) async fn send(&self) -> Result<(), Error> {
-        // The slot lends its bytes for the send (no copy); nothing can
-        // answer before they are sent, and they are back before any reply
-        // is read.
-        let query = std::mem::take(&mut self.slot().query);
-        let sent = self.send_bytes(&query).await;
-        self.slot().query = query;
-        sent
-    }
-
-    async fn send_bytes(&self, query: &[u8]) -> Result<(), Error> {
-        match self.shared.sock.send(query).await {
-            Ok(_) => Ok(()),
-            // An ICMP error left by an earlier datagram on this socket is
-            // reported by the next call: it says nothing of this one.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                self.shared.sock.send(query).await?;
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn slot(&self) -> std::cell::RefMut<'_, Pending> {
-        std::cell::RefMut::map(self.shared.pending.borrow_mut(), |p| {
-            p.get_mut(&self.id).expect("a ticket keeps its slot")
-        })
-    }
-
-    /// Waits for the reply (the caller bounds the wait). `batch` is the
-    /// resolver's receive buffer, used while this query is the reader.
+    /// Sends the query and waits for the reply (the caller bounds the
+    /// wait). The send is batched: the first query queued on a socket in a
+    /// round of the executor sends every query queued in that round with
+    /// one `sendmmsg` when its task runs again, after the others. `batch`
+    /// is the resolver's receive buffer, used while this query is the
+    /// reader.
     pub(crate) async fn reply(
         &self,
         batch: &RefCell<Option<RecvBatch>>,
@@ -303,13 +409,41 @@ impl Ticket {
         size: usize,
     ) -> Poll<Result<Message, Error>> {
         let sh = &*self.shared;
+        if !self.queued.get() {
+            self.queued.set(true);
+            let queued = {
+                let mut outbox = sh.outbox.borrow_mut();
+                outbox.push(self.id);
+                outbox.len()
+            };
+            if sh.flusher.get().is_none() {
+                sh.flusher.set(Some(self.id));
+                // Back after the tasks already woken have queued theirs.
+                cx.waker().wake_by_ref();
+            } else if queued >= SEND_BATCH {
+                // A full call's worth: send now rather than keep the
+                // nameserver idle until the round ends.
+                let _ = sh.poll_flush(cx);
+            }
+        } else if sh.flusher.get() == Some(self.id) {
+            // Pending: the socket's buffer is full; its waker is kept.
+            let _ = sh.poll_flush(cx);
+        }
         for _ in 0..MAX_BATCHES_PER_POLL {
             {
                 let mut pending = sh.pending.borrow_mut();
                 let me = pending.get_mut(&self.id).expect("a ticket keeps its slot");
                 if let Some(out) = me.outcome.take() {
                     drop(pending);
-                    sh.resign(self.id);
+                    if sh.reader.get() == Some(self.id) {
+                        match batch.try_borrow_mut() {
+                            Ok(mut b) => {
+                                let b = b.get_or_insert_with(|| RecvBatch::new(BATCH, size));
+                                sh.hand_over(self.id, b);
+                            }
+                            Err(_) => sh.resign(self.id),
+                        }
+                    }
                     return Poll::Ready(out);
                 }
                 match sh.reader.get() {
@@ -355,6 +489,7 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        self.shared.unqueue(self.id);
         self.shared.pending.borrow_mut().remove(&self.id);
         self.shared.resign(self.id);
     }

@@ -310,3 +310,148 @@ fn ipv6_nameserver() {
         "{from:?}"
     );
 }
+
+/// Answers `nI.test` with 10.0.I/256.I%256, so each answer says which
+/// question it is for.
+fn numbered_server() -> FakeServer {
+    FakeServer::start(|req| {
+        let Some(q) = &req.msg else { return };
+        let name = q.questions[0].name.to_string().to_ascii_lowercase();
+        let Some(i) = name
+            .strip_prefix('n')
+            .and_then(|r| r.strip_suffix(".test."))
+            .and_then(|n| n.parse::<u16>().ok())
+        else {
+            return;
+        };
+        req.reply(&answer(
+            q,
+            Rcode::NOERROR,
+            60,
+            vec![RData::A(Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8))],
+        ));
+    })
+}
+
+#[test]
+fn many_lookups_in_flight_each_get_their_own_answer() {
+    let server = numbered_server();
+    run(LIMIT, async {
+        let r = Resolver::new(config(server.addr));
+        let tasks: Vec<_> = (0..300u16)
+            .map(|i| {
+                let r = r.clone();
+                runtime_executor::spawn(
+                    async move { (i, r.resolve_ipv4(&format!("n{i}.test")).await) },
+                )
+            })
+            .collect();
+        for t in tasks {
+            let (i, a) = t.await.unwrap();
+            let a = a.unwrap();
+            assert_eq!(
+                a.values().collect::<Vec<_>>(),
+                [&Ipv4Addr::new(10, 0, (i >> 8) as u8, i as u8)],
+                "n{i}.test"
+            );
+        }
+    });
+    assert_eq!(server.count(), 300, "each sent once");
+}
+
+/// Wakes one future of a hand-made join: sets its flag, then wakes the
+/// task, so only futures actually woken are polled again.
+struct Flag {
+    woken: std::sync::atomic::AtomicBool,
+    task: std::task::Waker,
+}
+
+impl std::task::Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.task.wake_by_ref();
+    }
+}
+
+#[test]
+fn a_query_dropped_before_its_batch_went_out_passes_the_sending_on() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Waker};
+    let server = numbered_server();
+    run(LIMIT, async {
+        let mut c = config(server.addr);
+        c.udp_sockets = 1;
+        let r = Resolver::new(c);
+        let t = std::time::Instant::now();
+        type Lookup<'a> =
+            Pin<Box<dyn Future<Output = Result<runtime_dns::Answer<Ipv4Addr>, Error>> + 'a>>;
+        let names: Vec<String> = (0..5).map(|i| format!("n{i}.test")).collect();
+        let mut futs: Vec<Option<Lookup<'_>>> = names
+            .iter()
+            .map(|n| Some(Box::pin(r.resolve_ipv4(n)) as Lookup<'_>))
+            .collect();
+        let mut flags: Vec<Arc<Flag>> = Vec::new();
+        let mut results = [None; 5];
+        std::future::poll_fn(|cx| {
+            if flags.is_empty() {
+                // Each polled once, in order: n0 is queued first on the
+                // socket, so it is the one to send the batch when polled
+                // again ...
+                for f in &mut futs {
+                    let flag = Arc::new(Flag {
+                        woken: AtomicBool::new(false),
+                        task: cx.waker().clone(),
+                    });
+                    let w = Waker::from(flag.clone());
+                    assert!(f
+                        .as_mut()
+                        .unwrap()
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&w))
+                        .is_pending());
+                    flags.push(flag);
+                }
+                // ... but it is dropped first: the next in line must be
+                // woken to send.
+                futs[0] = None;
+            }
+            for i in 1..5 {
+                if !flags[i].woken.swap(false, Ordering::SeqCst) {
+                    continue;
+                }
+                let Some(f) = &mut futs[i] else { continue };
+                let w = Waker::from(flags[i].clone());
+                if let Poll::Ready(a) = f.as_mut().poll(&mut Context::from_waker(&w)) {
+                    results[i] = Some(a.unwrap().entries[0].value);
+                    futs[i] = None;
+                }
+            }
+            if futs.iter().all(Option::is_none) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        for (i, a) in results.iter().enumerate().skip(1) {
+            assert_eq!(*a, Some(Ipv4Addr::new(10, 0, 0, i as u8)));
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "answered at once, not after a timeout and a retry: {:?}",
+            t.elapsed()
+        );
+    });
+    let names = server.names();
+    assert_eq!(
+        names.len(),
+        4,
+        "the dropped query was never sent: {names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.eq_ignore_ascii_case("n0.test.")),
+        "{names:?}"
+    );
+}

@@ -271,6 +271,16 @@ impl Socket {
         })
     }
 
+    /// Several datagrams on a connected socket with one `sendmmsg`.
+    pub(crate) fn poll_send_mmsg(
+        &self,
+        w: Option<&mut Waiter<'_>>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(w, Direction::Write, cx, || sys::send_mmsg(self.fd(), bufs))
+    }
+
     /// Datagram send to `addr`.
     pub(crate) fn poll_send_to(
         &self,

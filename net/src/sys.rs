@@ -497,6 +497,43 @@ pub(crate) fn recv_mmsg(
     Ok((n, count))
 }
 
+/// `sendmmsg` on a connected socket: the first `min(bufs.len(),
+/// MAX_BATCH)` buffers, one datagram each, in one system call. Returns how
+/// many were sent (the kernel stops at the first that cannot be).
+pub(crate) fn send_mmsg(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let count = bufs.len().min(MAX_BATCH);
+    if count == 0 {
+        return Ok(0);
+    }
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
+    for (h, b) in hdrs.iter_mut().zip(&bufs[..count]) {
+        // SAFETY: mmsghdr is plain data; all-zero is a valid value.
+        let mut m: libc::mmsghdr = unsafe { zeroed() };
+        // IoSlice is guaranteed ABI-compatible with iovec on Unix; the
+        // kernel only reads through msg_iov for sendmmsg.
+        m.msg_hdr.msg_iov = (b as *const IoSlice<'_>).cast_mut().cast();
+        m.msg_hdr.msg_iovlen = 1;
+        h.write(m);
+    }
+    loop {
+        // SAFETY: the first `count` headers are initialised, each naming one
+        // live buffer of `bufs` for its length, no address and no control
+        // data; the kernel reads those and writes only `msg_len`.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd,
+                hdrs.as_mut_ptr().cast(),
+                count as libc::c_uint,
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        match cvt(r) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r.map(|n| n as usize),
+        }
+    }
+}
+
 pub(crate) fn send_to(fd: RawFd, buf: &[u8], addr: &RawAddr) -> io::Result<usize> {
     // SAFETY: the kernel reads `buf.len()` bytes from `buf` and `addr.len()`
     // bytes of address.

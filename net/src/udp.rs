@@ -8,7 +8,7 @@ use crate::stream::impl_as_fd;
 use crate::sys::{self, RawAddr};
 use runtime_reactor::Direction;
 use std::fmt;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
@@ -153,6 +153,41 @@ impl UdpSocket {
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => Poll::Pending,
         }
+    }
+
+    /// Sends each buffer of `bufs` as one datagram to the connected peer
+    /// with one `sendmmsg` call (at most 64 per call); returns how many
+    /// were sent, fewer when the socket's buffer filled up (send the rest
+    /// again). Several tasks may wait at once.
+    ///
+    /// ```
+    /// use runtime_net::UdpSocket;
+    /// use std::io::IoSlice;
+    /// runtime_executor::block_on(async {
+    ///     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let c = UdpSocket::connected_to(server.local_addr().unwrap(), None).unwrap();
+    ///     let bufs = [IoSlice::new(b"one"), IoSlice::new(b"two")];
+    ///     assert_eq!(c.send_batch(&bufs).await.unwrap(), 2);
+    ///     let mut buf = [0u8; 8];
+    ///     for want in [&b"one"[..], b"two"] {
+    ///         let (n, _) = server.recv_from(&mut buf).await.unwrap();
+    ///         assert_eq!(&buf[..n], want);
+    ///     }
+    /// });
+    /// ```
+    pub async fn send_batch(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut w = self.sock.waiter(Direction::Write);
+        std::future::poll_fn(|cx| self.sock.poll_send_mmsg(Some(&mut w), cx, bufs)).await
+    }
+
+    /// Polls for [`send_batch`](Self::send_batch) (the waker is kept in
+    /// the socket's shared slot: the most recent caller wins).
+    pub fn poll_send_batch(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.sock.poll_send_mmsg(None, cx, bufs)
     }
 
     /// Receives as many datagrams as are queued, up to
