@@ -12,6 +12,7 @@
 //! | [`dns`] | DNS: wire codec, resolver (resolv.conf, hosts, search, failover, cache), server ports |
 //! | [`http`] | HTTP/1.1 server and client (evhttp), `http` crate types |
 //! | [`rpc`] | RPC (evrpc): the evtag wire format, messages declared with `message!` |
+//! | [`sync`] | channels (`mpsc`, `oneshot`, `broadcast`, `watch`) and locks (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`) |
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
@@ -39,6 +40,13 @@ pub use runtime_executor::{
     spawn_blocking, worker_index, BlockingHandle, Handle, RemoteHandle, WaitForShutdown,
 };
 pub use runtime_macros::{main, test};
+
+/// Channels and locks: `mpsc`, `oneshot`, `broadcast`, `watch`, `Mutex`,
+/// `RwLock`, `Semaphore`, `Notify`, `Barrier` — usable across tasks and
+/// threads.
+pub mod sync {
+    pub use runtime_sync::*;
+}
 
 /// The event reactor: poll backends, registrations, the per-thread loop.
 pub mod reactor {
