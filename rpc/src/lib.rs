@@ -8,6 +8,8 @@
 //!   libevent's `event_rpcgen.py` output.
 //! * [`RpcServerExt::rpc`]: serves `async fn(Req) -> Result<Reply,
 //!   RpcError>` as `POST /.rpc.<Name>` on a `runtime_http::Server`.
+//! * [`build::compile`]: libevent's `.rpc` files ([`idl`]) turned into
+//!   the same `message!` definitions from a build script.
 //! * [`Pool`]: the client, a pool of keep-alive connections with a
 //!   timeout and a queue; failures map to `EVRPC_STATUS_*` ([`Status`]).
 //!
@@ -15,7 +17,8 @@
 //! |---|---|
 //! | `evtag_marshal_int`, `_int64`, `_string`, `_timeval`, `evtag_marshal` | [`tag::marshal_int`] … [`tag::marshal`] |
 //! | `evtag_unmarshal_*`, `evtag_peek`, `evtag_consume` | [`tag::Reader`] |
-//! | `.rpc` `struct Name { ... }` | [`message!`] |
+//! | `.rpc` `struct Name { ... }` | [`message!`], or [`build::compile`] of the `.rpc` file |
+//! | `event_rpcgen.py file.rpc` | [`build::compile`] (from `build.rs`) |
 //! | `Name_marshal`, `Name_unmarshal`, `Name_complete`, `Name_clear` | [`Message`] |
 //! | `evrpc_init`, `EVRPC_REGISTER` | [`RpcServerExt::rpc`] |
 //! | `evrpc_pool_new`, `evrpc_pool_add_connection`, `evrpc_pool_set_timeout` | [`Pool::new`], [`Pool::set_timeout`] |
@@ -24,17 +27,25 @@
 
 #![warn(missing_docs)]
 
+pub mod build;
 mod error;
 mod field;
+pub mod idl;
 mod message;
+#[cfg(feature = "transport")]
 mod pool;
+#[cfg(feature = "transport")]
 mod server;
+#[cfg(feature = "transport")]
 mod status;
 pub mod tag;
 
 pub use error::DecodeError;
 pub use field::{Field, Options, Timeval};
 pub use message::Message;
+#[cfg(feature = "transport")]
 pub use pool::Pool;
+#[cfg(feature = "transport")]
 pub use server::{rpc_path, RpcHandler, RpcServerExt, URI_PREFIX};
+#[cfg(feature = "transport")]
 pub use status::{RpcError, Status};
