@@ -108,3 +108,71 @@ impl<'a> Expected<'a> {
         self.same_question(&got, &self.query[HEADER_LEN..self.question_end])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{RData, Rcode, Record, RecordType};
+    use std::net::Ipv4Addr;
+
+    fn reply_to(query: &[u8], name: &str) -> Vec<u8> {
+        let q = Message::parse(query).unwrap();
+        let mut r = Message::response_to(&q, Rcode::NOERROR);
+        r.questions[0].name = Name::from_ascii(name).unwrap();
+        r.answers.push(Record::new(
+            q.questions[0].name.clone(),
+            60,
+            RData::A(Ipv4Addr::new(10, 0, 0, 1)),
+        ));
+        r.to_bytes()
+    }
+
+    #[test]
+    fn genuine_case_and_mismatch_verdicts() {
+        let name = Name::from_ascii("WwW.ExAmple.test").unwrap();
+        let query = Message::query_bytes(0x1234, &name, RecordType::A, Some(1232));
+        let exact = Expected::new(&query, true).unwrap();
+        let loose = Expected::new(&query, false).unwrap();
+        assert_eq!(exact.id(), 0x1234);
+        let same = reply_to(&query, "WwW.ExAmple.test");
+        let other_case = reply_to(&query, "www.example.test");
+        let other_name = reply_to(&query, "www.example.tesu");
+        assert!(matches!(exact.check(&same), Some(Ok(m)) if m.answers.len() == 1));
+        assert!(exact.check(&other_case).is_none(), "0x20: case must match");
+        assert!(matches!(loose.check(&other_case), Some(Ok(_))));
+        assert!(exact.check(&other_name).is_none() && loose.check(&other_name).is_none());
+        // The query itself (QR clear) is not an answer.
+        assert!(loose.check(&query).is_none());
+        // Cut anywhere: never a panic; an unreadable reply is Malformed.
+        for n in 0..same.len() {
+            match exact.check(&same[..n]) {
+                Some(Err(Error::Malformed(_))) | None => {}
+                Some(Ok(m)) => assert!(n >= 12, "{m:?}"),
+                Some(Err(e)) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn mutated_replies_never_panic() {
+        let name = Name::from_ascii("host.test").unwrap();
+        let query = Message::query_bytes(7, &name, RecordType::A, None);
+        let exp = Expected::new(&query, true).unwrap();
+        let base = reply_to(&query, "host.test");
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let mut m = base.clone();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % m.len();
+                m[i] = next() as u8;
+            }
+            let _ = exp.check(&m);
+        }
+    }
+}
