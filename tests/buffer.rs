@@ -488,6 +488,7 @@ fn write_all(buf: &mut Buffer, fd: impl std::os::fd::AsFd) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot emulate TCP sockets")]
 fn file_segment_over_tcp_with_sendfile() {
     let data = pattern(3 * 1024 * 1024 + 17);
     let file = TempFile::new(&data);
@@ -511,6 +512,7 @@ fn file_segment_over_tcp_with_sendfile() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot call sendfile")]
 fn file_segment_over_socketpair_with_offsets() {
     let data = pattern(100_000);
     let file = TempFile::new(&data);
@@ -527,6 +529,10 @@ fn file_segment_over_socketpair_with_offsets() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn file_segment_fallback_when_sendfile_disabled() {
     let data = pattern(300_000);
     let file = TempFile::new(&data);
@@ -548,6 +554,7 @@ fn file_segment_fallback_when_sendfile_disabled() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot call sendfile")]
 fn file_segment_fallback_when_kernel_refuses_sendfile() {
     // sendfile(2) refuses an O_APPEND destination with EINVAL: the buffer
     // falls back to pread + write and remembers it for the segment.
@@ -567,6 +574,7 @@ fn file_segment_fallback_when_kernel_refuses_sendfile() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot call sendfile")]
 fn file_segment_to_regular_file() {
     let data = pattern(70_000);
     let src = TempFile::new(&data);
@@ -622,6 +630,7 @@ fn file_segment_read_paths() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "Miri cannot call sendfile")]
 fn truncated_file_is_an_error_not_a_panic() {
     let file = TempFile::new(b"short");
     let mut buf = Buffer::new();
@@ -653,6 +662,10 @@ fn truncated_file_is_an_error_not_a_panic() {
 // ---------------------------------------------------------------- writev / readv
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn write_to_sends_many_chunks_in_one_writev() {
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut buf = Buffer::with_chunk_size(16);
@@ -672,6 +685,10 @@ fn write_to_sends_many_chunks_in_one_writev() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn write_to_stops_at_iov_max() {
     let (a, mut b) = UnixStream::pair().unwrap();
     let mut buf = Buffer::new();
@@ -690,6 +707,10 @@ fn write_to_stops_at_iov_max() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn write_to_would_block_and_broken_pipe_leave_buffer_intact() {
     let (a, b) = UnixStream::pair().unwrap();
     a.set_nonblocking(true).unwrap();
@@ -714,6 +735,10 @@ fn write_to_would_block_and_broken_pipe_leave_buffer_intact() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn read_from_socketpair_into_reserved_space() {
     let (mut a, b) = UnixStream::pair().unwrap();
     let mut buf = Buffer::new();
@@ -754,6 +779,10 @@ fn read_from_socketpair_into_reserved_space() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/readv/writev) on a socketpair"
+)]
 fn reserve_and_commit_from_a_reader() {
     let (mut a, mut b) = UnixStream::pair().unwrap();
     a.write_all(b"direct").unwrap();
@@ -854,6 +883,10 @@ fn change_callbacks_and_counters() {
 // ---------------------------------------------------------------- limits
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri aborts on an impossible allocation instead of failing it"
+)]
 fn overflow_and_size_limits_are_refused() {
     let mut buf = Buffer::new();
     assert!(matches!(

@@ -228,7 +228,12 @@ impl Case {
 
     fn step(&mut self) {
         let big = self.ma.len() > 1500;
-        let op = self.rng.below(26);
+        let mut op = self.rng.below(26);
+        // Miri cannot emulate readv/writev on a socketpair: under Miri the
+        // two socket steps are replaced by other operations.
+        while cfg!(miri) && (op == 22 || op == 23) {
+            op = self.rng.below(26);
+        }
         let what = match op {
             0 | 1 if !big => {
                 let data = self.rng.bytes(12);

@@ -100,6 +100,10 @@ fn self_woken_urgent_task_is_not_polled_twice_in_one_iteration() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/ioctl) on a socketpair"
+)]
 fn run_once_runs_every_task_ready_when_it_started_and_no_later_one() {
     let rt = rt(1);
     let log = Log::default();
@@ -442,6 +446,10 @@ fn max_dispatch_interval_ends_an_iteration_in_time() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "Miri cannot emulate socket calls (recv/ioctl) on a socketpair"
+)]
 fn block_on_obeys_max_dispatch_like_run_once() {
     // With a cap of one poll per iteration at priority 2, the urgent task
     // woken by low1 runs right after it (the loop re-polls between

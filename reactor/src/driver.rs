@@ -228,7 +228,8 @@ impl Reactor {
     /// A reactor with the given configuration.
     pub fn with_config(config: ReactorConfig) -> io::Result<Reactor> {
         let poller = Arc::new(config.poller.build()?);
-        if let Some(slack) = config.timer_slack {
+        // Timer slack is a hint; Miri has no prctl.
+        if let Some(slack) = config.timer_slack.filter(|_| !cfg!(miri)) {
             let ns = slack.as_nanos().clamp(1, libc::c_ulong::MAX as u128) as libc::c_ulong;
             // SAFETY: PR_SET_TIMERSLACK takes an integer argument only.
             unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0, 0, 0) };
