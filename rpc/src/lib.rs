@@ -24,12 +24,17 @@
 //! | `evrpc_pool_new`, `evrpc_pool_add_connection`, `evrpc_pool_set_timeout` | [`Pool::new`], [`Pool::set_timeout`] |
 //! | `EVRPC_MAKE_REQUEST` | [`Pool::call`] |
 //! | `EVRPC_STATUS_*` | [`Status`], [`RpcError::status`] |
+//! | `evrpc_add_hook`, `evrpc_remove_hook` | [`Hooks::add`], [`Hooks::remove`] ([`Pool::hooks`], [`RpcServerExt::rpc_with_hooks`]) |
+//! | `EVRPC_CONTINUE`, `EVRPC_TERMINATE`, `EVRPC_PAUSE`, `evrpc_resume_request` | [`HookAction`], [`hook::pause`], [`hook::Resume::resume`] |
+//! | `evrpc_hook_add_meta`, `evrpc_hook_find_meta` | [`Meta::add`], [`Meta::find`] |
 
 #![warn(missing_docs)]
 
 pub mod build;
 mod error;
 mod field;
+#[cfg(feature = "transport")]
+pub mod hook;
 pub mod idl;
 mod message;
 #[cfg(feature = "transport")]
@@ -42,6 +47,8 @@ pub mod tag;
 
 pub use error::DecodeError;
 pub use field::{Field, Options, Timeval};
+#[cfg(feature = "transport")]
+pub use hook::{Direction, HookAction, HookContext, HookId, Hooks, Meta, Verdict};
 pub use message::Message;
 #[cfg(feature = "transport")]
 pub use pool::Pool;

@@ -2,10 +2,11 @@
 //! to one server, a per-pool timeout, and requests queued in order when
 //! every connection is busy.
 
+use crate::hook::{Direction, Hooks, Meta, Verdict};
 use crate::message::Message;
 use crate::server::rpc_path;
 use crate::status::RpcError;
-use runtime_http::http::{header, Request, StatusCode};
+use runtime_http::http::{header, HeaderMap, Request, StatusCode};
 use runtime_http::{Body, Client, ClientConfig};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -30,6 +31,7 @@ struct Inner {
     client: Client,
     base: String,
     connections: usize,
+    hooks: Hooks,
     timeout: Cell<Option<Duration>>,
     busy: Cell<usize>,
     queue: RefCell<VecDeque<Rc<Waiter>>>,
@@ -68,6 +70,7 @@ impl Pool {
                 client,
                 base: format!("http://{addr}"),
                 connections,
+                hooks: Hooks::new(),
                 timeout: Cell::new(None),
                 busy: Cell::new(0),
                 queue: RefCell::new(VecDeque::new()),
@@ -81,6 +84,15 @@ impl Pool {
     /// connection is closed.
     pub fn set_timeout(&self, timeout: Option<Duration>) {
         self.inner.timeout.set(timeout);
+    }
+
+    /// The pool's hooks (`evrpc_add_hook` on an `evrpc_pool`): output
+    /// hooks run on each encoded request once it has a connection, before
+    /// it is sent (the pool's timeout starts after them); input hooks run
+    /// on each reply before it is decoded. A hook terminating fails the
+    /// call with [`RpcError::HookAborted`].
+    pub fn hooks(&self) -> &Hooks {
+        &self.inner.hooks
     }
 
     /// Requests waiting for a connection.
@@ -103,11 +115,42 @@ impl Pool {
         name: &str,
         request: &Req,
     ) -> Result<Reply, RpcError> {
-        let req = Request::post(format!("{}{}", self.inner.base, rpc_path(name)))
-            .header(header::CONTENT_TYPE, "application/octet-stream")
-            .body(Body::from(request.marshal()))
-            .map_err(|e| RpcError::Unstarted(e.to_string()))?;
+        self.call_with_meta(name, request, Meta::default())
+            .await
+            .map(|(reply, _)| reply)
+    }
+
+    /// [`Pool::call`] with metadata for the hooks to start from; returns
+    /// the metadata as the input hooks left it, with the reply.
+    pub async fn call_with_meta<Req: Message, Reply: Message>(
+        &self,
+        name: &str,
+        request: &Req,
+        mut meta: Meta,
+    ) -> Result<(Reply, Meta), RpcError> {
+        let uri = format!("{}{}", self.inner.base, rpc_path(name));
+        let mut body = request.marshal();
         let _permit = self.acquire().await;
+        let hooks = &self.inner.hooks;
+        let mut headers = HeaderMap::new();
+        if !hooks.is_empty(Direction::Output) {
+            let verdict = hooks
+                .run(Direction::Output, name, &mut headers, &mut body, &mut meta)
+                .await;
+            if verdict == Verdict::Terminate {
+                return Err(RpcError::HookAborted);
+            }
+        }
+        let mut req = Request::post(uri)
+            .body(Body::from(body))
+            .map_err(|e| RpcError::Unstarted(e.to_string()))?;
+        if !headers.contains_key(header::CONTENT_TYPE) {
+            headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/octet-stream"),
+            );
+        }
+        *req.headers_mut() = headers;
         let exchange = async {
             let res = self
                 .inner
@@ -115,22 +158,34 @@ impl Pool {
                 .request(req)
                 .await
                 .map_err(RpcError::Transport)?;
-            if res.status() != StatusCode::OK {
-                return Err(RpcError::HttpStatus(res.status()));
-            }
-            let body = res
-                .into_body()
-                .collect()
-                .await
-                .map_err(RpcError::Transport)?;
-            Ok(Reply::unmarshal(&body)?)
+            let (parts, body) = res.into_parts();
+            let body = body.collect().await.map_err(RpcError::Transport)?;
+            Ok((parts, body))
         };
-        match self.inner.timeout.get() {
+        let (mut parts, mut body) = match self.inner.timeout.get() {
             None => exchange.await,
             Some(limit) => runtime_reactor::time::timeout(limit, exchange)
                 .await
                 .unwrap_or(Err(RpcError::Timeout)),
+        }?;
+        if !hooks.is_empty(Direction::Input) {
+            let verdict = hooks
+                .run(
+                    Direction::Input,
+                    name,
+                    &mut parts.headers,
+                    &mut body,
+                    &mut meta,
+                )
+                .await;
+            if verdict == Verdict::Terminate {
+                return Err(RpcError::HookAborted);
+            }
         }
+        if parts.status != StatusCode::OK {
+            return Err(RpcError::HttpStatus(parts.status));
+        }
+        Ok((Reply::unmarshal(&body)?, meta))
     }
 
     fn acquire(&self) -> Acquire<'_> {
