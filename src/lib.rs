@@ -36,10 +36,25 @@ pub use runtime_executor::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, yield_now, AbortHandle, Builder,
     JoinError, JoinHandle, Runtime, YieldNow,
 };
+pub use runtime_executor::{join, select, try_join, JoinSet};
 pub use runtime_executor::{
     spawn_blocking, worker_index, BlockingHandle, Handle, RemoteHandle, WaitForShutdown,
 };
 pub use runtime_macros::{main, test};
+
+/// `spawn` under the name tokio users look for: every task of this
+/// runtime stays on the thread that spawned it, so `spawn` already takes
+/// `!Send` futures.
+pub use runtime_executor::spawn as spawn_local;
+
+/// Combining futures: `zip`, `try_zip`, `race`; `timeout` and `yield_now`
+/// for any future. The macros [`join!`], [`try_join!`] and [`select!`]
+/// are at the crate root.
+pub mod future {
+    pub use runtime_executor::future::*;
+    pub use runtime_executor::{yield_now, YieldNow};
+    pub use runtime_reactor::time::{timeout, Timeout};
+}
 
 /// Channels and locks: `mpsc`, `oneshot`, `broadcast`, `watch`, `Mutex`,
 /// `RwLock`, `Semaphore`, `Notify`, `Barrier` — usable across tasks and

@@ -11,8 +11,12 @@
 mod blocking;
 mod context;
 mod dispatch;
+pub mod future;
+mod join_set;
 mod oneshot;
 mod runtime;
+#[doc(hidden)]
+pub mod select;
 mod shared;
 mod task;
 mod workers;
@@ -22,10 +26,17 @@ pub use blocking::{
     spawn_blocking, BlockingHandle, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS,
 };
 pub use dispatch::MaxDispatch;
+pub use join_set::JoinSet;
 pub use runtime::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, Builder, Runtime,
     DEFAULT_EVENT_INTERVAL,
 };
 pub use task::{AbortHandle, JoinError, JoinHandle};
+
+/// What the macros expand to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::select;
+}
 pub use workers::{worker_index, Handle, RemoteHandle, WaitForShutdown};
 pub use yield_now::{yield_now, YieldNow};
