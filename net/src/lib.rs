@@ -71,7 +71,7 @@ pub use futures_io::{AsyncRead, AsyncWrite};
 pub use accept::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 pub use batch::RecvBatch;
 pub use options::ListenOptions;
-pub use resolve::{set_name_resolver, NameResolver};
+pub use resolve::{set_name_resolver, AddrTarget, NameResolver, ToSocketAddrs};
 pub use shard::{serve_sharded, ShardedServer};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream_socket::StreamSocket;

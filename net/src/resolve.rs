@@ -1,13 +1,12 @@
-//! Turning `impl ToSocketAddrs` into addresses without blocking the loop:
+//! Turning [`ToSocketAddrs`] values into addresses without blocking the loop:
 //! literal addresses (a `SocketAddr`, `"127.0.0.1:80"`, `("::1", 80)` …)
 //! are parsed in place; a host name goes to the resolver installed with
 //! [`set_name_resolver`] (runtime-dns installs its asynchronous one), or
 //! else runs `getaddrinfo` on the blocking pool, off the loop thread.
 
-use std::any::Any;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::pin::Pin;
 use std::sync::OnceLock;
 
@@ -20,8 +19,7 @@ static NAME_RESOLVER: OnceLock<NameResolver> = OnceLock::new();
 
 /// Makes every socket of this process look host names up with `resolver`
 /// instead of `getaddrinfo` on the blocking pool (for `"host:port"`,
-/// `(host, port)` and their `String` forms; other `ToSocketAddrs` types
-/// keep using std). It can be set once; returns whether this call set it.
+/// `(host, port)` and their `String` forms). It can be set once; returns whether this call set it.
 /// The networking layer cannot depend on the DNS crate (which depends on
 /// it), so the DNS crate installs itself through this hook:
 /// `runtime::dns::install_net_resolver()`.
@@ -29,16 +27,166 @@ pub fn set_name_resolver(resolver: NameResolver) -> bool {
     NAME_RESOLVER.set(resolver).is_ok()
 }
 
+/// What a [`ToSocketAddrs`] value names: addresses, or a host name and a
+/// port still to be looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddrTarget {
+    /// Literal addresses, used as they are.
+    Addrs(Vec<SocketAddr>),
+    /// A host name and a port: looked up by the installed
+    /// [`NameResolver`], or by `getaddrinfo` on the blocking pool.
+    Host(String, u16),
+}
+
+/// Anything a socket can connect or bind to: a `SocketAddr`, `"ip:port"`
+/// or `"host:port"` as `&str`, `String` or `&String`, `(ip, port)` and
+/// `(host, port)` tuples, a slice or `Vec` of addresses, and a reference
+/// to any of these. Unlike std's trait of the same name, borrowed values
+/// work: nothing needs to be `'static`, and no lookup blocks the loop.
+///
+/// ```
+/// use runtime::net::{TcpListener, TcpStream};
+///
+/// #[runtime::main]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr: String = listener.local_addr()?.to_string();
+///     let _conn = TcpStream::connect(&addr).await?;
+///     Ok(())
+/// }
+/// ```
+pub trait ToSocketAddrs {
+    /// The addresses, or the host name to look up; a string that is
+    /// neither `ip:port` nor `host:port` is an `InvalidInput` error.
+    fn to_target(&self) -> io::Result<AddrTarget>;
+}
+
+fn host_port(s: &str) -> io::Result<AddrTarget> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(AddrTarget::Addrs(vec![a]));
+    }
+    let bad = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid socket address {s:?}"),
+        )
+    };
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok(host_and_port(host, port))
+}
+
+fn host_and_port(host: &str, port: u16) -> AddrTarget {
+    match host.parse::<IpAddr>() {
+        Ok(ip) => AddrTarget::Addrs(vec![SocketAddr::new(ip, port)]),
+        Err(_) => AddrTarget::Host(host.to_owned(), port),
+    }
+}
+
+impl ToSocketAddrs for SocketAddr {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![*self]))
+    }
+}
+
+impl ToSocketAddrs for SocketAddrV4 {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![SocketAddr::V4(*self)]))
+    }
+}
+
+impl ToSocketAddrs for SocketAddrV6 {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![SocketAddr::V6(*self)]))
+    }
+}
+
+impl ToSocketAddrs for (IpAddr, u16) {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![SocketAddr::new(self.0, self.1)]))
+    }
+}
+
+impl ToSocketAddrs for (Ipv4Addr, u16) {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![SocketAddr::new(
+            self.0.into(),
+            self.1,
+        )]))
+    }
+}
+
+impl ToSocketAddrs for (Ipv6Addr, u16) {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(vec![SocketAddr::new(
+            self.0.into(),
+            self.1,
+        )]))
+    }
+}
+
+impl ToSocketAddrs for (&str, u16) {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(host_and_port(self.0, self.1))
+    }
+}
+
+impl ToSocketAddrs for (String, u16) {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(host_and_port(&self.0, self.1))
+    }
+}
+
+impl ToSocketAddrs for str {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        host_port(self)
+    }
+}
+
+impl ToSocketAddrs for String {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        host_port(self)
+    }
+}
+
+impl ToSocketAddrs for [SocketAddr] {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(self.to_vec()))
+    }
+}
+
+impl ToSocketAddrs for Vec<SocketAddr> {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        Ok(AddrTarget::Addrs(self.clone()))
+    }
+}
+
+impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+    fn to_target(&self) -> io::Result<AddrTarget> {
+        (**self).to_target()
+    }
+}
+
 /// Resolves `addr`; an empty result is an `InvalidInput` error.
-pub(crate) async fn resolve<A>(addr: A) -> io::Result<Vec<SocketAddr>>
-where
-    A: ToSocketAddrs + Send + 'static,
-{
-    let addrs = match literal(&addr) {
-        Some(a) => vec![a],
-        None => match (NAME_RESOLVER.get(), host_and_port(&addr)) {
-            (Some(lookup), Some((host, port))) => lookup(host, port).await?,
-            _ => offload(move || addr.to_socket_addrs().map(|it| it.collect::<Vec<_>>())).await?,
+pub(crate) async fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
+    let addrs = match addr.to_target()? {
+        AddrTarget::Addrs(a) => a,
+        AddrTarget::Host(host, port) => match NAME_RESOLVER.get() {
+            Some(lookup) => lookup(host, port).await?,
+            None => {
+                offload(move || {
+                    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                        .map(|it| it.collect::<Vec<_>>())
+                })
+                .await?
+            }
         },
     };
     if addrs.is_empty() {
@@ -62,72 +210,6 @@ where
     }
 }
 
-/// The host and port of the common forms naming a host.
-fn host_and_port(addr: &dyn Any) -> Option<(String, u16)> {
-    fn split(s: &str) -> Option<(String, u16)> {
-        let (host, port) = s.rsplit_once(':')?;
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        Some((host.to_owned(), port.parse().ok()?))
-    }
-    if let Some(s) = addr.downcast_ref::<&'static str>() {
-        return split(s);
-    }
-    if let Some(s) = addr.downcast_ref::<String>() {
-        return split(s);
-    }
-    if let Some(&(host, port)) = addr.downcast_ref::<(&'static str, u16)>() {
-        return Some((host.to_owned(), port));
-    }
-    if let Some((host, port)) = addr.downcast_ref::<(String, u16)>() {
-        return Some((host.clone(), *port));
-    }
-    None
-}
-
-/// The address, when `addr` is one of the common types holding a literal
-/// one (no lookup needed).
-fn literal(addr: &dyn Any) -> Option<SocketAddr> {
-    fn parse_host(host: &str, port: u16) -> Option<SocketAddr> {
-        host.parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, port))
-    }
-    if let Some(a) = addr.downcast_ref::<SocketAddr>() {
-        return Some(*a);
-    }
-    if let Some(a) = addr.downcast_ref::<SocketAddrV4>() {
-        return Some(SocketAddr::V4(*a));
-    }
-    if let Some(a) = addr.downcast_ref::<SocketAddrV6>() {
-        return Some(SocketAddr::V6(*a));
-    }
-    if let Some(&(ip, port)) = addr.downcast_ref::<(IpAddr, u16)>() {
-        return Some(SocketAddr::new(ip, port));
-    }
-    if let Some(&(ip, port)) = addr.downcast_ref::<(Ipv4Addr, u16)>() {
-        return Some(SocketAddr::new(ip.into(), port));
-    }
-    if let Some(&(ip, port)) = addr.downcast_ref::<(Ipv6Addr, u16)>() {
-        return Some(SocketAddr::new(ip.into(), port));
-    }
-    if let Some(s) = addr.downcast_ref::<&'static str>() {
-        return s.parse().ok();
-    }
-    if let Some(s) = addr.downcast_ref::<String>() {
-        return s.parse().ok();
-    }
-    if let Some(&(host, port)) = addr.downcast_ref::<(&'static str, u16)>() {
-        return parse_host(host, port);
-    }
-    if let Some((host, port)) = addr.downcast_ref::<(String, u16)>() {
-        return parse_host(host, *port);
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,12 +217,24 @@ mod tests {
     #[test]
     fn literals_need_no_lookup() {
         let a: SocketAddr = "127.0.0.1:80".parse().unwrap();
-        assert_eq!(literal(&a), Some(a));
-        assert_eq!(literal(&"127.0.0.1:80"), Some(a));
-        assert_eq!(literal(&String::from("127.0.0.1:80")), Some(a));
-        assert_eq!(literal(&("127.0.0.1", 80u16)), Some(a));
-        assert_eq!(literal(&(Ipv4Addr::LOCALHOST, 80u16)), Some(a));
-        assert_eq!(literal(&"localhost:80"), None);
+        let lit = AddrTarget::Addrs(vec![a]);
+        assert_eq!(a.to_target().unwrap(), lit);
+        assert_eq!("127.0.0.1:80".to_target().unwrap(), lit);
+        assert_eq!(String::from("127.0.0.1:80").to_target().unwrap(), lit);
+        assert_eq!(("127.0.0.1", 80u16).to_target().unwrap(), lit);
+        assert_eq!((Ipv4Addr::LOCALHOST, 80u16).to_target().unwrap(), lit);
+        assert_eq!(
+            "localhost:80".to_target().unwrap(),
+            AddrTarget::Host("localhost".into(), 80)
+        );
+        assert_eq!(
+            "[::1]:80".to_target().unwrap(),
+            AddrTarget::Addrs(vec!["[::1]:80".parse().unwrap()])
+        );
+        for bad in ["no port here", "host:99999", ":80", "host:"] {
+            let e = bad.to_target().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        }
     }
 
     #[test]

@@ -3,13 +3,14 @@
 use crate::batch::RecvBatch;
 use crate::options::ListenOptions;
 use crate::resolve::resolve;
+use crate::resolve::ToSocketAddrs;
 use crate::socket::Socket;
 use crate::stream::impl_as_fd;
 use crate::sys::{self, RawAddr};
 use runtime_reactor::Direction;
 use std::fmt;
 use std::io::{self, IoSlice};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
@@ -43,7 +44,7 @@ impl fmt::Debug for UdpSocket {
 impl UdpSocket {
     /// Binds to `addr` (literal addresses as is, host names resolved off
     /// the loop thread; each tried in turn, the last error returned).
-    pub async fn bind<A: ToSocketAddrs + Send + 'static>(addr: A) -> io::Result<UdpSocket> {
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
         let mut last = None;
         for a in resolve(addr).await? {
             match UdpSocket::bind_addr(a) {
@@ -107,7 +108,7 @@ impl UdpSocket {
 
     /// Sets the default destination for [`send`](Self::send) and the only
     /// source [`recv`](Self::recv) accepts.
-    pub async fn connect<A: ToSocketAddrs + Send + 'static>(&self, addr: A) -> io::Result<()> {
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let mut last = None;
         for a in resolve(addr).await? {
             match sys::connect(self.sock.fd(), &RawAddr::from_inet(&a)) {

@@ -5,15 +5,19 @@
 //! fine, on one thread or many; the disposition the signal had before the
 //! first listener is restored when the last one goes away.
 //!
+//! Signals are named with [`SignalKind`], so no `libc` is needed:
+//!
 //! ```no_run
-//! # async fn f() -> std::io::Result<()> {
-//! use runtime_reactor::signal::signal;
-//! let mut hup = signal(libc::SIGHUP)?;
-//! loop {
-//!     hup.recv().await;
-//!     println!("reloading configuration");
+//! use runtime::signal::{signal, SignalKind};
+//!
+//! #[runtime::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let mut hup = signal(SignalKind::hangup())?;
+//!     loop {
+//!         hup.recv().await;
+//!         println!("reloading configuration");
+//!     }
 //! }
-//! # }
 //! ```
 
 use crate::driver::{Inner, Reactor};
@@ -316,10 +320,96 @@ impl std::fmt::Debug for Signal {
     }
 }
 
-/// Listens for `signum` on the current thread's reactor. `SIGKILL`,
-/// `SIGSTOP` and the synchronous fault signals are refused with
-/// `InvalidInput`, as are numbers out of range.
-pub fn signal(signum: i32) -> io::Result<Signal> {
+/// A signal, by name: `SignalKind::interrupt()` is `SIGINT`. Any number
+/// converts with `SignalKind::from_raw` or `From<i32>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignalKind(i32);
+
+impl SignalKind {
+    /// The signal with number `signum` (checked when listened to).
+    pub const fn from_raw(signum: i32) -> SignalKind {
+        SignalKind(signum)
+    }
+
+    /// The signal number.
+    pub const fn as_raw_value(&self) -> i32 {
+        self.0
+    }
+
+    /// `SIGALRM`: a timer set with `alarm` expired.
+    pub const fn alarm() -> SignalKind {
+        SignalKind(libc::SIGALRM)
+    }
+
+    /// `SIGCHLD`: a child process stopped or exited.
+    pub const fn child() -> SignalKind {
+        SignalKind(libc::SIGCHLD)
+    }
+
+    /// `SIGHUP`: the terminal hung up; daemons take it as "reload".
+    pub const fn hangup() -> SignalKind {
+        SignalKind(libc::SIGHUP)
+    }
+
+    /// `SIGINT`: Ctrl-C at the terminal.
+    pub const fn interrupt() -> SignalKind {
+        SignalKind(libc::SIGINT)
+    }
+
+    /// `SIGIO`: I/O is possible on a descriptor set up for it.
+    pub const fn io() -> SignalKind {
+        SignalKind(libc::SIGIO)
+    }
+
+    /// `SIGPIPE`: a write to a pipe or socket without a reader.
+    pub const fn pipe() -> SignalKind {
+        SignalKind(libc::SIGPIPE)
+    }
+
+    /// `SIGQUIT`: Ctrl-\\ at the terminal.
+    pub const fn quit() -> SignalKind {
+        SignalKind(libc::SIGQUIT)
+    }
+
+    /// `SIGTERM`: the polite request to stop (`kill`'s default).
+    pub const fn terminate() -> SignalKind {
+        SignalKind(libc::SIGTERM)
+    }
+
+    /// `SIGUSR1`, for the program's own use.
+    pub const fn user_defined1() -> SignalKind {
+        SignalKind(libc::SIGUSR1)
+    }
+
+    /// `SIGUSR2`, for the program's own use.
+    pub const fn user_defined2() -> SignalKind {
+        SignalKind(libc::SIGUSR2)
+    }
+
+    /// `SIGWINCH`: the terminal window changed size.
+    pub const fn window_change() -> SignalKind {
+        SignalKind(libc::SIGWINCH)
+    }
+}
+
+impl From<i32> for SignalKind {
+    fn from(signum: i32) -> SignalKind {
+        SignalKind(signum)
+    }
+}
+
+impl From<SignalKind> for i32 {
+    fn from(kind: SignalKind) -> i32 {
+        kind.0
+    }
+}
+
+/// Listens for a signal — a [`SignalKind`] or a signal number — on the
+/// current thread's reactor. `SIGKILL`, `SIGSTOP` and the synchronous
+/// fault signals are refused with `InvalidInput`, as are numbers out of
+/// range.
+pub fn signal(kind: impl Into<SignalKind>) -> io::Result<Signal> {
+    let signum = kind.into().0;
     check_signal(signum)?;
     let reactor = Reactor::current_inner()?;
     {

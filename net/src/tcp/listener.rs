@@ -3,6 +3,7 @@
 use crate::accept::Acceptor;
 use crate::options::ListenOptions;
 use crate::resolve::resolve;
+use crate::resolve::ToSocketAddrs;
 use crate::socket::Socket;
 use crate::stream::impl_as_fd;
 use crate::sys::{self, RawAddr};
@@ -11,7 +12,7 @@ use futures_core::Stream;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -62,10 +63,10 @@ impl fmt::Debug for TcpListener {
 
 impl TcpListener {
     /// Binds and listens with the default [`ListenOptions`]. `addr` is
-    /// anything std can turn into addresses: a literal one is used as is, a
+    /// any [`ToSocketAddrs`], borrowed or owned: a literal one is used as is, a
     /// host name is resolved on the blocking pool; each address is tried in
     /// turn and the last error returned.
-    pub async fn bind<A: ToSocketAddrs + Send + 'static>(addr: A) -> io::Result<TcpListener> {
+    pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         TcpListener::bind_with(addr, ListenOptions::default()).await
     }
 
@@ -82,7 +83,7 @@ impl TcpListener {
     ///     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     /// });
     /// ```
-    pub async fn bind_with<A: ToSocketAddrs + Send + 'static>(
+    pub async fn bind_with<A: ToSocketAddrs>(
         addr: A,
         options: ListenOptions,
     ) -> io::Result<TcpListener> {

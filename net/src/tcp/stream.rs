@@ -1,13 +1,14 @@
 //! [`TcpStream`]: a connected TCP socket.
 
 use crate::resolve::resolve;
+use crate::resolve::ToSocketAddrs;
 use crate::socket::Socket;
 use crate::split::{self, ReadHalf, ReuniteError, WriteHalf};
 use crate::stream::{impl_as_fd, impl_stream_read, impl_stream_write};
 use crate::sys::{self, RawAddr};
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -67,7 +68,7 @@ impl TcpStream {
     /// resolved on the blocking pool; each address is tried in turn and the
     /// last error returned). Port 0 is an `InvalidInput` error; a closed
     /// port is `ConnectionRefused`.
-    pub async fn connect<A: ToSocketAddrs + Send + 'static>(addr: A) -> io::Result<TcpStream> {
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
         for a in resolve(addr).await? {
             match TcpStream::connect_addr(a).await {
@@ -91,7 +92,7 @@ impl TcpStream {
     ///     assert!(s.is_ok());
     /// });
     /// ```
-    pub async fn connect_timeout<A: ToSocketAddrs + Send + 'static>(
+    pub async fn connect_timeout<A: ToSocketAddrs>(
         addr: A,
         timeout: Duration,
     ) -> io::Result<TcpStream> {
