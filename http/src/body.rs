@@ -170,8 +170,13 @@ pub(crate) enum Kind {
     Bytes(Shared),
     Stream(BoxStream),
     Channel(Receiver),
-    File { seg: FileSegment, pos: u64 },
-    Buffer(Buffer),
+    File {
+        seg: FileSegment,
+        pos: u64,
+    },
+    /// Boxed: a `Buffer` is large, and every request and response carries
+    /// a `Body`.
+    Buffer(Box<Buffer>),
     Incoming(Incoming),
 }
 
@@ -324,7 +329,7 @@ impl Body {
     pub fn from_buffer(buffer: Buffer) -> Body {
         Body {
             len: Some(buffer.len() as u64),
-            kind: Kind::Buffer(buffer),
+            kind: Kind::Buffer(Box::new(buffer)),
         }
     }
 

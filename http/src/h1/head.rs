@@ -114,6 +114,8 @@ fn has_bare_lf(head: &[u8]) -> bool {
 #[derive(Default)]
 pub(crate) struct HeadArena {
     buf: BytesMut,
+    /// The target `/`, built once.
+    slash: Option<Uri>,
 }
 
 /// Smallest arena allocation.
@@ -158,12 +160,12 @@ pub(crate) fn parse_request_in(
     arena: &mut HeadArena,
 ) -> Result<Option<(RequestHead, usize)>, Error> {
     // The request line alone may not exceed the URI limit (plus room for
-    // method and version): 414 rather than 431.
-    let line_room = limits.max_uri_len.saturating_add(32);
-    match memchr(b'\n', &buf[..buf.len().min(line_room.saturating_add(1))]) {
-        None if buf.len() > line_room => return Err(uri_too_long()),
-        _ => {}
-    }
+    // method and version): 414 rather than 431. Looked at only when the
+    // head is not complete (a complete one has its target checked below).
+    let line_too_long = || {
+        let line_room = limits.max_uri_len.saturating_add(32);
+        buf.len() > line_room && memchr(b'\n', &buf[..line_room.saturating_add(1)]).is_none()
+    };
     // Uninitialised slots: httparse writes those it fills.
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; 128];
     let mut heap;
@@ -177,6 +179,7 @@ pub(crate) fn parse_request_in(
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, slots) {
         Ok(httparse::Status::Complete(n)) => n,
+        _ if line_too_long() => return Err(uri_too_long()),
         Ok(httparse::Status::Partial) => {
             if buf.len() > limits.max_head_size {
                 return Err(too_large("request head too large"));
@@ -206,7 +209,7 @@ pub(crate) fn parse_request_in(
     // any map is built.
     let fields = Fields::scan(raw);
     let framing = request_framing(&fields, raw, version)?;
-    match fields.count(raw, Field::Host) {
+    match fields.hosts {
         0 if version == Version::HTTP_11 && limits.require_host => {
             return Err(Error::bad("missing Host header"))
         }
@@ -235,7 +238,10 @@ pub(crate) fn parse_request_in(
         }
     };
     let uri = if path == "/" {
-        Uri::from_static("/")
+        arena
+            .slash
+            .get_or_insert_with(|| Uri::from_static("/"))
+            .clone()
     } else {
         Uri::from_maybe_shared(slice_of(path.as_bytes()))
             .map_err(|_| Error::bad("invalid request target"))?
@@ -294,17 +300,23 @@ impl Field {
 /// those absent cost nothing more.
 struct Fields {
     present: u8,
+    /// `Host` fields seen (at most 2 counted).
+    hosts: u8,
 }
 
 impl Fields {
     fn scan(raw: &[httparse::Header<'_>]) -> Fields {
         let mut present = 0;
+        let mut hosts = 0u8;
         for h in raw {
             if let Some(f) = Field::of(h.name) {
                 present |= f.bit();
+                if f == Field::Host {
+                    hosts = hosts.saturating_add(1).min(2);
+                }
             }
         }
-        Fields { present }
+        Fields { present, hosts }
     }
 
     fn has(&self, f: Field) -> bool {
@@ -322,10 +334,6 @@ impl Fields {
             .take(if any { raw.len() } else { 0 })
             .filter(move |h| Field::of(h.name) == Some(f))
             .map(|h| h.value)
-    }
-
-    fn count(&self, raw: &[httparse::Header<'_>], f: Field) -> usize {
-        self.values(raw, f).count()
     }
 
     fn keep_alive(&self, raw: &[httparse::Header<'_>], version: Version) -> bool {

@@ -93,19 +93,26 @@ pub(super) async fn serve<S>(
         if server.state.closing.get() && conn.borrow().io.input().is_empty() {
             break;
         }
-        let head = match read_head(&conn, &server, &flags, &mut deadline, &mut arena, first).await {
-            Ok(Some(h)) => h,
-            Ok(None) => {
-                let _ = flush(&conn).await;
-                break;
-            }
-            Err(e) => {
-                answer_error(&conn, &e, &mut head_buf).await;
-                break;
-            }
+        // The request is made and its handler's future created in this
+        // block, so the head is not kept in the connection's future state
+        // across the exchange's waits.
+        let start = {
+            let head =
+                match read_head(&conn, &server, &flags, &mut deadline, &mut arena, first).await {
+                    Ok(Some(h)) => h,
+                    Ok(None) => {
+                        let _ = flush(&conn).await;
+                        break;
+                    }
+                    Err(e) => {
+                        Box::pin(answer_error(&conn, &e, &mut head_buf)).await;
+                        break;
+                    }
+                };
+            start_exchange(&conn, &source, &server, head, peer)
         };
         first = false;
-        match exchange(&conn, &source, &server, head, peer, &mut head_buf).await {
+        match exchange(&conn, &server, start, &mut head_buf).await {
             Ok(true) => {}
             Ok(false) | Err(_) => break,
         }
@@ -204,9 +211,16 @@ where
         return;
     }
     let resp = status_response(e.status());
-    if write_response(conn, resp, &Method::GET, Version::HTTP_11, false, head_buf)
-        .await
-        .is_err()
+    if Box::pin(write_response(
+        conn,
+        resp,
+        false,
+        Version::HTTP_11,
+        false,
+        head_buf,
+    ))
+    .await
+    .is_err()
     {
         return;
     }
@@ -244,34 +258,57 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
     }
 }
 
-/// One request: checks, handler task, response. `Ok(true)` to keep the
-/// connection.
-async fn exchange<S>(
+/// What is done with a request once its head is read.
+enum Next {
+    /// Run the handler (`None`: making its future panicked).
+    Handler(Option<HandlerFuture>),
+    /// No route: 404.
+    NotFound,
+    /// The method is not allowed: 405 with `Allow`, and close.
+    MethodNotAllowed,
+    /// The stated body is over the limit: 413, and close.
+    TooLarge,
+}
+
+/// A request whose head is read: its handler's future made, and what the
+/// answer needs to know of the request.
+struct Start {
+    next: Next,
+    head_only: bool,
+    version: Version,
+    keep_alive: bool,
+    has_body: bool,
+}
+
+/// Checks a request head, starts reading its body, makes the request and
+/// finds its handler.
+fn start_exchange<S>(
     conn: &Shared<S>,
     source: &Rc<RefCell<dyn BodySource>>,
     server: &Server,
     head: RequestHead,
     peer: Option<SocketAddr>,
-    head_buf: &mut Vec<u8>,
-) -> Result<bool, Error>
+) -> Start
 where
     S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
 {
     let cfg = &server.config;
-    let method = head.method.clone();
-    let version = head.version;
     let has_body = head.framing != Framing::Empty;
+    let mut start = Start {
+        next: Next::NotFound,
+        head_only: head.method == Method::HEAD,
+        version: head.version,
+        keep_alive: head.keep_alive,
+        has_body,
+    };
     if !cfg.limits.allowed_methods.contains(&head.method) {
-        let mut resp = status_response(StatusCode::METHOD_NOT_ALLOWED);
-        resp.headers_mut().insert(ALLOW, cfg.allow_header.clone());
-        write_response(conn, resp, &method, version, false, head_buf).await?;
-        linger(conn).await;
-        return Ok(false);
+        start.next = Next::MethodNotAllowed;
+        return start;
     }
     if let Framing::Length(n) = head.framing {
         if n > cfg.limits.max_body_size {
-            answer_error(conn, &Error::BodyTooLarge, head_buf).await;
-            return Ok(false);
+            start.next = Next::TooLarge;
+            return start;
         }
     }
     let len = match head.framing {
@@ -299,7 +336,6 @@ where
     } else {
         Body::empty()
     };
-    let mut keep_alive = head.keep_alive;
     let mut req = Request::new(body);
     *req.method_mut() = head.method;
     *req.uri_mut() = head.uri;
@@ -320,8 +356,48 @@ where
         };
         cfg.router.find(host, req.uri().path()).cloned()
     };
-    let mut resp = match handler {
-        Some(h) => match run_handler(|| h.call(req)).await {
+    if let Some(h) = handler {
+        start.next = Next::Handler(catch_unwind(AssertUnwindSafe(|| h.call(req))).ok());
+    }
+    start
+}
+
+/// One request: the handler (in the connection's task, or its own if it
+/// waits), the response. `Ok(true)` to keep the connection.
+async fn exchange<S>(
+    conn: &Shared<S>,
+    server: &Server,
+    start: Start,
+    head_buf: &mut Vec<u8>,
+) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    let cfg = &server.config;
+    let Start {
+        next,
+        head_only,
+        version,
+        mut keep_alive,
+        has_body,
+    } = start;
+    let mut resp = match next {
+        Next::MethodNotAllowed => {
+            let mut resp = status_response(StatusCode::METHOD_NOT_ALLOWED);
+            resp.headers_mut().insert(ALLOW, cfg.allow_header.clone());
+            Box::pin(write_response(
+                conn, resp, head_only, version, false, head_buf,
+            ))
+            .await?;
+            linger(conn).await;
+            return Ok(false);
+        }
+        Next::TooLarge => {
+            Box::pin(answer_error(conn, &Error::BodyTooLarge, head_buf)).await;
+            return Ok(false);
+        }
+        Next::NotFound => status_response(StatusCode::NOT_FOUND),
+        Next::Handler(fut) => match run_handler(fut).await {
             Some(r) => r,
             None => {
                 // The handler panicked: 500, and the connection closes
@@ -330,10 +406,6 @@ where
                 status_response(StatusCode::INTERNAL_SERVER_ERROR)
             }
         },
-        None => {
-            drop(req);
-            status_response(StatusCode::NOT_FOUND)
-        }
     };
     // A body the handler failed to read decides the answer.
     let body_error = conn.borrow_mut().error.take();
@@ -356,7 +428,7 @@ where
     if server.state.closing.get() {
         keep_alive = false;
     }
-    let keep_alive = write_response(conn, resp, &method, version, keep_alive, head_buf).await?;
+    let keep_alive = write_response(conn, resp, head_only, version, keep_alive, head_buf).await?;
     // The rest of a body the handler did not read, if small.
     let mut keep = keep_alive;
     if keep && !conn.borrow().body_done() {
@@ -378,9 +450,10 @@ where
 /// Runs a handler: its future is polled in the connection's task first, and
 /// a handler that answers at once is done without a task of its own; one
 /// that has to wait goes on in its own task, which the connection awaits.
-/// `None` if the handler panicked.
-async fn run_handler(call: impl FnOnce() -> HandlerFuture) -> Option<Response<Body>> {
-    let mut fut = catch_unwind(AssertUnwindSafe(call)).ok()?;
+/// `None` if the handler panicked (`fut` is `None` when making the future
+/// did).
+async fn run_handler(fut: Option<HandlerFuture>) -> Option<Response<Body>> {
+    let mut fut = fut?;
     let first =
         poll_fn(|cx| Poll::Ready(catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))))).await;
     match first {
@@ -422,11 +495,34 @@ async fn discard_body<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> bo
 pub(crate) async fn write_response<S>(
     conn: &Shared<S>,
     resp: Response<Body>,
-    method: &Method,
+    head_only: bool,
+    version: Version,
+    keep_alive: bool,
+    head_buf: &mut Vec<u8>,
+) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+{
+    let (keep_alive, streamed) =
+        queue_response(conn, resp, head_only, version, keep_alive, head_buf)?;
+    match streamed {
+        // Boxed: a streamed body is the rare case, and its state would
+        // otherwise make every connection's future larger.
+        Some((body, framing)) => Box::pin(stream_body(conn, body, framing, keep_alive)).await,
+        None => finish_write(conn, keep_alive).await,
+    }
+}
+
+/// Puts a response's head, and its body unless streamed, in the output;
+/// returns whether the connection stays open and the body to stream.
+fn queue_response<S>(
+    conn: &Shared<S>,
+    resp: Response<Body>,
+    head_only: bool,
     version: Version,
     mut keep_alive: bool,
     head_buf: &mut Vec<u8>,
-) -> Result<bool, Error>
+) -> Result<(bool, Option<(Body, OutFraming)>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
 {
@@ -435,7 +531,6 @@ where
     let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let head_only = *method == Method::HEAD;
     let framing = if bodiless {
         OutFraming::None
     } else if let Some(n) = body.size_hint() {
@@ -505,14 +600,11 @@ where
             }
             other => {
                 body.kind = other;
-                Some(body)
+                Some((body, framing))
             }
         }
     };
-    match streamed {
-        Some(body) => stream_body(conn, body, framing, keep_alive).await,
-        None => finish_write(conn, keep_alive).await,
-    }
+    Ok((keep_alive, streamed))
 }
 
 async fn finish_write<S: AsyncRead + AsyncWrite + Unpin>(
