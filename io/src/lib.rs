@@ -49,6 +49,7 @@ pub use buffer::{
 /// `futures-io`).
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub use stream::{
-    pair, pair_with_capacity, BufferedStream, Filter, FilterResult, Filtered, FlushMode, PairEnd,
-    Passthrough, RateLimit, RateLimitGroup, Transport, Watermarks,
+    pair, pair_with_capacity, BufferedReader, BufferedStream, BufferedWriter, Filter, FilterResult,
+    Filtered, FlushMode, Lines, PairEnd, Passthrough, RateLimit, RateLimitGroup, ReadOnly,
+    Transport, Watermarks, WriteOnly,
 };

@@ -99,6 +99,7 @@ mod io_traits;
 mod lines;
 mod pair;
 mod ratelimit;
+mod reader;
 mod timeouts;
 mod transport;
 mod watermarks;
@@ -106,6 +107,7 @@ mod watermarks;
 pub use filter::{Filter, FilterResult, Filtered, FlushMode, Passthrough};
 pub use pair::{pair, pair_with_capacity, PairEnd, PAIR_CAPACITY};
 pub use ratelimit::{RateLimit, RateLimitGroup};
+pub use reader::{BufferedReader, BufferedWriter, Lines, ReadOnly, WriteOnly};
 pub use transport::Transport;
 pub use watermarks::Watermarks;
 

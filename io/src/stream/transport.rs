@@ -64,12 +64,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport for T {
         dst: &mut Buffer,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        // The tail's free space if it has at least half of what we may
-        // read, else a fresh chunk: no copy beyond the kernel's.
-        let space = dst.reserve_some(max, max.div_ceil(2))?;
-        let n = ready!(Pin::new(self).poll_read(cx, space))?;
-        dst.commit(n)?;
-        Poll::Ready(Ok(n))
+        read_buf(self, cx, dst, max)
     }
 
     fn poll_write_buf(
@@ -79,29 +74,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport for T {
         max: usize,
         _mode: FlushMode,
     ) -> Poll<io::Result<usize>> {
-        let front_file = match src.segments().next() {
-            Some(Segment::File { len, .. }) => Some(len),
-            _ => None,
-        };
-        if let Some(len) = front_file {
-            // A file segment at the front, sent without sendfile: one block
-            // through memory.
-            let mut block = vec![0u8; len.min(max).min(FILE_BLOCK)];
-            let got = src.copyout(&mut block)?;
-            let n = ready!(Pin::new(&mut *self).poll_write(cx, &block[..got]))?;
-            return Poll::Ready(drained(src, n));
-        }
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut used = 0;
-        for (slot, bytes) in slices.iter_mut().zip(src.peek(max)) {
-            *slot = IoSlice::new(bytes);
-            used += 1;
-        }
-        if used == 0 {
-            return Poll::Ready(Ok(0));
-        }
-        let n = ready!(Pin::new(&mut *self).poll_write_vectored(cx, &slices[..used]))?;
-        Poll::Ready(drained(src, n))
+        write_buf(self, cx, src, max)
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -111,6 +84,54 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Transport for T {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(self).poll_close(cx)
     }
+}
+
+/// [`Transport::poll_read_buf`] over an `AsyncRead`.
+pub(super) fn read_buf<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    dst: &mut Buffer,
+    max: usize,
+) -> Poll<io::Result<usize>> {
+    // The tail's free space if it has at least half of what we may
+    // read, else a fresh chunk: no copy beyond the kernel's.
+    let space = dst.reserve_some(max, max.div_ceil(2))?;
+    let n = ready!(Pin::new(reader).poll_read(cx, space))?;
+    dst.commit(n)?;
+    Poll::Ready(Ok(n))
+}
+
+/// [`Transport::poll_write_buf`] over an `AsyncWrite`: vectored over the
+/// in-memory chunks, a file segment at the front through one block.
+pub(super) fn write_buf<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    cx: &mut Context<'_>,
+    src: &mut Buffer,
+    max: usize,
+) -> Poll<io::Result<usize>> {
+    let front_file = match src.segments().next() {
+        Some(Segment::File { len, .. }) => Some(len),
+        _ => None,
+    };
+    if let Some(len) = front_file {
+        // A file segment at the front, sent without sendfile: one block
+        // through memory.
+        let mut block = vec![0u8; len.min(max).min(FILE_BLOCK)];
+        let got = src.copyout(&mut block)?;
+        let n = ready!(Pin::new(&mut *writer).poll_write(cx, &block[..got]))?;
+        return Poll::Ready(drained(src, n));
+    }
+    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+    let mut used = 0;
+    for (slot, bytes) in slices.iter_mut().zip(src.peek(max)) {
+        *slot = IoSlice::new(bytes);
+        used += 1;
+    }
+    if used == 0 {
+        return Poll::Ready(Ok(0));
+    }
+    let n = ready!(Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..used]))?;
+    Poll::Ready(drained(src, n))
 }
 
 /// Drains the `n` bytes a write took; a write of nothing is `WriteZero`.
