@@ -28,6 +28,7 @@
 //! | `event_set_log_callback` | [`set_log_callback`] |
 //! | `bufferevent_socket_new`, `_socket_connect`, `_pair_new` | [`BufferEvent`] |
 //! | `evhttp_new`, `evhttp_set_cb`, `evhttp_send_reply`, `evhttp_make_request` | [`Http`], [`HttpRequest`], [`HttpConnection`] (over runtime-http's server and client) |
+//! | `EVRPC_REGISTER`, `EVRPC_REQUEST_DONE`, `evrpc_pool`, `EVRPC_MAKE_REQUEST` | [`rpc::RpcHttpExt::rpc_register`], [`rpc::RpcRequest::done`], [`rpc::RpcPool::make_request`] (over runtime-rpc) |
 //!
 //! Each event, bufferevent and listener is a task of the base's executor,
 //! at its priority ([`Event::set_priority`], [`BufferEvent::set_priority`];
@@ -95,6 +96,7 @@ mod http;
 mod listener;
 mod log;
 mod owned;
+pub mod rpc;
 mod state;
 mod task;
 
