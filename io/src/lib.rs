@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod buffer;
+pub mod stdio;
 pub mod stream;
 
 pub use buffer::{
@@ -48,6 +49,7 @@ pub use buffer::{
 /// The I/O traits [`BufferedStream`] implements (re-exported from
 /// `futures-io`).
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+pub use stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
 pub use stream::{
     pair, pair_with_capacity, BufferedReader, BufferedStream, BufferedWriter, Filter, FilterResult,
     Filtered, FlushMode, Lines, PairEnd, Passthrough, RateLimit, RateLimitGroup, ReadOnly,
