@@ -635,6 +635,30 @@ async fn udp_send_batch_sends_each_buffer_as_one_datagram() {
         }
         assert_eq!(got, payloads, "boundaries and order kept");
 
+        // Each to its own address: the kernel stops at one it refuses
+        // (port 0) and the next call reports why.
+        let other = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let oa = other.local_addr().unwrap();
+        let zero: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let three = [IoSlice::new(b"a"), IoSlice::new(b"b"), IoSlice::new(b"c")];
+        assert_eq!(
+            sender.send_batch_to(&three, &[sa, zero, oa]).await.unwrap(),
+            1
+        );
+        let err = sender
+            .send_batch_to(&three[1..], &[zero, oa])
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // The shorter slice bounds the batch.
+        assert_eq!(sender.send_batch_to(&three, &[oa]).await.unwrap(), 1);
+        let mut buf = [0u8; 4];
+        let (n, _) = server.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"a");
+        let (n, _) = other.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"a");
+
         // Unconnected: no peer to send to.
         let loose = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let err = loose.send_batch(&bufs[..1]).await.unwrap_err();

@@ -2,11 +2,11 @@
 //! on UDP and TCP, answering through an async handler.
 
 use crate::wire::{Message, Opcode, Rcode, Record};
-use runtime_net::{ListenOptions, TcpListener, TcpStream, UdpSocket};
+use runtime_net::{ListenOptions, RecvBatch, TcpListener, TcpStream, UdpSocket};
 use runtime_reactor::time::timeout;
 use std::cell::Cell;
 use std::future::{poll_fn, Future};
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -229,6 +229,12 @@ fn udp_limit(query: &Message) -> usize {
     }
 }
 
+/// Datagrams received (and answers sent) per system call at most.
+const UDP_BATCH: usize = 32;
+/// Room for one query: far above any real one (a longer datagram is cut,
+/// fails to parse and gets FORMERR).
+const QUERY_ROOM: usize = 4096;
+
 async fn udp_loop<H, F>(
     sock: Rc<UdpSocket>,
     handler: Rc<H>,
@@ -238,10 +244,13 @@ where
     H: Fn(Request) -> F + 'static,
     F: Future<Output = Message> + 'static,
 {
-    let mut buf = vec![0u8; 65536];
+    let mut batch = RecvBatch::new(UDP_BATCH, QUERY_ROOM);
+    // Answers ready at once, sent together after each batch.
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(UDP_BATCH);
+    let mut to: Vec<SocketAddr> = Vec::with_capacity(UDP_BATCH);
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
+        match sock.recv_batch(&mut batch).await {
+            Ok(_) => {}
             // ICMP errors for earlier answers, or a signal: go on.
             Err(e)
                 if matches!(
@@ -254,54 +263,74 @@ where
                 continue
             }
             Err(e) => return Err(e),
-        };
-        let query = match decode(&buf[..n], &stats) {
-            Decoded::Query(q) => q,
-            Decoded::Reply(bytes) => {
-                let _ = sock.send_to(&bytes, peer).await;
-                continue;
+        }
+        for i in 0..batch.len() {
+            let Ok(peer) = batch.source(i) else { continue };
+            let query = match decode(batch.datagram(i), &stats) {
+                Decoded::Query(q) => q,
+                Decoded::Reply(bytes) => {
+                    out.push(bytes);
+                    to.push(peer);
+                    continue;
+                }
+                Decoded::Drop => continue,
+            };
+            let limit = udp_limit(&query);
+            let request = Request {
+                message: query,
+                peer,
+                transport: Transport::Udp,
+            };
+            // Poll the handler once here: a handler that answers at once
+            // costs no task; one that waits continues in its own task, so
+            // it blocks no other query.
+            let mut fut: Pin<Box<F>> = Box::pin(handler(request));
+            let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(resp) => {
+                    out.push(encode_udp(&resp, limit, &stats));
+                    to.push(peer);
+                }
+                Poll::Pending => {
+                    let sock = sock.clone();
+                    let stats = stats.clone();
+                    runtime_executor::spawn(async move {
+                        let resp = fut.await;
+                        let bytes = encode_udp(&resp, limit, &stats);
+                        // A full socket buffer or a vanished client loses
+                        // this answer only.
+                        let _ = sock.send_to(&bytes, peer).await;
+                    });
+                }
             }
-            Decoded::Drop => continue,
-        };
-        let limit = udp_limit(&query);
-        let request = Request {
-            message: query,
-            peer,
-            transport: Transport::Udp,
-        };
-        // Poll the handler once here: a handler that answers at once costs
-        // no task; one that waits continues in its own task, so it blocks
-        // no other query.
-        let mut fut: Pin<Box<F>> = Box::pin(handler(request));
-        let first = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
-        match first {
-            Poll::Ready(resp) => send_udp(&sock, &resp, limit, peer, &stats).await,
-            Poll::Pending => {
-                let sock = sock.clone();
-                let stats = stats.clone();
-                runtime_executor::spawn(async move {
-                    let resp = fut.await;
-                    send_udp(&sock, &resp, limit, peer, &stats).await;
-                });
-            }
+        }
+        send_all(&sock, &out, &to).await;
+        out.clear();
+        to.clear();
+    }
+}
+
+/// Sends `out[i]` to `to[i]`, as many per `sendmmsg` as fit; an answer the
+/// kernel refuses (a vanished client, a full buffer) is lost alone.
+async fn send_all(sock: &UdpSocket, out: &[Vec<u8>], to: &[SocketAddr]) {
+    let mut done = 0;
+    while done < out.len() {
+        let bufs: Vec<IoSlice<'_>> = out[done..].iter().map(|b| IoSlice::new(b)).collect();
+        match sock.send_batch_to(&bufs, &to[done..]).await {
+            Ok(0) | Err(_) => done += 1,
+            Ok(n) => done += n,
         }
     }
 }
 
-async fn send_udp(
-    sock: &UdpSocket,
-    resp: &Message,
-    limit: usize,
-    peer: SocketAddr,
-    stats: &ServerStats,
-) {
+/// The bytes of `resp` for UDP within `limit` (TC set if cut), counted.
+fn encode_udp(resp: &Message, limit: usize, stats: &ServerStats) -> Vec<u8> {
     let (bytes, truncated) = resp.to_bytes_limited(limit);
     if truncated {
         stats.truncated.set(stats.truncated.get() + 1);
     }
     stats.answered.set(stats.answered.get() + 1);
-    // A full socket buffer or a vanished client loses this answer only.
-    let _ = sock.send_to(&bytes, peer).await;
+    bytes
 }
 
 async fn accept_loop<H, F>(

@@ -238,3 +238,96 @@ fn truncation_formerr_garbage_and_slow_clients() {
     let r = Message::parse(&slow.join().unwrap().unwrap()).unwrap();
     assert_eq!(r.answers[0].data, RData::A(Ipv4Addr::new(10, 0, 0, 2)));
 }
+
+#[test]
+fn a_burst_from_many_clients_is_answered_each_to_its_sender() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime_executor::block_on(async move {
+            let server = DnsServer::bind("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            tx.send(server.local_addr().unwrap()).unwrap();
+            let _ = server.serve(handler).await;
+        })
+    });
+    let addr = rx.recv().unwrap();
+    // 100 clients send at once (more than one receive batch), each query
+    // with its own id and, for a third of them, a case of its own; a few
+    // are garbage with a readable header; one is longer than any real
+    // query (cut on receipt: FORMERR).
+    let clients: Vec<std::net::UdpSocket> = (0..100)
+        .map(|_| {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        })
+        .collect();
+    let name_of = |i: usize| {
+        if i.is_multiple_of(3) {
+            "HoSt.TeSt"
+        } else {
+            "host.test"
+        }
+    };
+    for (i, c) in clients.iter().enumerate() {
+        let bytes = if i % 10 == 9 {
+            vec![
+                (i >> 8) as u8,
+                i as u8,
+                0x01,
+                0,
+                0,
+                1,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0,
+                0xC0,
+                12,
+            ]
+        } else if i == 50 {
+            let mut m = Message::query(
+                i as u16,
+                Name::from_ascii("host.test").unwrap(),
+                RecordType::A,
+            );
+            m.additionals.push(Record::new(
+                Name::root(),
+                0,
+                RData::Txt(vec![vec![b'x'; 250]; 20]),
+            ));
+            let b = m.to_bytes();
+            assert!(b.len() > 4096);
+            b
+        } else {
+            Message::query(
+                i as u16,
+                Name::from_ascii(name_of(i)).unwrap(),
+                RecordType::A,
+            )
+            .to_bytes()
+        };
+        c.send_to(&bytes, addr).unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    for (i, c) in clients.iter().enumerate() {
+        let (n, from) = c.recv_from(&mut buf).unwrap();
+        assert_eq!(from, addr);
+        let r = Message::parse(&buf[..n]).unwrap();
+        assert_eq!(r.header.id, i as u16, "client {i} got its own answer");
+        if i % 10 == 9 || i == 50 {
+            assert_eq!(r.rcode(), Rcode::FORMERR, "client {i}");
+            continue;
+        }
+        assert!(
+            r.questions[0]
+                .name
+                .eq_case_sensitive(&Name::from_ascii(name_of(i)).unwrap()),
+            "client {i}: question echoed as asked"
+        );
+        assert_eq!(r.answers[0].data, RData::A(Ipv4Addr::new(10, 0, 0, 1)));
+    }
+}

@@ -271,14 +271,18 @@ impl Socket {
         })
     }
 
-    /// Several datagrams on a connected socket with one `sendmmsg`.
+    /// Several datagrams with one `sendmmsg`: to the connected peer, or
+    /// each to its address of `addrs`.
     pub(crate) fn poll_send_mmsg(
         &self,
         w: Option<&mut Waiter<'_>>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
+        addrs: Option<&[RawAddr]>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(w, Direction::Write, cx, || sys::send_mmsg(self.fd(), bufs))
+        self.poll_io(w, Direction::Write, cx, || {
+            sys::send_mmsg(self.fd(), bufs, addrs)
+        })
     }
 
     /// Datagram send to `addr`.

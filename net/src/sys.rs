@@ -497,28 +497,41 @@ pub(crate) fn recv_mmsg(
     Ok((n, count))
 }
 
-/// `sendmmsg` on a connected socket: the first `min(bufs.len(),
-/// MAX_BATCH)` buffers, one datagram each, in one system call. Returns how
-/// many were sent (the kernel stops at the first that cannot be).
-pub(crate) fn send_mmsg(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let count = bufs.len().min(MAX_BATCH);
+/// `sendmmsg`: the first `min(bufs.len(), MAX_BATCH)` buffers, one
+/// datagram each, in one system call; to the connected peer, or with
+/// `addrs` (as long as `bufs`) each to its own address. Returns how many
+/// were sent (the kernel stops at the first that cannot be).
+pub(crate) fn send_mmsg(
+    fd: RawFd,
+    bufs: &[IoSlice<'_>],
+    addrs: Option<&[RawAddr]>,
+) -> io::Result<usize> {
+    let mut count = bufs.len().min(MAX_BATCH);
+    if let Some(a) = addrs {
+        count = count.min(a.len());
+    }
     if count == 0 {
         return Ok(0);
     }
     let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; MAX_BATCH];
-    for (h, b) in hdrs.iter_mut().zip(&bufs[..count]) {
+    for (i, (h, b)) in hdrs.iter_mut().zip(&bufs[..count]).enumerate() {
         // SAFETY: mmsghdr is plain data; all-zero is a valid value.
         let mut m: libc::mmsghdr = unsafe { zeroed() };
         // IoSlice is guaranteed ABI-compatible with iovec on Unix; the
-        // kernel only reads through msg_iov for sendmmsg.
+        // kernel only reads through msg_iov and msg_name for sendmmsg.
         m.msg_hdr.msg_iov = (b as *const IoSlice<'_>).cast_mut().cast();
         m.msg_hdr.msg_iovlen = 1;
+        if let Some(a) = addrs {
+            m.msg_hdr.msg_name = a[i].as_ptr().cast_mut().cast();
+            m.msg_hdr.msg_namelen = a[i].len();
+        }
         h.write(m);
     }
     loop {
         // SAFETY: the first `count` headers are initialised, each naming one
-        // live buffer of `bufs` for its length, no address and no control
-        // data; the kernel reads those and writes only `msg_len`.
+        // live buffer of `bufs` for its length and either no address or a
+        // live RawAddr of `addrs` for its length, no control data; the
+        // kernel reads those and writes only `msg_len`.
         let r = unsafe {
             libc::sendmmsg(
                 fd,

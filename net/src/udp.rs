@@ -178,7 +178,7 @@ impl UdpSocket {
     /// ```
     pub async fn send_batch(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut w = self.sock.waiter(Direction::Write);
-        std::future::poll_fn(|cx| self.sock.poll_send_mmsg(Some(&mut w), cx, bufs)).await
+        std::future::poll_fn(|cx| self.sock.poll_send_mmsg(Some(&mut w), cx, bufs, None)).await
     }
 
     /// Polls for [`send_batch`](Self::send_batch) (the waker is kept in
@@ -188,7 +188,54 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.sock.poll_send_mmsg(None, cx, bufs)
+        self.sock.poll_send_mmsg(None, cx, bufs, None)
+    }
+
+    /// Sends `bufs[i]` to `targets[i]`, one datagram each, with one
+    /// `sendmmsg` call (at most 64 per call, and no more than the shorter
+    /// of the two slices); returns how many were sent, fewer when the
+    /// socket's buffer filled up or a datagram could not be sent (the next
+    /// call reports why). A server answering a batch of queries at once.
+    ///
+    /// ```
+    /// use runtime_net::UdpSocket;
+    /// use std::io::IoSlice;
+    /// runtime_executor::block_on(async {
+    ///     let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let to = [a.local_addr().unwrap(), b.local_addr().unwrap()];
+    ///     let n = s.send_batch_to(&[IoSlice::new(b"to a"), IoSlice::new(b"to b")], &to).await.unwrap();
+    ///     assert_eq!(n, 2);
+    ///     let mut buf = [0u8; 8];
+    ///     let (n, _) = b.recv_from(&mut buf).await.unwrap();
+    ///     assert_eq!(&buf[..n], b"to b");
+    /// });
+    /// ```
+    pub async fn send_batch_to(
+        &self,
+        bufs: &[IoSlice<'_>],
+        targets: &[SocketAddr],
+    ) -> io::Result<usize> {
+        let mut w = self.sock.waiter(Direction::Write);
+        let addrs = raw_addrs(targets);
+        std::future::poll_fn(|cx| {
+            self.sock
+                .poll_send_mmsg(Some(&mut w), cx, bufs, Some(&addrs))
+        })
+        .await
+    }
+
+    /// Polls for [`send_batch_to`](Self::send_batch_to) (the waker is
+    /// kept in the socket's shared slot: the most recent caller wins).
+    pub fn poll_send_batch_to(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+        targets: &[SocketAddr],
+    ) -> Poll<io::Result<usize>> {
+        let addrs = raw_addrs(targets);
+        self.sock.poll_send_mmsg(None, cx, bufs, Some(&addrs))
     }
 
     /// Receives as many datagrams as are queued, up to
@@ -430,4 +477,13 @@ fn mreq_v6(multiaddr: &Ipv6Addr, interface: u32) -> libc::ipv6_mreq {
         },
         ipv6mr_interface: interface,
     }
+}
+
+/// The kernel form of at most one `sendmmsg` call's worth of addresses.
+fn raw_addrs(targets: &[SocketAddr]) -> Vec<RawAddr> {
+    targets
+        .iter()
+        .take(sys::MAX_BATCH)
+        .map(RawAddr::from_inet)
+        .collect()
 }
