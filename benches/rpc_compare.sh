@@ -31,7 +31,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-tmp=$(mktemp -d)
+mkdir -p target/tmp
+tmp=$(mktemp -d -p "$PWD/target/tmp" rpc_compare.XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
@@ -67,7 +68,8 @@ for i in $(seq "$runs"); do
     fi
 done
 median() { # file field
-    sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$1" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    awk -v f="$2" '{for (i = 1; i <= NF; i++) {split($i, kv, "="); if (kv[1] == f) print kv[2]}}' "$1" |
+        sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 rm_=$(median "$tmp/rust.codec" marshal_ns); ru=$(median "$tmp/rust.codec" unmarshal_ns)
 cm=$(median "$tmp/c.codec" marshal_ns); cu=$(median "$tmp/c.codec" unmarshal_ns)
