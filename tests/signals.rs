@@ -20,7 +20,12 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn rt(method: &str) -> Runtime {
-    let rt = Builder::new().method(method).unwrap().build().unwrap();
+    let rt = Builder::new()
+        .ignore_env(true)
+        .method(method)
+        .unwrap()
+        .build()
+        .unwrap();
     assert_eq!(rt.method().name(), method);
     rt
 }

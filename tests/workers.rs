@@ -365,6 +365,7 @@ fn threads_auto_starts_one_worker_per_cpu() {
 #[test]
 fn workers_use_the_configured_backend() {
     let rt = Builder::new()
+        .ignore_env(true)
         .method("poll")
         .unwrap()
         .threads(2)

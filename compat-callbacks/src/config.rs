@@ -24,6 +24,7 @@ pub const MAX_COMMON_TIMEOUTS: usize = 256;
 /// use std::time::Duration;
 ///
 /// let base = EventConfig::new()
+///     .ignore_env(true) // no EVENT_NO* veto in this example
 ///     .avoid_method("select")
 ///     .require_features(Features::O1)
 ///     .priorities(3)

@@ -30,6 +30,7 @@ pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 ///
 /// ```
 /// let rt = runtime_executor::Builder::new()
+///     .ignore_env(true) // no EVENT_NO* veto in this example
 ///     .method("poll").unwrap()
 ///     .priorities(3).unwrap()
 ///     .build().unwrap();

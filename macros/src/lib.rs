@@ -3,7 +3,8 @@
 //! Both attributes turn an `async fn` into a plain `fn` whose body runs the original body on a
 //! runtime: `::runtime::block_on(async move { BODY })`, or, with `method = "..."` and/or
 //! `threads = N` / `threads = "auto"`, a runtime built with `::runtime::Builder`
-//! (`.method("...")`, `.threads(N)` / `.threads_auto()`) whose `block_on` runs the body.
+//! (`.ignore_env(true).method("...")`, `.threads(N)` / `.threads_auto()`) whose `block_on` runs
+//! the body.
 //!
 //! The crate has no dependencies: the function is split with a small parser over
 //! [`proc_macro::TokenTree`]s, and the user's tokens are spliced back unchanged so that errors in
@@ -42,7 +43,8 @@ use proc_macro::{Delimiter, Group, Ident, Literal, Punct, Spacing, Span, TokenSt
 /// # Arguments
 ///
 /// - `method = "poll"`: build the runtime on the named backend (`"epoll"`, `"poll"`,
-///   `"select"`, ...) with `runtime::Builder`; the program panics at start-up if that backend
+///   `"select"`, ...) with `runtime::Builder`, whatever the `EVENT_NO*` environment variables
+///   say (they steer the default choice only); the program panics at start-up if that backend
 ///   is not available.
 /// - `threads = N` / `threads = "auto"`: also start the per-thread executor, `N` worker
 ///   threads (at least 1) or one per CPU, with `runtime::Builder::new().threads(N)` /
@@ -534,8 +536,9 @@ fn expand(kind: Kind, args: &Args, func: Func) -> TokenStream {
     let mut block = match (&args.method, &args.threads) {
         (None, None) => code("::runtime::block_on"),
         (Some(method), _) => {
-            // ::runtime::Builder::new().method(M).and_then(|b| b THREADS .build()).expect(..)
-            let mut call = code("::runtime::Builder::new().method");
+            // ::runtime::Builder::new().ignore_env(true).method(M)
+            //     .and_then(|b| b THREADS .build()).expect(..)
+            let mut call = code("::runtime::Builder::new().ignore_env(true).method");
             call.extend([paren(TokenTree::from(method.clone()).into())]);
             call.extend(code(".and_then"));
             let mut closure = code("|b| b");
