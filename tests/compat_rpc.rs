@@ -199,3 +199,84 @@ fn bad_requests_get_503_and_a_pool_timeout_reports_timeout() {
     assert!(!call.reply.complete());
     drop(call);
 }
+
+#[test]
+fn server_hooks_in_the_callback_shape_pause_refuse_and_carry_metadata() {
+    use runtime::http::http::HeaderValue;
+    use runtime::rpc::hook::{pause, Verdict};
+    use runtime::rpc::{Direction, HookAction, Hooks};
+
+    let base = EventBase::new().unwrap();
+    let http = Http::new(&base).unwrap();
+    let hooks = Hooks::new();
+    // Input: refuse requests without the token, note the user in the
+    // metadata, then pause 20 ms (resumed from a libevent-style timer).
+    hooks.add(Direction::Input, |ctx| {
+        match ctx.headers.get("x-token").map(|v| v.as_bytes().to_vec()) {
+            Some(user) if user.starts_with(b"ok-") => {
+                ctx.meta.add("user", &user[3..]);
+                HookAction::Continue
+            }
+            _ => HookAction::Terminate,
+        }
+    });
+    let b = base.handle();
+    hooks.add(Direction::Input, move |_| {
+        let (paused, resume) = pause();
+        b.once(
+            -1,
+            EV_TIMEOUT,
+            Some(Duration::from_millis(20)),
+            move |_, _| resume.resume(Verdict::Continue),
+        )
+        .unwrap();
+        HookAction::Pause(paused)
+    });
+    // Output: say who was served, from the metadata.
+    hooks.add(Direction::Output, |ctx| {
+        let user = ctx.meta.find("user").unwrap().to_vec();
+        ctx.headers
+            .insert("x-served", HeaderValue::from_bytes(&user).unwrap());
+        HookAction::Continue
+    });
+    http.rpc_register_with_hooks("Message", &hooks, |mut call: RpcRequest<Msg, Kill>| {
+        let user = String::from_utf8(call.meta().find("user").unwrap().to_vec()).unwrap();
+        answer(&mut call);
+        call.reply.action = Some(format!("wave at {user}"));
+        call.done().unwrap();
+    })
+    .unwrap();
+    let addr = http
+        .bind_socket_with_handle("127.0.0.1", 0)
+        .unwrap()
+        .local_addr()
+        .unwrap();
+
+    let anonymous = RpcPool::new(&base.handle(), addr, 1).unwrap();
+    let err = outcomes_of(&base, &anonymous, "Message").unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+
+    let pool = RpcPool::new(&base.handle(), addr, 1).unwrap();
+    pool.hooks().add(Direction::Output, |ctx| {
+        ctx.headers
+            .insert("x-token", HeaderValue::from_static("ok-alice"));
+        HookAction::Continue
+    });
+    let served = Rc::new(RefCell::new(None));
+    let s = served.clone();
+    pool.hooks().add(Direction::Input, move |ctx| {
+        *s.borrow_mut() = ctx
+            .headers
+            .get("x-served")
+            .map(|v| v.to_str().unwrap().to_owned());
+        HookAction::Continue
+    });
+    let started = std::time::Instant::now();
+    let kill = outcomes_of(&base, &pool, "Message").unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(20),
+        "the pause held the request"
+    );
+    assert_eq!(kill.action.as_deref(), Some("wave at alice"));
+    assert_eq!(served.borrow().as_deref(), Some("alice"));
+}

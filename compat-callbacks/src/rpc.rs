@@ -14,16 +14,28 @@
 //! | `evrpc_pool_new`, `evrpc_pool_add_connection`, `evrpc_pool_set_timeout` | [`RpcPool::new`], [`RpcPool::set_timeout`] |
 //! | `EVRPC_MAKE_REQUEST(Name, pool, req, reply, cb, arg)` | [`RpcPool::make_request`] |
 //! | `evrpc_add_hook(pool, ...)` | [`RpcPool::hooks`] |
+//! | `evrpc_add_hook(base, ...)` | [`RpcHttpExt::rpc_register_with_hooks`] |
 
 use crate::base::BaseHandle;
 use crate::http::{Http, HttpRequest};
-use runtime_http::http::Method;
+use runtime_http::http::{HeaderMap, Method};
 use runtime_io::Buffer;
-use runtime_rpc::{rpc_path, Hooks, Message, Pool, RpcError};
+use runtime_rpc::{rpc_path, Direction, Hooks, Message, Meta, Pool, RpcError, Verdict};
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
+
+/// Spawns `fut` on `base`'s executor at its default priority, detached.
+fn spawn(base: &BaseHandle, fut: impl Future<Output = ()> + 'static) -> io::Result<()> {
+    let b = base.inner()?;
+    let task = b.spawn_task(b.default_priority.get(), fut)?;
+    drop(task); // detached: it ends on its own
+    Ok(())
+}
 
 /// One call of a registered RPC (`EVRPC_STRUCT(Name)`): the decoded
 /// request, the reply to fill in, and the HTTP request it came in.
@@ -36,6 +48,15 @@ pub struct RpcRequest<Req, Reply> {
     /// `Reply::default()`.
     pub reply: Reply,
     http: HttpRequest,
+    call: Call,
+}
+
+/// What `done` needs to run the output hooks.
+struct Call {
+    name: Rc<str>,
+    hooks: Hooks,
+    meta: Meta,
+    base: BaseHandle,
 }
 
 impl<Req: fmt::Debug, Reply: fmt::Debug> fmt::Debug for RpcRequest<Req, Reply> {
@@ -54,22 +75,85 @@ impl<Req, Reply: Message> RpcRequest<Req, Reply> {
         &self.http
     }
 
+    /// The request's hook metadata, as the input hooks left it
+    /// (`evrpc_hook_find_meta`); the output hooks see changes made here.
+    pub fn meta(&mut self) -> &mut Meta {
+        &mut self.call.meta
+    }
+
     /// Sends the reply (`EVRPC_REQUEST_DONE`): `200 OK` with the encoded
     /// reply as `application/octet-stream`, or `503` if the reply is not
-    /// complete (a required field unset), as evrpc does.
+    /// complete (a required field unset), as evrpc does. With output hooks
+    /// the reply goes out once they have run (a hook may pause); a hook
+    /// terminating sends `503`.
     pub fn done(self) -> io::Result<()> {
         if !self.reply.complete() {
             return self.http.send_error(503, None);
         }
-        let mut body = Buffer::new();
-        body.add(&self.reply.marshal()).map_err(io::Error::other)?;
-        {
-            let mut headers = self.http.output_headers();
-            if headers.find("content-type").is_none() {
-                headers.add("Content-Type", "application/octet-stream")?;
-            }
+        let out = self.reply.marshal();
+        let Call {
+            name,
+            hooks,
+            mut meta,
+            base,
+        } = self.call;
+        let http = self.http;
+        if hooks.is_empty(Direction::Output) {
+            return send(&http, HeaderMap::new(), out);
         }
-        self.http.send_reply(200, "OK", Some(&mut body))
+        spawn(&base, async move {
+            let (mut headers, mut out) = (HeaderMap::new(), out);
+            let verdict = hooks
+                .run(Direction::Output, &name, &mut headers, &mut out, &mut meta)
+                .await;
+            let _ = match verdict {
+                Verdict::Continue => send(&http, headers, out),
+                Verdict::Terminate => http.send_error(503, None),
+            };
+        })
+    }
+}
+
+/// `200 OK` with `body`, the headers the output hooks set, and
+/// `application/octet-stream` unless they set a content type.
+fn send(http: &HttpRequest, headers: HeaderMap, body: Vec<u8>) -> io::Result<()> {
+    let mut buf = Buffer::new();
+    buf.add(&body).map_err(io::Error::other)?;
+    {
+        let mut out = http.output_headers();
+        for (k, v) in &headers {
+            let v = v
+                .to_str()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            out.add(k.as_str(), v)?;
+        }
+        if out.find("content-type").is_none() {
+            out.add("Content-Type", "application/octet-stream")?;
+        }
+    }
+    http.send_reply(200, "OK", Some(&mut buf))
+}
+
+/// A registered RPC's callback, shared with the tasks running its hooks.
+type SharedCallback<Req, Reply> = Rc<RefCell<dyn FnMut(RpcRequest<Req, Reply>)>>;
+
+/// Decodes `body` and calls the user's callback, or answers 503.
+fn dispatch<Req: Message, Reply: Message>(
+    http: HttpRequest,
+    body: &[u8],
+    call: Call,
+    callback: &RefCell<dyn FnMut(RpcRequest<Req, Reply>)>,
+) {
+    match Req::unmarshal(body) {
+        Ok(request) => (callback.borrow_mut())(RpcRequest {
+            request,
+            reply: Reply::default(),
+            http,
+            call,
+        }),
+        Err(_) => {
+            let _ = http.send_error(503, None);
+        }
     }
 }
 
@@ -89,6 +173,21 @@ pub trait RpcHttpExt {
         Req: Message,
         Reply: Message;
 
+    /// [`rpc_register`](RpcHttpExt::rpc_register) with `hooks`
+    /// (`evrpc_add_hook` on the `evrpc_base`; pass the same [`Hooks`] to
+    /// every RPC of the server): input hooks run on the request's headers
+    /// and body before decoding, output hooks on the encoded reply in
+    /// [`RpcRequest::done`]; either may pause. A hook terminating → 503.
+    fn rpc_register_with_hooks<Req, Reply>(
+        &self,
+        name: &str,
+        hooks: &Hooks,
+        callback: impl FnMut(RpcRequest<Req, Reply>) + 'static,
+    ) -> io::Result<()>
+    where
+        Req: Message,
+        Reply: Message;
+
     /// Stops serving the RPC `name` (`EVRPC_UNREGISTER`).
     fn rpc_unregister(&self, name: &str) -> io::Result<()>;
 }
@@ -97,31 +196,72 @@ impl RpcHttpExt for Http {
     fn rpc_register<Req, Reply>(
         &self,
         name: &str,
-        mut callback: impl FnMut(RpcRequest<Req, Reply>) + 'static,
+        callback: impl FnMut(RpcRequest<Req, Reply>) + 'static,
     ) -> io::Result<()>
     where
         Req: Message,
         Reply: Message,
     {
-        self.set_cb(&rpc_path(name), move |req| {
+        self.rpc_register_with_hooks(name, &Hooks::new(), callback)
+    }
+
+    fn rpc_register_with_hooks<Req, Reply>(
+        &self,
+        name: &str,
+        hooks: &Hooks,
+        callback: impl FnMut(RpcRequest<Req, Reply>) + 'static,
+    ) -> io::Result<()>
+    where
+        Req: Message,
+        Reply: Message,
+    {
+        let callback: SharedCallback<Req, Reply> = Rc::new(RefCell::new(callback));
+        let hooks = hooks.clone();
+        let base = self.base();
+        let name: Rc<str> = name.into();
+        self.set_cb(&rpc_path(&name), move |req| {
             let body = if req.command() == Method::POST {
                 req.input_buffer().to_vec().ok()
             } else {
                 None
             };
-            let request = match body {
-                Some(b) if !b.is_empty() => Req::unmarshal(&b).ok(),
-                _ => None,
+            let Some(mut body) = body.filter(|b| !b.is_empty()) else {
+                let _ = req.send_error(503, None);
+                return;
             };
-            match request {
-                Some(request) => callback(RpcRequest {
-                    request,
-                    reply: Reply::default(),
-                    http: req.clone(),
-                }),
-                None => {
-                    let _ = req.send_error(503, None);
+            let mut call = Call {
+                name: name.clone(),
+                hooks: hooks.clone(),
+                meta: Meta::default(),
+                base: base.clone(),
+            };
+            if hooks.is_empty(Direction::Input) {
+                dispatch(req.clone(), &body, call, &callback);
+                return;
+            }
+            let (http, callback) = (req.clone(), callback.clone());
+            let spawned = spawn(&base, async move {
+                let mut headers = http.input_headers().as_map().clone();
+                let verdict = call
+                    .hooks
+                    .clone()
+                    .run(
+                        Direction::Input,
+                        &call.name.clone(),
+                        &mut headers,
+                        &mut body,
+                        &mut call.meta,
+                    )
+                    .await;
+                match verdict {
+                    Verdict::Continue => dispatch(http, &body, call, &callback),
+                    Verdict::Terminate => {
+                        let _ = http.send_error(503, None);
+                    }
                 }
+            });
+            if spawned.is_err() {
+                let _ = req.send_error(503, None);
             }
         })
     }

@@ -284,9 +284,11 @@ impl Hooks {
             .any(|e| e.direction == direction)
     }
 
-    /// Runs the hooks of `direction` in order; `Verdict::Terminate` as soon
-    /// as one terminates (directly or when resumed).
-    pub(crate) async fn run(
+    /// Runs the hooks of `direction` in order on one message of the RPC
+    /// `rpc`; `Verdict::Terminate` as soon as one terminates (directly or
+    /// when resumed). The server and the pool call this; so may other
+    /// front-ends (the callback shape in runtime-compat).
+    pub async fn run(
         &self,
         direction: Direction,
         rpc: &str,
