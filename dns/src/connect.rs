@@ -34,6 +34,23 @@ pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     connect_any(interleave(addrs)).await
 }
 
+/// Connects to one of `addrs`, already resolved, the way [`connect`] does
+/// after its lookup: each address given [`ATTEMPT_DELAY`] before the next
+/// starts alongside it, IPv6 and IPv4 interleaved, the first connection
+/// made wins. For callers that resolve themselves (with a resolver of
+/// their own, or to keep the lookup's typed [`Error`]).
+///
+/// ```no_run
+/// # runtime_executor::block_on(async {
+/// let resolver = runtime_dns::thread_resolver();
+/// let addrs = resolver.lookup_host("example.com", 80).await?;
+/// let stream = runtime_dns::connect_addrs(addrs).await?;
+/// # Ok::<_, Box<dyn std::error::Error>>(()) });
+/// ```
+pub async fn connect_addrs(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {
+    connect_any(interleave(addrs)).await
+}
+
 /// IPv6 and IPv4 addresses alternated, each family keeping its order,
 /// starting with the family of the first address.
 fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {

@@ -18,7 +18,8 @@
 //!   Dropping a lookup's future cancels it.
 //! - [`DnsServer`]: server ports (evdns_add_server_port) on UDP and TCP
 //!   answering through an async handler, with TC truncation and FORMERR.
-//! - [`connect`]: a TCP connection by host name (happy eyeballs);
+//! - [`connect`]: a TCP connection by host name (happy eyeballs;
+//!   [`connect_addrs`] for addresses already resolved);
 //!   [`install_net_resolver`] makes `net::TcpStream::connect("host:port")`
 //!   resolve through this crate too.
 //! - The free functions ([`resolve_ipv4`], [`lookup_host`], [`query`] …)
@@ -55,7 +56,7 @@ pub mod wire;
 
 pub use answer::{Answer, Entry};
 pub use config::{read_resolv_conf, ResolverConfig};
-pub use connect::{connect, install_net_resolver, ATTEMPT_DELAY};
+pub use connect::{connect, connect_addrs, install_net_resolver, ATTEMPT_DELAY};
 pub use error::Error;
 pub use hosts::Hosts;
 pub use resolver::{NameserverStatus, Resolver};

@@ -24,6 +24,9 @@ pub enum Error {
     BodyTooLarge,
     /// A URI, header or request could not be built or parsed.
     Invalid(String),
+    /// The client could not resolve the host name (the resolver's typed
+    /// error: [`NxDomain`](runtime_dns::Error::NxDomain), a timeout ...).
+    Resolve(runtime_dns::Error),
 }
 
 impl Error {
@@ -35,6 +38,8 @@ impl Error {
             Error::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Invalid(_) => StatusCode::BAD_REQUEST,
             Error::Io(_) | Error::ConnectionClosed => StatusCode::BAD_REQUEST,
+            // A proxy that cannot resolve its upstream answers 502.
+            Error::Resolve(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -63,6 +68,7 @@ impl fmt::Display for Error {
             Error::Protocol(s, why) => write!(f, "{why} ({s})"),
             Error::BodyTooLarge => f.write_str("body larger than the limit"),
             Error::Invalid(why) => write!(f, "invalid: {why}"),
+            Error::Resolve(e) => write!(f, "cannot resolve the host: {e}"),
         }
     }
 }
@@ -71,6 +77,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Resolve(e) => Some(e),
             _ => None,
         }
     }
@@ -100,6 +107,7 @@ impl From<Error> for io::Error {
             Error::Io(e) => e,
             Error::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e.to_string()),
             Error::ConnectionClosed => io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string()),
+            Error::Resolve(e) => e.into(),
             other => io::Error::new(io::ErrorKind::InvalidData, other.to_string()),
         }
     }

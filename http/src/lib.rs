@@ -17,6 +17,7 @@
 //! | `evhttp_send_reply_start/chunk/end` | [`Body::channel`] |
 //! | `evhttp_set_max_headers_size`, `..._body_size`, `evhttp_set_timeout` | [`Limits`], [`Timeouts`] |
 //! | `evhttp_connection_base_new`, `evhttp_make_request` | [`Client`] |
+//! | its `evdns_base` argument | [`ClientConfig::resolver`] (runtime-dns) |
 //!
 //! A request is refused with the right status **and the connection
 //! closed** for: `Content-Length` with `Transfer-Encoding`, conflicting or

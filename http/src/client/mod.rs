@@ -2,7 +2,11 @@
 //! keep-alive pool per host and port (or Unix socket), any method, headers
 //! and body, the response head then its body as a stream, connect and
 //! response timeouts, a retry of idempotent requests on a pooled connection
-//! the server had closed, limits on response heads and bodies.
+//! the server had closed, limits on response heads and bodies. Host names
+//! are resolved by runtime-dns (evhttp_connection_base_new's `evdns_base`:
+//! [`ClientConfig::resolver`], or the thread's resolver) and connected to
+//! happy-eyeballs fashion; a name that does not resolve is
+//! [`Error::Resolve`] with the resolver's typed error.
 
 mod stream;
 
@@ -14,11 +18,12 @@ use crate::h1::io::ConnIo;
 use crate::h1::{parse_response, Framing, HeadLimits};
 use http::{HeaderMap, Method, Request, Response, Uri};
 use runtime_io::BufferedStream;
-use runtime_net::{TcpStream, UnixStream};
+use runtime_net::UnixStream;
 use runtime_reactor::time::timeout;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::poll_fn;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll};
@@ -46,6 +51,12 @@ pub struct ClientConfig {
     /// Largest response body read through the returned body. Default
     /// unlimited.
     pub max_body_size: u64,
+    /// Resolves host names (runtime-dns: hosts file, then A and AAAA in
+    /// parallel; the addresses are then tried happy-eyeballs fashion).
+    /// `None`, the default: the thread's resolver,
+    /// [`runtime_dns::thread_resolver`], built from `/etc/resolv.conf` and
+    /// `/etc/hosts` on first use. Literal addresses are never resolved.
+    pub resolver: Option<runtime_dns::Resolver>,
 }
 
 impl Default for ClientConfig {
@@ -58,6 +69,7 @@ impl Default for ClientConfig {
             max_head_size: 64 * 1024,
             max_headers: 100,
             max_body_size: u64::MAX,
+            resolver: None,
         }
     }
 }
@@ -258,22 +270,37 @@ impl Client {
 
     async fn connect(&self, target: &Target) -> Result<Conn, Error> {
         let fut = async {
-            Ok::<_, std::io::Error>(match target {
+            Ok::<_, Error>(match target {
                 Target::Tcp { host, port } => {
-                    let s = TcpStream::connect((host.clone(), *port)).await?;
+                    let addrs = match host.parse::<IpAddr>() {
+                        Ok(ip) => vec![SocketAddr::new(ip, *port)],
+                        Err(_) => {
+                            let resolver = match &self.inner.config.resolver {
+                                Some(r) => r.clone(),
+                                None => runtime_dns::thread_resolver(),
+                            };
+                            resolver
+                                .lookup_host(host, *port)
+                                .await
+                                .map_err(Error::Resolve)?
+                        }
+                    };
+                    let s = runtime_dns::connect_addrs(addrs).await.map_err(Error::Io)?;
                     let _ = s.set_nodelay(true);
                     ClientStream::Tcp(s)
                 }
-                Target::Unix(p) => ClientStream::Unix(UnixStream::connect(p).await?),
+                Target::Unix(p) => {
+                    ClientStream::Unix(UnixStream::connect(p).await.map_err(Error::Io)?)
+                }
             })
         };
+        // The timeout covers the lookup and the connection.
         let stream = match self.inner.config.connect_timeout {
             Some(d) => timeout(d, fut)
                 .await
                 .map_err(|_| Error::Timeout("connect"))?,
             None => fut.await,
-        }
-        .map_err(Error::Io)?;
+        }?;
         let mut bs = BufferedStream::new(stream);
         bs.set_sendfile(true);
         bs.set_timeouts(

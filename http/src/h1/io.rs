@@ -99,6 +99,7 @@ impl<S> ConnIo<S> {
             Error::Protocol(s, w) => Error::Protocol(*s, w),
             Error::BodyTooLarge => Error::BodyTooLarge,
             Error::Invalid(s) => Error::Invalid(s.clone()),
+            Error::Resolve(e) => Error::Invalid(e.to_string()),
         };
         self.error = Some(copy);
         Poll::Ready(Some(Err(e)))
