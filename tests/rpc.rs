@@ -386,3 +386,110 @@ fn our_pool_calls_a_libevent_evrpc_server() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// libevent's hooks and ours on one exchange: headers set by an output
+/// hook on one side are seen by the other side's input hook, and each
+/// side's metadata goes from its input to its output hook (server) or
+/// from its output to its input hook (client) — evrpc_hook_add_meta /
+/// find_meta in C, `Meta` here.
+#[test]
+fn a_libevent_client_with_hooks_calls_our_server_with_hooks() {
+    use runtime::http::http::HeaderValue;
+    use runtime::rpc::{Direction, HookAction, Hooks};
+    let Some(bin) = build_c("evrpc_peer") else {
+        return;
+    };
+    let addr = start(|| {
+        let hooks = Hooks::new();
+        hooks.add(Direction::Input, |ctx| {
+            if let Some(v) = ctx.headers.get("x-hook-in") {
+                let v = v.as_bytes().to_vec();
+                ctx.meta.add("hook-in", v);
+            }
+            HookAction::Continue
+        });
+        hooks.add(Direction::Output, |ctx| {
+            if let Some(v) = ctx.meta.find("hook-in") {
+                let v = HeaderValue::from_bytes(v).unwrap();
+                ctx.headers.insert("x-hook-out", v);
+            }
+            HookAction::Continue
+        });
+        Server::new()
+            .limits(Limits {
+                require_host: false,
+                ..Limits::default()
+            })
+            .rpc_with_hooks("Message", &hooks, message)
+    });
+    let child = c_peer(&bin, &["client-hooks", &addr.port().to_string()]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "hook meta=c-client x-hook-out=c-client\n\
+         Message status=0 weapon=dagger action=wave at evrpc_peer how_often=5\n"
+    );
+}
+
+#[test]
+fn our_pool_with_hooks_calls_a_libevent_server_with_hooks() {
+    use runtime::http::http::HeaderValue;
+    use runtime::rpc::{Direction, HookAction};
+    let Some(bin) = build_c("evrpc_peer") else {
+        return;
+    };
+    let mut child = c_peer(&bin, &["server"]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        runtime::block_on(async move {
+            let pool = Pool::new(addr, 1);
+            pool.set_timeout(Some(Duration::from_secs(10)));
+            pool.hooks().add(Direction::Output, |ctx| {
+                let who = format!("rust-pool-{}", ctx.rpc);
+                ctx.headers
+                    .insert("x-hook-in", HeaderValue::from_str(&who).unwrap());
+                if ctx.meta.find("deny").is_some() {
+                    ctx.headers
+                        .insert("x-hook-deny", HeaderValue::from_static("1"));
+                }
+                ctx.meta.add("sent", who);
+                HookAction::Continue
+            });
+            pool.hooks().add(Direction::Input, |ctx| {
+                let echoed = ctx.headers.get("x-hook-out").map(|v| v.as_bytes().to_vec());
+                let sent = ctx.meta.find("sent").unwrap().to_vec();
+                // libevent's output hook answered with what its input
+                // hook kept in its metadata.
+                ctx.meta
+                    .add("echo-matches", [u8::from(echoed == Some(sent))]);
+                HookAction::Continue
+            });
+            let (reply, meta): (Kill, _) = pool
+                .call_with_meta("Message", &request_msg(), Default::default())
+                .await
+                .unwrap();
+            assert_eq!(reply.weapon.as_deref(), Some("club"));
+            assert_eq!(meta.find("echo-matches"), Some(&[1u8][..]));
+            // libevent's input hook terminating: 503.
+            let mut deny = runtime::rpc::Meta::default();
+            deny.add("deny", "");
+            let e = pool
+                .call_with_meta::<_, Kill>("Message", &request_msg(), deny)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, RpcError::HttpStatus(s) if s == 503), "{e:?}");
+        })
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -6,6 +6,15 @@
  *   evrpc_peer server       evrpc server on 127.0.0.1:0; prints
  *                           "listening on 127.0.0.1:PORT"; serves
  *                           Message (msg -> kill) and Incomplete
+ *                           Its hooks: an input hook refuses requests
+ *                           carrying X-Hook-Deny and keeps X-Hook-In in
+ *                           the request's metadata; an output hook sends
+ *                           it back as X-Hook-Out.
+ *   evrpc_peer client-hooks PORT
+ *                           evrpc_pool client whose output hook sends
+ *                           X-Hook-In: c-client and notes it in the
+ *                           metadata, and whose input hook prints the
+ *                           metadata and the reply's X-Hook-Out
  *   evrpc_peer client PORT  evrpc_pool client: calls Message, then the
  *                           missing Nothing; prints one line per call
  */
@@ -185,6 +194,30 @@ static void incomplete_cb(struct evrpc_req_generic *rpc, void *arg)
 	evrpc_request_done(rpc);
 }
 
+/* The server's hooks: metadata from the input to the output hook. */
+static int server_in_hook(void *ctx, struct evhttp_request *req, struct evbuffer *buf, void *arg)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Hook-In");
+	(void)buf;
+	(void)arg;
+	if (evhttp_find_header(evhttp_request_get_input_headers(req), "X-Hook-Deny"))
+		return EVRPC_TERMINATE;
+	if (v)
+		evrpc_hook_add_meta(ctx, "hook-in", v, strlen(v) + 1);
+	return EVRPC_CONTINUE;
+}
+
+static int server_out_hook(void *ctx, struct evhttp_request *req, struct evbuffer *buf, void *arg)
+{
+	void *data;
+	size_t len;
+	(void)buf;
+	(void)arg;
+	if (evrpc_hook_find_meta(ctx, "hook-in", &data, &len) == 0)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "X-Hook-Out", data);
+	return EVRPC_CONTINUE;
+}
+
 static int server(void)
 {
 	struct event_base *base = event_base_new();
@@ -199,6 +232,8 @@ static int server(void)
 	    msg_unmarshal, kill_new, NULL, kill_free, kill_complete, kill_marshal);
 	evrpc_register_generic(rpc, "Incomplete", incomplete_cb, NULL, msg_new, NULL, msg_free,
 	    msg_unmarshal, kill_new, NULL, kill_free, kill_complete, kill_marshal);
+	evrpc_add_hook(rpc, EVRPC_INPUT, server_in_hook, NULL);
+	evrpc_add_hook(rpc, EVRPC_OUTPUT, server_out_hook, NULL);
 	printf("listening on 127.0.0.1:%d\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_base_dispatch(base);
@@ -246,10 +281,53 @@ static int client(int port)
 	return pending ? 1 : 0;
 }
 
+/* The client's hooks: metadata from the output to the input hook. */
+static int client_out_hook(void *ctx, struct evhttp_request *req, struct evbuffer *buf, void *arg)
+{
+	(void)buf;
+	(void)arg;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Hook-In", "c-client");
+	evrpc_hook_add_meta(ctx, "sent", "c-client", sizeof("c-client"));
+	return EVRPC_CONTINUE;
+}
+
+static int client_in_hook(void *ctx, struct evhttp_request *req, struct evbuffer *buf, void *arg)
+{
+	void *data;
+	size_t len;
+	const char *out = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Hook-Out");
+	(void)buf;
+	(void)arg;
+	if (evrpc_hook_find_meta(ctx, "sent", &data, &len) == -1)
+		data = "(none)";
+	printf("hook meta=%s x-hook-out=%s\n", (const char *)data, out ? out : "(none)");
+	return EVRPC_CONTINUE;
+}
+
+static int client_hooks(int port)
+{
+	struct evrpc_pool *pool;
+	struct msg m = {"evrpc_peer", "rpc-server", 0, 0};
+	struct kill *k = kill_new(NULL);
+	client_base = event_init();
+	pool = evrpc_pool_new(client_base);
+	evrpc_pool_add_connection(pool, evhttp_connection_base_new(NULL, NULL, "127.0.0.1", (unsigned short)port));
+	evrpc_pool_set_timeout(pool, 5);
+	evrpc_add_hook(pool, EVRPC_OUTPUT, client_out_hook, NULL);
+	evrpc_add_hook(pool, EVRPC_INPUT, client_in_hook, NULL);
+	pending = 1;
+	evrpc_send_request_generic(pool, &m, k, reply_cb, "Message", "Message", msg_marshal, kill_clear, kill_unmarshal);
+	event_base_dispatch(client_base);
+	kill_free(k);
+	return pending ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "server"))
 		return server();
+	if (argc == 3 && !strcmp(argv[1], "client-hooks"))
+		return client_hooks(atoi(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "client"))
 		return client(atoi(argv[2]));
 	return 2;
