@@ -13,6 +13,7 @@
 //! | [`http`] | HTTP/1.1 server and client (evhttp), `http` crate types |
 //! | [`rpc`] | RPC (evrpc): the evtag wire format, messages declared with `message!` |
 //! | [`sync`] | channels (`mpsc`, `oneshot`, `broadcast`, `watch`) and locks (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`) |
+//! | [`tls`] | TLS streams over rustls (bufferevent_openssl): acceptor, connector, PEM files, SNI, ALPN |
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
 //! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
 //!
@@ -85,6 +86,12 @@ pub mod signal {
 /// Sockets: TCP, UDP and Unix, non-blocking and registered with the thread's reactor.
 pub mod net {
     pub use runtime_net::*;
+}
+
+/// TLS streams (bufferevent_openssl's job) over rustls: `TlsAcceptor`,
+/// `TlsConnector`, `TlsStream`, PEM loading.
+pub mod tls {
+    pub use runtime_tls::*;
 }
 
 /// Buffers: [`io::Buffer`] (libevent's evbuffer), a chain of chunks.
