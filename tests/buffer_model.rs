@@ -722,11 +722,13 @@ fn random_operation_sequences_match_a_vec_model() {
     if let Ok(seed) = std::env::var("BUFFER_MODEL_SEED") {
         run_case(seed.parse().unwrap(), steps, &file_path, &file_bytes);
     } else {
-        for seed in 0..env("BUFFER_MODEL_CASES", 1500) {
+        let cases = env("BUFFER_MODEL_CASES", 1500);
+        for seed in 0..cases {
             run_case(seed, steps, &file_path, &file_bytes);
         }
+        // About one provoked panic per ten cases at least (1500 cases: > 100).
         assert!(
-            PROVOKED.load(Ordering::SeqCst) > 100,
+            PROVOKED.load(Ordering::SeqCst) as u64 > cases / 15,
             "the panicking steps provoked panics"
         );
     }
