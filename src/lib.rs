@@ -67,9 +67,9 @@ pub mod sync {
 /// The event reactor: poll backends, registrations, the per-thread loop.
 pub mod reactor {
     pub use runtime_reactor::{
-        coop, supported_methods, Direction, EnterGuard, Event, Features, Interest, Method,
+        coop, slab, supported_methods, Direction, EnterGuard, Event, Features, Interest, Method,
         Notifier, Poller, PollerConfig, Reactor, ReactorConfig, Readiness, ReadyEvent,
-        Registration,
+        Registration, WaitKey, WaitList, Waiter,
     };
 }
 

@@ -214,7 +214,7 @@ impl BaseInner {
 /// are the base's methods too.
 ///
 /// ```
-/// use runtime_compat::{Event, EventBase};
+/// use runtime::compat::{Event, EventBase};
 /// let base = EventBase::new().unwrap();
 /// let handle = base.handle();
 /// let ev = Event::new_user(&base, move |_, _| handle.loopbreak().unwrap()).unwrap();
@@ -270,7 +270,7 @@ impl BaseHandle {
     /// `None` makes the next loop stop after its first iteration.
     ///
     /// ```
-    /// use runtime_compat::{EventBase, EVLOOP_NO_EXIT_ON_EMPTY};
+    /// use runtime::compat::{EventBase, EVLOOP_NO_EXIT_ON_EMPTY};
     /// use std::time::{Duration, Instant};
     /// let base = EventBase::new().unwrap();
     /// let start = Instant::now();
@@ -374,7 +374,7 @@ impl BaseHandle {
     /// fires is dropped with the base.
     ///
     /// ```
-    /// use runtime_compat::{EventBase, EV_TIMEOUT};
+    /// use runtime::compat::{EventBase, EV_TIMEOUT};
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     /// let base = EventBase::new().unwrap();
@@ -516,7 +516,7 @@ impl BaseHandle {
     /// `ControlFlow::Break` (`event_base_foreach_event`).
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// use std::ops::ControlFlow;
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
@@ -689,7 +689,7 @@ impl BaseHandle {
 /// outlive it get errors.
 ///
 /// ```
-/// use runtime_compat::{Event, EventBase, LoopExit};
+/// use runtime::compat::{Event, EventBase, LoopExit};
 /// use std::time::Duration;
 ///
 /// let base = EventBase::new().unwrap();
@@ -792,7 +792,7 @@ impl EventBase {
     /// spawned on it run while the loop runs.
     ///
     /// ```
-    /// use runtime_compat::EventBase;
+    /// use runtime::compat::EventBase;
     /// let base = EventBase::new().unwrap();
     /// let h = base.runtime().spawn(async { 6 * 7 });
     /// base.dispatch().unwrap(); // no events: returns at once
@@ -806,7 +806,7 @@ impl EventBase {
     /// before anything was added to the base, and not from inside its loop.
     ///
     /// ```
-    /// use runtime_compat::EventBase;
+    /// use runtime::compat::EventBase;
     /// let base = EventBase::new().unwrap();
     /// base.priority_init(4).unwrap();
     /// assert_eq!(base.npriorities().unwrap(), 4);
@@ -884,7 +884,7 @@ impl EventBase {
     /// and resumes here.
     ///
     /// ```
-    /// use runtime_compat::{EventBase, LoopExit, EVLOOP_NONBLOCK};
+    /// use runtime::compat::{EventBase, LoopExit, EVLOOP_NONBLOCK};
     /// let base = EventBase::new().unwrap();
     /// assert_eq!(base.run_loop(EVLOOP_NONBLOCK).unwrap(), LoopExit::NoEvents);
     /// ```

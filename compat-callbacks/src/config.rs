@@ -19,8 +19,8 @@ pub const MAX_COMMON_TIMEOUTS: usize = 256;
 /// and returned by [`build`](EventConfig::build).
 ///
 /// ```
-/// use runtime_compat::EventConfig;
-/// use runtime_reactor::Features;
+/// use runtime::compat::EventConfig;
+/// use runtime::reactor::Features;
 /// use std::time::Duration;
 ///
 /// let base = EventConfig::new()

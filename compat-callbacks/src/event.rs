@@ -741,7 +741,7 @@ impl EventInner {
 ///   their own included, and stop the loop.
 ///
 /// ```
-/// use runtime_compat::{Event, EventBase, EV_PERSIST, EV_READ};
+/// use runtime::compat::{Event, EventBase, EV_PERSIST, EV_READ};
 /// use std::cell::Cell;
 /// use std::io::Write;
 /// use std::os::fd::AsRawFd;
@@ -803,7 +803,7 @@ impl Event {
     /// `EV_SIGNAL` together with an I/O flag is an `InvalidInput` error.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_READ, EV_SIGNAL};
+    /// use runtime::compat::{Event, EventBase, EV_READ, EV_SIGNAL};
     /// let base = EventBase::new().unwrap();
     /// let ev = Event::new(&base, 0, EV_READ, |_fd, _what| {}).unwrap();
     /// assert!(ev.pending(EV_READ).is_empty()); // not added yet
@@ -823,7 +823,7 @@ impl Event {
     /// re-add or free its own event without keeping it alive.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_PERSIST};
+    /// use runtime::compat::{Event, EventBase, EV_PERSIST};
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
     /// let mut n = 0;
@@ -853,7 +853,7 @@ impl Event {
     /// [`add`](Event::add) with a timeout. Its callback gets `EV_TIMEOUT`.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_TIMEOUT};
+    /// use runtime::compat::{Event, EventBase, EV_TIMEOUT};
     /// use std::time::{Duration, Instant};
     /// let base = EventBase::new().unwrap();
     /// let start = Instant::now();
@@ -879,7 +879,7 @@ impl Event {
     /// restored when the last listener goes.
     ///
     /// ```no_run
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// let base = EventBase::new().unwrap();
     /// let b = base.handle();
     /// let hup = Event::new_signal(&base, libc::SIGHUP, move |_sig, _what| {
@@ -902,7 +902,7 @@ impl Event {
     /// iteration.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// let base = EventBase::new().unwrap();
     /// let ev = Event::new_user(&base, |_fd, what| assert!(what.is_empty())).unwrap();
     /// ev.trigger().unwrap();
@@ -926,7 +926,7 @@ impl Event {
     /// a freed base.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_READ};
+    /// use runtime::compat::{Event, EventBase, EV_READ};
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
     /// let bad = Event::new(&base, -1, EV_READ, |_, _| {}).unwrap();
@@ -944,7 +944,7 @@ impl Event {
     /// `InvalidInput` error.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// let base = EventBase::new().unwrap();
     /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
     /// let bad = libc::timeval { tv_sec: -1, tv_usec: 0 };
@@ -971,7 +971,7 @@ impl Event {
     /// [`BaseHandle::init_common_timeout`]).
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
     /// let ct = base.init_common_timeout(Duration::from_millis(2)).unwrap();
@@ -995,7 +995,7 @@ impl Event {
     /// error, so a double delete is visible; `.ok()` ignores it.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase};
+    /// use runtime::compat::{Event, EventBase};
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
     /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
@@ -1011,7 +1011,7 @@ impl Event {
     /// (`event_remove_timer`).
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_TIMEOUT};
+    /// use runtime::compat::{Event, EventBase, EV_TIMEOUT};
     /// use std::time::Duration;
     /// let base = EventBase::new().unwrap();
     /// let t = Event::new_timer(&base, |_, _| {}).unwrap();
@@ -1030,13 +1030,13 @@ impl Event {
     /// stops being pending when its callback runs.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventBase, EV_READ, EV_WRITE};
+    /// use runtime::compat::{Event, EventBase, EV_READ, EV_WRITE};
     /// let base = EventBase::new().unwrap();
     /// let ev = Event::new(&base, -1, EventFlags::empty(), |_, what| {
     ///     assert_eq!(what, EV_READ | EV_WRITE);
     /// })
     /// .unwrap();
-    /// # use runtime_compat::EventFlags;
+    /// # use runtime::compat::EventFlags;
     /// ev.active(EV_READ).unwrap();
     /// ev.active(EV_WRITE).unwrap();
     /// base.dispatch().unwrap();
@@ -1078,7 +1078,7 @@ impl Event {
     /// an active event or a priority out of range.
     ///
     /// ```
-    /// use runtime_compat::{Event, EventConfig};
+    /// use runtime::compat::{Event, EventConfig};
     /// let base = EventConfig::new().priorities(3).build().unwrap();
     /// let ev = Event::new_timer(&base, |_, _| {}).unwrap();
     /// assert_eq!(ev.priority(), 1); // the middle one by default

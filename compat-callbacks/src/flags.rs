@@ -115,7 +115,7 @@ flag_type! {
     /// what`). Combine with `|`:
     ///
     /// ```
-    /// use runtime_compat::{EV_PERSIST, EV_READ, EV_TIMEOUT};
+    /// use runtime::compat::{EV_PERSIST, EV_READ, EV_TIMEOUT};
     /// let what = EV_READ | EV_PERSIST;
     /// assert!(what.contains(EV_READ));
     /// assert!(!what.intersects(EV_TIMEOUT));
@@ -145,7 +145,7 @@ flag_type! {
     ///   (until `loopexit`/`loopbreak`).
     ///
     /// ```
-    /// use runtime_compat::{EVLOOP_NONBLOCK, EVLOOP_ONCE};
+    /// use runtime::compat::{EVLOOP_NONBLOCK, EVLOOP_ONCE};
     /// let f = EVLOOP_ONCE | EVLOOP_NONBLOCK;
     /// assert_eq!(f.bits(), 3);
     /// ```
@@ -161,7 +161,7 @@ flag_type! {
     /// counts (libevent's `event_base_get_num_events` flags).
     ///
     /// ```
-    /// use runtime_compat::{EVENT_BASE_COUNT_ACTIVE, EVENT_BASE_COUNT_ADDED};
+    /// use runtime::compat::{EVENT_BASE_COUNT_ACTIVE, EVENT_BASE_COUNT_ADDED};
     /// let both = EVENT_BASE_COUNT_ACTIVE | EVENT_BASE_COUNT_ADDED;
     /// assert!(both.contains(EVENT_BASE_COUNT_ADDED));
     /// ```
@@ -177,7 +177,7 @@ flag_type! {
     /// `LEV_OPT_*`, same values).
     ///
     /// ```
-    /// use runtime_compat::{LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE};
+    /// use runtime::compat::{LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE};
     /// let f = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE;
     /// assert_eq!(f.bits(), 0x0a);
     /// ```
@@ -203,7 +203,7 @@ flag_type! {
     /// and a failed connect's `BEV_EVENT_ERROR`.
     ///
     /// ```
-    /// use runtime_compat::{BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING};
+    /// use runtime::compat::{BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_EVENT_READING};
     /// let what = BEV_EVENT_READING | BEV_EVENT_EOF;
     /// assert!(what.contains(BEV_EVENT_EOF));
     /// assert!(what.intersects(BEV_EVENT_EOF | BEV_EVENT_ERROR));
@@ -234,7 +234,7 @@ flag_type! {
     /// - `BEV_OPT_UNLOCK_CALLBACKS`: accepted and ignored (no locks).
     ///
     /// ```
-    /// use runtime_compat::{BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS};
+    /// use runtime::compat::{BEV_OPT_CLOSE_ON_FREE, BEV_OPT_DEFER_CALLBACKS};
     /// let o = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
     /// assert_eq!(o.bits(), 5);
     /// assert!(o.contains(BEV_OPT_CLOSE_ON_FREE));

@@ -57,7 +57,7 @@
 //! is ready already).
 //!
 //! ```
-//! use runtime_compat::{Event, EventBase, EV_PERSIST, EV_READ, EV_TIMEOUT};
+//! use runtime::compat::{Event, EventBase, EV_PERSIST, EV_READ, EV_TIMEOUT};
 //! use std::io::Write;
 //! use std::os::fd::AsRawFd;
 //! use std::time::Duration;

@@ -258,7 +258,7 @@ impl ListenerInner {
 /// keeps running.
 ///
 /// ```
-/// use runtime_compat::{ConnListener, EventBase, LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE};
+/// use runtime::compat::{ConnListener, EventBase, LEV_OPT_CLOSE_ON_FREE, LEV_OPT_REUSEABLE};
 /// use std::io::{Read, Write};
 ///
 /// let base = EventBase::new().unwrap();
@@ -336,7 +336,7 @@ impl ConnListener {
     /// `backlog <= 0` means 128.
     ///
     /// ```
-    /// use runtime_compat::{ConnListener, EventBase, ListenerFlags};
+    /// use runtime::compat::{ConnListener, EventBase, ListenerFlags};
     /// let base = EventBase::new().unwrap();
     /// let a = ConnListener::bind(&base, "127.0.0.1:0".parse().unwrap(), ListenerFlags::empty(), 16, |_, _, _| {}).unwrap();
     /// // The port is taken: a second bind is an error, not a panic.

@@ -43,7 +43,7 @@ static DEBUG: AtomicBool = AtomicBool::new(false);
 /// default.
 ///
 /// ```
-/// use runtime_compat::{set_log_callback, Severity};
+/// use runtime::compat::{set_log_callback, Severity};
 /// use std::sync::{Arc, Mutex};
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let s = seen.clone();
@@ -61,7 +61,7 @@ pub fn set_log_callback(cb: Option<LogCallback>) {
 /// `event_enable_debug_logging(EVENT_DBG_ALL)`); `false` drops them again.
 ///
 /// ```
-/// runtime_compat::enable_debug_logging(false);
+/// runtime::compat::enable_debug_logging(false);
 /// ```
 pub fn enable_debug_logging(on: bool) {
     DEBUG.store(on, Ordering::Relaxed);

@@ -15,7 +15,7 @@ pub struct Entry<T> {
 /// The values a lookup found, with their TTLs.
 ///
 /// ```
-/// # use runtime_dns::{Answer, Entry, wire::Name};
+/// # use runtime::dns::{Answer, Entry, wire::Name};
 /// let a = Answer::new(Name::from_ascii("h").unwrap(), vec![Entry { value: 1, ttl: 30 }, Entry { value: 2, ttl: 10 }]);
 /// assert_eq!(a.values().collect::<Vec<_>>(), [&1, &2]);
 /// assert_eq!(a.min_ttl(), Some(10));

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// costs and how long one source port is in use).
 ///
 /// ```
-/// use runtime_dns::ResolverConfig;
+/// use runtime::dns::ResolverConfig;
 /// use std::time::Duration;
 /// let mut cfg = ResolverConfig::new().with_nameserver("127.0.0.1:5353".parse().unwrap());
 /// cfg.timeout = Duration::from_millis(500);

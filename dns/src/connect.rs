@@ -23,8 +23,8 @@ pub const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// returned.
 ///
 /// ```no_run
-/// # runtime_executor::block_on(async {
-/// let stream = runtime_dns::connect("example.com", 80).await?;
+/// # runtime::block_on(async {
+/// let stream = runtime::dns::connect("example.com", 80).await?;
 /// # Ok::<_, std::io::Error>(()) });
 /// ```
 pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
@@ -41,10 +41,10 @@ pub async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
 /// their own, or to keep the lookup's typed [`Error`]).
 ///
 /// ```no_run
-/// # runtime_executor::block_on(async {
-/// let resolver = runtime_dns::thread_resolver();
+/// # runtime::block_on(async {
+/// let resolver = runtime::dns::thread_resolver();
 /// let addrs = resolver.lookup_host("example.com", 80).await?;
-/// let stream = runtime_dns::connect_addrs(addrs).await?;
+/// let stream = runtime::dns::connect_addrs(addrs).await?;
 /// # Ok::<_, Box<dyn std::error::Error>>(()) });
 /// ```
 pub async fn connect_addrs(addrs: Vec<SocketAddr>) -> io::Result<TcpStream> {

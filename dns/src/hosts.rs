@@ -13,7 +13,7 @@ use std::path::Path;
 /// are skipped and counted in [`Hosts::skipped`].
 ///
 /// ```
-/// use runtime_dns::Hosts;
+/// use runtime::dns::Hosts;
 /// let h = Hosts::parse("127.0.0.1\tlocalhost loopback # me\n::1 localhost\n");
 /// let name = "LOCALHOST".parse().unwrap();
 /// assert_eq!(h.ipv4(&name), &["127.0.0.1".parse::<std::net::Ipv4Addr>().unwrap()]);

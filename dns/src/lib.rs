@@ -27,12 +27,12 @@
 //!   configuration, so this works with no set-up:
 //!
 //! ```no_run
-//! # runtime_executor::block_on(async {
-//! let addrs = runtime_dns::resolve_ipv4("example.com").await?;
+//! # runtime::block_on(async {
+//! let addrs = runtime::dns::resolve_ipv4("example.com").await?;
 //! for a in &addrs {
 //!     println!("{} (ttl {})", a.value, a.ttl);
 //! }
-//! # Ok::<_, runtime_dns::Error>(()) });
+//! # Ok::<_, runtime::dns::Error>(()) });
 //! ```
 
 #![warn(missing_docs)]

@@ -35,15 +35,15 @@ const MAX_CNAME_HOPS: usize = 16;
 /// configuration: see [`thread_resolver`](crate::thread_resolver).
 ///
 /// ```no_run
-/// use runtime_dns::{Resolver, ResolverConfig, wire::RecordType};
-/// # runtime_executor::block_on(async {
+/// use runtime::dns::{Resolver, ResolverConfig, wire::RecordType};
+/// # runtime::block_on(async {
 /// let cfg = ResolverConfig::new().with_nameserver("127.0.0.1:5353".parse().unwrap());
 /// let r = Resolver::new(cfg);
 /// for e in r.resolve_ipv4("host.test").await? {
 ///     println!("{} ttl {}", e.value, e.ttl);
 /// }
 /// let mx = r.query("test", RecordType::MX).await?;
-/// # Ok::<_, runtime_dns::Error>(()) });
+/// # Ok::<_, runtime::dns::Error>(()) });
 /// ```
 #[derive(Clone)]
 pub struct Resolver {

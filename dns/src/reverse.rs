@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// The reverse-lookup (PTR) name of `ip`.
 ///
 /// ```
-/// use runtime_dns::{reverse_name, ip_from_reverse_name};
+/// use runtime::dns::{reverse_name, ip_from_reverse_name};
 /// let n = reverse_name("192.0.2.1".parse().unwrap());
 /// assert_eq!(n.to_string(), "1.2.0.192.in-addr.arpa.");
 /// assert_eq!(ip_from_reverse_name(&n), Some("192.0.2.1".parse().unwrap()));

@@ -84,9 +84,9 @@ pub struct ServerStats {
 /// non-QUERY opcodes are not answered (NOTIMP for other opcodes).
 ///
 /// ```no_run
-/// use runtime_dns::wire::{RData, Record};
-/// use runtime_dns::DnsServer;
-/// # runtime_executor::block_on(async {
+/// use runtime::dns::wire::{RData, Record};
+/// use runtime::dns::DnsServer;
+/// # runtime::block_on(async {
 /// let server = DnsServer::bind("127.0.0.1:5353".parse().unwrap()).await?;
 /// server
 ///     .serve(|req| async move {

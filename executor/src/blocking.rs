@@ -203,8 +203,8 @@ fn current_pool() -> Arc<Pool> {
 /// handle reports a cancelled `JoinError`).
 ///
 /// ```
-/// let sum = runtime_executor::block_on(async {
-///     runtime_executor::spawn_blocking(|| (1..=10u64).sum::<u64>()).await.unwrap()
+/// let sum = runtime::block_on(async {
+///     runtime::spawn_blocking(|| (1..=10u64).sum::<u64>()).await.unwrap()
 /// });
 /// assert_eq!(sum, 55);
 /// ```

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 /// next one. More urgent priorities are never limited.
 ///
 /// ```
-/// use runtime_executor::MaxDispatch;
+/// use runtime::MaxDispatch;
 /// use std::time::Duration;
 ///
 /// let md = MaxDispatch::new(Some(Duration::from_millis(5)), 16, 1);

@@ -29,7 +29,7 @@ pub const DEFAULT_EVENT_INTERVAL: u32 = 61;
 /// blocking pool.
 ///
 /// ```
-/// let rt = runtime_executor::Builder::new()
+/// let rt = runtime::Builder::new()
 ///     .ignore_env(true) // no EVENT_NO* veto in this example
 ///     .method("poll").unwrap()
 ///     .priorities(3).unwrap()
@@ -165,7 +165,7 @@ impl Builder {
     /// [`Runtime::run_once`] alike.
     ///
     /// ```
-    /// use runtime_executor::{Builder, MaxDispatch};
+    /// use runtime::{Builder, MaxDispatch};
     /// let md = MaxDispatch::new(None, 4, 1);
     /// let rt = Builder::new().priorities(2).unwrap().max_dispatch(md).build().unwrap();
     /// assert_eq!(rt.max_dispatch(), md);
@@ -183,9 +183,9 @@ impl Builder {
     /// [`build`](Builder::build) fail with `InvalidInput`.
     ///
     /// ```
-    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// let rt = runtime::Builder::new().threads(2).build().unwrap();
     /// assert_eq!(rt.handle().workers(), 2);
-    /// assert!(runtime_executor::Builder::new().threads(0).build().is_err());
+    /// assert!(runtime::Builder::new().threads(0).build().is_err());
     /// ```
     pub fn threads(mut self, n: usize) -> Builder {
         self.threads = Some(n);
@@ -298,9 +298,9 @@ impl Builder {
 /// tokio); those still queued are dropped without running.
 ///
 /// ```
-/// let rt = runtime_executor::Runtime::new().unwrap();
+/// let rt = runtime::Runtime::new().unwrap();
 /// let v = rt.block_on(async {
-///     let h = runtime_executor::spawn(async { 1 + 1 });
+///     let h = runtime::spawn(async { 1 + 1 });
 ///     h.await.unwrap()
 /// });
 /// assert_eq!(v, 2);
@@ -396,7 +396,7 @@ impl Runtime {
     /// ```
     /// use std::rc::Rc;
     /// use std::cell::Cell;
-    /// let rt = Rc::new(runtime_executor::Builder::new().priorities(3).unwrap().build().unwrap());
+    /// let rt = Rc::new(runtime::Builder::new().priorities(3).unwrap().build().unwrap());
     /// let seen = Rc::new(Cell::new(None));
     /// let (w, s) = (Rc::downgrade(&rt), seen.clone());
     /// rt.spawn_with_priority(2, async move { s.set(w.upgrade().unwrap().running_priority()) })
@@ -461,7 +461,7 @@ impl Runtime {
     ///
     /// ```
     /// use std::time::{Duration, Instant};
-    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// let rt = runtime::Builder::new().threads(2).build().unwrap();
     /// let forever = rt.handle().spawn(|| std::future::pending::<()>()).unwrap();
     /// let start = Instant::now();
     /// rt.shutdown_timeout(Duration::from_millis(50));
@@ -515,8 +515,8 @@ impl Runtime {
     /// the runtime shuts down is an error too.
     ///
     /// ```
-    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
-    /// let other = runtime_executor::Runtime::new().unwrap();
+    /// let rt = runtime::Builder::new().priorities(2).unwrap().build().unwrap();
+    /// let other = runtime::Runtime::new().unwrap();
     /// // Spawned while `other` runs: still a task of `rt`.
     /// let h = other.block_on(async { rt.spawn_with_priority(0, async { 5 }) }).unwrap();
     /// assert!(rt.spawn_with_priority(2, async { 5 }).is_err());
@@ -600,7 +600,7 @@ impl Runtime {
     /// can return 0 after a wake-up that readied nothing.
     ///
     /// ```
-    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let rt = runtime::Runtime::new().unwrap();
     /// let h = rt.spawn(async { 7 });
     /// assert_eq!(rt.run_once(false), 1);
     /// assert!(h.is_finished());
@@ -621,7 +621,7 @@ impl Runtime {
     /// ```
     /// use std::cell::Cell;
     /// use std::rc::Rc;
-    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let rt = runtime::Runtime::new().unwrap();
     /// let stop = Rc::new(Cell::new(false));
     /// let s = stop.clone();
     /// let first = rt.spawn(async move { s.set(true) });
@@ -668,7 +668,7 @@ impl Runtime {
     /// error.
     ///
     /// ```
-    /// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
+    /// let rt = runtime::Builder::new().priorities(2).unwrap().build().unwrap();
     /// let lazy = rt.spawn_with_priority(1, async {}).unwrap();
     /// let urgent = rt.spawn_with_priority(1, async {}).unwrap();
     /// rt.set_task_priority(&urgent, 0).unwrap(); // spawned, so queued: moved
@@ -776,7 +776,7 @@ impl Drop for Runtime {
 /// for epoll); use [`Runtime::new`] to handle that error.
 ///
 /// ```
-/// let v = runtime_executor::block_on(async { 40 + 2 });
+/// let v = runtime::block_on(async { 40 + 2 });
 /// assert_eq!(v, 42);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
@@ -794,8 +794,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// Outside a runtime; use [`try_spawn`] to get an error instead.
 ///
 /// ```
-/// runtime_executor::block_on(async {
-///     let a = runtime_executor::spawn(async { "hello" });
+/// runtime::block_on(async {
+///     let a = runtime::spawn(async { "hello" });
 ///     assert_eq!(a.await.unwrap(), "hello");
 /// });
 /// ```
@@ -816,10 +816,10 @@ pub fn try_spawn<F: Future + 'static>(future: F) -> io::Result<JoinHandle<F::Out
 /// error.
 ///
 /// ```
-/// let rt = runtime_executor::Builder::new().priorities(2).unwrap().build().unwrap();
+/// let rt = runtime::Builder::new().priorities(2).unwrap().build().unwrap();
 /// rt.block_on(async {
-///     let h = runtime_executor::spawn_with_priority(0, async { 1 }).unwrap();
-///     assert!(runtime_executor::spawn_with_priority(5, async { 1 }).is_err());
+///     let h = runtime::spawn_with_priority(0, async { 1 }).unwrap();
+///     assert!(runtime::spawn_with_priority(5, async { 1 }).is_err());
 ///     assert_eq!(h.await.unwrap(), 1);
 /// });
 /// ```

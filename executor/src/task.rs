@@ -407,8 +407,8 @@ impl<F: Future + 'static> AbortTarget for TaskCell<F> {
 /// running); [`abort`](JoinHandle::abort) cancels it.
 ///
 /// ```
-/// runtime_executor::block_on(async {
-///     let h = runtime_executor::spawn(async { 6 * 7 });
+/// runtime::block_on(async {
+///     let h = runtime::spawn(async { 6 * 7 });
 ///     assert_eq!(h.await.unwrap(), 42);
 /// });
 /// ```
@@ -452,7 +452,7 @@ impl<T> JoinHandle<T> {
     /// ```
     /// use std::cell::Cell;
     /// use std::rc::Rc;
-    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// let rt = runtime::Runtime::new().unwrap();
     /// let polls = Rc::new(Cell::new(0));
     /// let p = polls.clone();
     /// let h = rt.spawn(std::future::poll_fn(move |_| {
@@ -487,7 +487,7 @@ impl<T> JoinHandle<T> {
     /// for the task's runtime is an `InvalidInput` error.
     ///
     /// ```
-    /// let rt = runtime_executor::Builder::new().priorities(3).unwrap().build().unwrap();
+    /// let rt = runtime::Builder::new().priorities(3).unwrap().build().unwrap();
     /// let h = rt.spawn(async {});
     /// assert_eq!(h.priority(), 1); // the middle one by default
     /// h.set_priority(0).unwrap();

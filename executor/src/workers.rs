@@ -50,10 +50,10 @@ struct Inner {
 /// with [`Handle::current`].
 ///
 /// ```
-/// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+/// let rt = runtime::Builder::new().threads(2).build().unwrap();
 /// let handle = rt.handle();
 /// let on_one = handle
-///     .spawn_on(1, || async { runtime_executor::worker_index() })
+///     .spawn_on(1, || async { runtime::worker_index() })
 ///     .unwrap();
 /// assert_eq!(rt.block_on(on_one).unwrap(), Some(1));
 /// ```
@@ -116,7 +116,7 @@ impl Handle {
     ///
     /// ```
     /// use std::rc::Rc;
-    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// let rt = runtime::Builder::new().threads(2).build().unwrap();
     /// let h = rt
     ///     .handle()
     ///     .spawn_on(0, || {
@@ -170,7 +170,7 @@ impl Handle {
     /// workers 0, 1, …, n-1, 0, …). An error on a runtime without workers.
     ///
     /// ```
-    /// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+    /// let rt = runtime::Builder::new().threads(2).build().unwrap();
     /// let handle = rt.handle();
     /// let hs: Vec<_> = (0..4)
     ///     .map(|i| handle.spawn(move || async move { i * 2 }).unwrap())
@@ -232,10 +232,10 @@ impl Handle {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let rt = runtime_executor::Builder::new().threads(1).build().unwrap();
+    /// let rt = runtime::Builder::new().threads(1).build().unwrap();
     /// let handle = rt.handle();
     /// let h = handle.spawn(|| async {
-    ///     let handle = runtime_executor::Handle::current().unwrap();
+    ///     let handle = runtime::Handle::current().unwrap();
     ///     handle.wait_for_shutdown().await; // e.g. stop an accept loop
     ///     "stopped cleanly"
     /// }).unwrap();
@@ -568,9 +568,9 @@ fn pin_to_cpu(cpu: usize) -> io::Result<()> {
 /// runtime, on blocking-pool threads, outside any runtime).
 ///
 /// ```
-/// let rt = runtime_executor::Builder::new().threads(3).build().unwrap();
-/// assert_eq!(rt.block_on(async { runtime_executor::worker_index() }), None);
-/// let h = rt.handle().spawn_on(2, || async { runtime_executor::worker_index() }).unwrap();
+/// let rt = runtime::Builder::new().threads(3).build().unwrap();
+/// assert_eq!(rt.block_on(async { runtime::worker_index() }), None);
+/// let h = rt.handle().spawn_on(2, || async { runtime::worker_index() }).unwrap();
 /// assert_eq!(rt.block_on(h).unwrap(), Some(2));
 /// ```
 pub fn worker_index() -> Option<usize> {

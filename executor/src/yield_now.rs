@@ -7,8 +7,8 @@ use std::task::{Context, Poll};
 /// Yields once: the task goes to the back of its run queue.
 ///
 /// ```
-/// runtime_executor::block_on(async {
-///     runtime_executor::yield_now().await;
+/// runtime::block_on(async {
+///     runtime::yield_now().await;
 /// });
 /// ```
 pub fn yield_now() -> YieldNow {

@@ -183,11 +183,11 @@ pub(crate) enum Kind {
 /// A message body.
 ///
 /// ```
-/// use runtime_http::Body;
+/// use runtime::http::Body;
 ///
 /// let b = Body::from("hello");
 /// assert_eq!(b.size_hint(), Some(5));
-/// let bytes = runtime_executor::block_on(b.collect()).unwrap();
+/// let bytes = runtime::block_on(b.collect()).unwrap();
 /// assert_eq!(bytes, b"hello");
 /// ```
 pub struct Body {
@@ -265,11 +265,11 @@ impl Body {
     /// wait in the queue before [`BodySender::send`] waits for the peer.
     ///
     /// ```
-    /// use runtime_http::Body;
+    /// use runtime::http::Body;
     ///
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let (mut tx, body) = Body::channel(1024);
-    ///     runtime_executor::spawn(async move {
+    ///     runtime::spawn(async move {
     ///         for i in 0..3 {
     ///             tx.send(format!("part {i}\n")).await.unwrap();
     ///         }
@@ -316,15 +316,15 @@ impl Body {
     /// copy, and its file segments are sent with `sendfile(2)`.
     ///
     /// ```
-    /// use runtime_http::Body;
-    /// use runtime_io::Buffer;
+    /// use runtime::http::Body;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"hello, ").unwrap();
     /// buf.add(b"world").unwrap();
     /// let body = Body::from_buffer(buf);
     /// assert_eq!(body.size_hint(), Some(12));
-    /// assert_eq!(runtime_executor::block_on(body.collect()).unwrap(), b"hello, world");
+    /// assert_eq!(runtime::block_on(body.collect()).unwrap(), b"hello, world");
     /// ```
     pub fn from_buffer(buffer: Buffer) -> Body {
         Body {

@@ -5,7 +5,7 @@
 //! `str::parse`, build with `Uri::builder`).
 //!
 //! ```
-//! use runtime_http::encoding::*;
+//! use runtime::http::encoding::*;
 //!
 //! assert_eq!(percent_encode("a b/ü"), "a%20b%2F%C3%BC");
 //! assert_eq!(percent_decode("a%20b%2F%C3%BC").unwrap(), "a b/ü".as_bytes());

@@ -18,7 +18,7 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Response<Body>>>>;
 /// by hand for handlers with state.
 ///
 /// ```
-/// use runtime_http::{Body, Handler, HandlerFuture};
+/// use runtime::http::{Body, Handler, HandlerFuture};
 /// use http::{Request, Response};
 ///
 /// struct Hello(&'static str);
@@ -49,7 +49,7 @@ where
 /// virtual hosts (each a `Router` of its own).
 ///
 /// ```
-/// use runtime_http::{Body, Router};
+/// use runtime::http::{Body, Router};
 /// use http::Response;
 ///
 /// let docs = Router::new()
@@ -167,7 +167,7 @@ fn strip_port(host: &str) -> &str {
 /// patterns.
 ///
 /// ```
-/// use runtime_http::wildcard_match;
+/// use runtime::http::wildcard_match;
 /// assert!(wildcard_match("*.example.com", "www.example.com"));
 /// assert!(!wildcard_match("*.example.com", "example.com"));
 /// ```

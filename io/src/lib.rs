@@ -5,7 +5,7 @@
 //! across chunk boundaries, and socket I/O with one `writev`/`readv` per call.
 //!
 //! ```
-//! use runtime_io::{Buffer, Eol};
+//! use runtime::io::{Buffer, Eol};
 //! use std::fmt::Write as _;
 //!
 //! let mut buf = Buffer::new();
@@ -15,7 +15,7 @@
 //! assert_eq!(buf.readln(Eol::CrlfStrict)?.as_deref(), Some(&b"Host: example.org"[..]));
 //! assert_eq!(buf.readln(Eol::CrlfStrict)?.as_deref(), Some(&b""[..]));
 //! assert!(buf.is_empty());
-//! # Ok::<(), runtime_io::BufferError>(())
+//! # Ok::<(), runtime::io::BufferError>(())
 //! ```
 
 //!

@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 /// previous one left.
 ///
 /// ```
-/// use runtime_net::{RecvBatch, UdpSocket};
-/// runtime_executor::block_on(async {
+/// use runtime::net::{RecvBatch, UdpSocket};
+/// runtime::block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     for m in [&b"one"[..], b"two", b"three"] {

@@ -21,15 +21,15 @@
 //! descriptors run out (`EMFILE`).
 //!
 //! ```
-//! use runtime_net::{TcpListener, TcpStream};
+//! use runtime::net::{TcpListener, TcpStream};
 //!
-//! runtime_executor::block_on(async {
+//! runtime::block_on(async {
 //!     let listener = TcpListener::bind("127.0.0.1:0").await?;
 //!     let addr = listener.local_addr()?;
 //!     // An echo server task.
-//!     runtime_executor::spawn(async move {
+//!     runtime::spawn(async move {
 //!         while let Ok((mut conn, _peer)) = listener.accept().await {
-//!             runtime_executor::spawn(async move {
+//!             runtime::spawn(async move {
 //!                 let mut buf = [0u8; 1024];
 //!                 while let Ok(n @ 1..) = conn.read(&mut buf).await {
 //!                     if conn.write_all(&buf[..n]).await.is_err() {

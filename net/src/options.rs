@@ -14,8 +14,8 @@ use std::os::fd::RawFd;
 /// `TCP_DEFER_ACCEPT` off.
 ///
 /// ```
-/// use runtime_net::{ListenOptions, TcpListener};
-/// runtime_executor::block_on(async {
+/// use runtime::net::{ListenOptions, TcpListener};
+/// runtime::block_on(async {
 ///     let opts = ListenOptions::new().backlog(16).reuse_port(true);
 ///     let a = TcpListener::bind_with("127.0.0.1:0", opts.clone()).await.unwrap();
 ///     // With SO_REUSEPORT, a second listener may share the port (sharding).

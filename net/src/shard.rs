@@ -113,15 +113,15 @@ fn join_error(e: JoinError) -> io::Error {
 /// already started are then aborted).
 ///
 /// ```
-/// use runtime_net::{serve_sharded, ListenOptions, TcpStream};
+/// use runtime::net::{serve_sharded, ListenOptions, TcpStream};
 ///
-/// let rt = runtime_executor::Builder::new().threads(2).build().unwrap();
+/// let rt = runtime::Builder::new().threads(2).build().unwrap();
 /// let addr = "127.0.0.1:0".parse().unwrap();
 /// // An echo server on both workers.
 /// let server = serve_sharded(&rt.handle(), addr, ListenOptions::new(), |listener| async move {
 ///     loop {
 ///         let (mut conn, _peer) = listener.accept().await?;
-///         runtime_executor::spawn(async move {
+///         runtime::spawn(async move {
 ///             let mut buf = [0u8; 1024];
 ///             while let Ok(n @ 1..) = conn.read(&mut buf).await {
 ///                 if conn.write_all(&buf[..n]).await.is_err() {

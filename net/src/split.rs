@@ -15,12 +15,12 @@ use std::rc::Rc;
 /// [`UnixStream`](crate::UnixStream)), made by `split`/`into_split`.
 ///
 /// ```
-/// use runtime_net::UnixStream;
-/// runtime_executor::block_on(async {
+/// use runtime::net::UnixStream;
+/// runtime::block_on(async {
 ///     let (a, b) = UnixStream::pair().unwrap();
 ///     let (mut r, _w) = a.into_split();
 ///     let (_r2, mut w2) = b.into_split();
-///     let reader = runtime_executor::spawn(async move {
+///     let reader = runtime::spawn(async move {
 ///         let mut buf = [0u8; 5];
 ///         r.read_exact(&mut buf).await.map(|_| buf)
 ///     });

@@ -13,8 +13,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 /// IPv6) or Unix.
 ///
 /// ```
-/// use runtime_net::StreamSocket;
-/// let rt = runtime_executor::Runtime::new().unwrap();
+/// use runtime::net::StreamSocket;
+/// let rt = runtime::Runtime::new().unwrap();
 /// let _in = rt.reactor().enter();
 /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
 /// assert!(matches!(StreamSocket::from_fd(a.into()), Ok(StreamSocket::Unix(_))));

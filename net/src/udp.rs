@@ -18,8 +18,8 @@ use std::task::{Context, Poll};
 /// (so `!Send`).
 ///
 /// ```
-/// use runtime_net::UdpSocket;
-/// runtime_executor::block_on(async {
+/// use runtime::net::UdpSocket;
+/// runtime::block_on(async {
 ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
 ///     a.send_to(b"ping", b.local_addr().unwrap()).await.unwrap();
@@ -76,8 +76,8 @@ impl UdpSocket {
     /// [`recv`](Self::recv) or [`recv_batch`](Self::recv_batch).
     ///
     /// ```
-    /// use runtime_net::UdpSocket;
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::UdpSocket;
+    /// runtime::block_on(async {
     ///     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     let c = UdpSocket::connected_to(server.local_addr().unwrap(), None).unwrap();
     ///     assert_ne!(c.local_addr().unwrap().port(), 0);
@@ -162,9 +162,9 @@ impl UdpSocket {
     /// again). Several tasks may wait at once.
     ///
     /// ```
-    /// use runtime_net::UdpSocket;
+    /// use runtime::net::UdpSocket;
     /// use std::io::IoSlice;
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     let c = UdpSocket::connected_to(server.local_addr().unwrap(), None).unwrap();
     ///     let bufs = [IoSlice::new(b"one"), IoSlice::new(b"two")];
@@ -198,9 +198,9 @@ impl UdpSocket {
     /// call reports why). A server answering a batch of queries at once.
     ///
     /// ```
-    /// use runtime_net::UdpSocket;
+    /// use runtime::net::UdpSocket;
     /// use std::io::IoSlice;
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -322,9 +322,9 @@ impl UdpSocket {
     /// address `interface` (`UNSPECIFIED` lets the kernel choose).
     ///
     /// ```
-    /// use runtime_net::UdpSocket;
+    /// use runtime::net::UdpSocket;
     /// use std::net::Ipv4Addr;
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     ///     let group = Ipv4Addr::new(239, 255, 0, 1);
     ///     // Loopback may or may not do multicast: either way, a typed result.

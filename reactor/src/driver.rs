@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// How to build a [`Reactor`].
 ///
 /// ```
-/// use runtime_reactor::{PollerConfig, ReactorConfig, Reactor};
+/// use runtime::reactor::{PollerConfig, ReactorConfig, Reactor};
 /// // `ignore_env`: the `EVENT_NO*` variables may not veto the choice.
 /// let poller = PollerConfig::new().ignore_env(true).method("poll").unwrap();
 /// let cfg = ReactorConfig::new().poller(poller);
@@ -89,7 +89,7 @@ pub(crate) struct NotifyShared {
 /// A `Send + Sync` handle that wakes a reactor blocked in [`Reactor::turn`].
 ///
 /// ```
-/// # use runtime_reactor::Reactor;
+/// # use runtime::reactor::Reactor;
 /// let reactor = Reactor::new().unwrap();
 /// let notifier = reactor.notifier();
 /// std::thread::spawn(move || notifier.notify().unwrap()).join().unwrap();
@@ -152,7 +152,7 @@ pub(crate) struct Inner {
 /// instead of waiting forever (see [`Registration`](crate::Registration)).
 ///
 /// ```
-/// use runtime_reactor::Reactor;
+/// use runtime::reactor::Reactor;
 /// let reactor = Reactor::new().unwrap();
 /// println!("using {} with {:?}", reactor.method(), reactor.features());
 /// ```
@@ -271,7 +271,7 @@ impl Reactor {
     /// running loop, e.g. after one `block_on` ended and another began).
     ///
     /// ```
-    /// use runtime_reactor::Reactor;
+    /// use runtime::reactor::Reactor;
     /// let r = Reactor::new().unwrap();
     /// assert!(!r.is_current());
     /// let _g = r.enter();

@@ -312,7 +312,7 @@ fn peek_closed(fd: RawFd) -> Option<bool> {
 /// on every wait of the registration fails with that error.
 ///
 /// ```
-/// use runtime_reactor::{Reactor, Registration};
+/// use runtime::reactor::{Reactor, Registration};
 /// let reactor = Reactor::new().unwrap();
 /// let _enter = reactor.enter();
 /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -381,7 +381,7 @@ impl Registration {
     /// reported.
     ///
     /// ```
-    /// use runtime_reactor::{Direction, Interest, Reactor, Registration};
+    /// use runtime::reactor::{Direction, Interest, Reactor, Registration};
     /// use std::io::Write;
     /// use std::task::{Context, Poll, Waker};
     ///
@@ -613,7 +613,7 @@ impl Registration {
     /// per registration and direction costs no allocation.
     ///
     /// ```
-    /// use runtime_reactor::{Direction, Reactor, Registration};
+    /// use runtime::reactor::{Direction, Reactor, Registration};
     /// use std::io::Write;
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
@@ -650,7 +650,7 @@ impl Registration {
     /// registration and one direction.
     ///
     /// ```
-    /// use runtime_reactor::{Direction, Reactor, Registration, WaitKey};
+    /// use runtime::reactor::{Direction, Reactor, Registration, WaitKey};
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -832,7 +832,7 @@ impl Registration {
     /// waiting on the registration wake and get it (see the type's docs).
     ///
     /// ```
-    /// use runtime_reactor::{Direction, Reactor, Registration};
+    /// use runtime::reactor::{Direction, Reactor, Registration};
     /// use std::task::{Context, Waker};
     /// let reactor = Reactor::new().unwrap();
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -929,7 +929,7 @@ impl Registration {
     /// again whenever it fails with `WouldBlock`.
     ///
     /// ```no_run
-    /// # use runtime_reactor::{Registration, Direction};
+    /// # use runtime::reactor::{Registration, Direction};
     /// # fn f(reg: &Registration, cx: &mut std::task::Context<'_>, buf: &mut [u8]) {
     /// let poll = reg.poll_io(Direction::Read, cx, || {
     ///     let n = unsafe { libc::read(reg.fd(), buf.as_mut_ptr().cast(), buf.len()) };

@@ -537,7 +537,7 @@ impl Drop for Signal {
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
-/// runtime_reactor::signal::ctrl_c().await?;
+/// runtime::signal::ctrl_c().await?;
 /// println!("interrupted, shutting down");
 /// # Ok(()) }
 /// ```

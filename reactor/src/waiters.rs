@@ -45,7 +45,7 @@ impl WaitKey {
 /// wakes every one. Not thread-safe: it lives with its reactor's thread.
 ///
 /// ```
-/// use runtime_reactor::{WaitKey, WaitList};
+/// use runtime::reactor::{WaitKey, WaitList};
 /// use std::task::Waker;
 /// let mut list = WaitList::new();
 /// let (mut a, mut b) = (WaitKey::new(), WaitKey::new());

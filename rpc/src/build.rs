@@ -4,7 +4,7 @@
 //! ```no_run
 //! // build.rs's main (with runtime-rpc as a build-dependency,
 //! // default-features = false):
-//! runtime_rpc::build::compile("proto/service.rpc").unwrap_or_else(|e| panic!("{e}"));
+//! runtime::rpc::build::compile("proto/service.rpc").unwrap_or_else(|e| panic!("{e}"));
 //! ```
 //!
 //! ```ignore

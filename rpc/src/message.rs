@@ -57,7 +57,7 @@ pub trait Message: Default + 'static {
 /// `len()`).
 ///
 /// ```
-/// use runtime_rpc::{message, Message};
+/// use runtime::rpc::{message, Message};
 ///
 /// message! {
 ///     /// libevent's regress `kill`.

@@ -133,8 +133,8 @@ where
 /// Registers RPCs on a [`Server`] or a [`Router`] (`EVRPC_REGISTER`).
 ///
 /// ```no_run
-/// use runtime_http::Server;
-/// use runtime_rpc::{message, RpcError, RpcServerExt};
+/// use runtime::http::Server;
+/// use runtime::rpc::{message, RpcError, RpcServerExt};
 ///
 /// message! {
 ///     pub struct Ping { required n: u32 = 1 }

@@ -19,10 +19,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use runtime_tls::{ClientConfig, TlsConnector};
+//! use runtime::tls::{ClientConfig, TlsConnector};
 //! let config = ClientConfig::builder().ca_file("ca.pem")?.alpn(&[b"http/1.1"]).build()?;
 //! let connector = TlsConnector::new(config);
-//! # let tcp: runtime_io::BufferedStream<runtime_io::PairEnd> = todo!();
+//! # let tcp: runtime::io::BufferedStream<runtime::io::PairEnd> = todo!();
 //! let tls = connector.connect("example.test", tcp).await?;
 //! # let _ = tls; Ok(()) }
 //! ```

@@ -547,8 +547,8 @@ impl fmt::Debug for BufferGuard<'_> {
 ///   `dispatch` keeps running.
 ///
 /// ```
-/// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_EOF, BEV_OPT_CLOSE_ON_FREE, EV_READ};
-/// use runtime_io::Eol;
+/// use runtime::compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_EOF, BEV_OPT_CLOSE_ON_FREE, EV_READ};
+/// use runtime::io::Eol;
 /// use std::io::{Read, Write};
 ///
 /// let base = EventBase::new().unwrap();
@@ -619,7 +619,7 @@ impl BufferEvent {
     /// UDP socket), a descriptor the backend cannot watch, a freed base.
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, BEV_OPT_CLOSE_ON_FREE, EV_WRITE};
+    /// use runtime::compat::{BufferEvent, EventBase, BEV_OPT_CLOSE_ON_FREE, EV_WRITE};
     /// let base = EventBase::new().unwrap();
     /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
     /// let bev = BufferEvent::socket_new(&base, Some(a.into()), BEV_OPT_CLOSE_ON_FREE).unwrap();
@@ -658,7 +658,7 @@ impl BufferEvent {
     /// unreachable), `BEV_EVENT_ERROR`.
     ///
     /// ```
-    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_CONNECTED};
+    /// use runtime::compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_CONNECTED};
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     ///
@@ -726,7 +726,7 @@ impl BufferEvent {
     /// [`BEV_FINISHED`], gives the other end of stream (`READING | EOF`).
     ///
     /// ```
-    /// use runtime_compat::{BevOptions, BufferEvent, EventBase, EV_READ};
+    /// use runtime::compat::{BevOptions, BufferEvent, EventBase, EV_READ};
     /// let base = EventBase::new().unwrap();
     /// let (a, b) = BufferEvent::pair_new(&base, BevOptions::empty()).unwrap();
     /// assert_eq!(a.pair_partner(), Some(b.clone()));
@@ -775,7 +775,7 @@ impl BufferEvent {
     /// time).
     ///
     /// ```
-    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_ERROR, BEV_EVENT_EOF};
+    /// use runtime::compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_ERROR, BEV_EVENT_EOF};
     /// let base = EventBase::new().unwrap();
     /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
     /// bev.setcb(
@@ -853,7 +853,7 @@ impl BufferEvent {
     /// only).
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, EV_READ, EV_WRITE};
+    /// use runtime::compat::{BufferEvent, EventBase, EV_READ, EV_WRITE};
     /// let base = EventBase::new().unwrap();
     /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
     /// bev.setwatermark(EV_READ, 0, 16384).unwrap();
@@ -911,7 +911,7 @@ impl BufferEvent {
     /// both.
     ///
     /// ```
-    /// use runtime_compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, EV_READ};
+    /// use runtime::compat::{BevEvent, BufferEvent, EventBase, BEV_EVENT_READING, BEV_EVENT_TIMEOUT, EV_READ};
     /// use std::time::Duration;
     ///
     /// let base = EventBase::new().unwrap();
@@ -978,7 +978,7 @@ impl BufferEvent {
     /// it while writing is enabled.
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase};
+    /// use runtime::compat::{BufferEvent, EventBase};
     /// use std::io::Read;
     /// let base = EventBase::new().unwrap();
     /// let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -1054,7 +1054,7 @@ impl BufferEvent {
     /// event callback by the loop).
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventBase, BEV_FINISHED, EV_WRITE};
+    /// use runtime::compat::{BufferEvent, EventBase, BEV_FINISHED, EV_WRITE};
     /// use std::io::Read;
     /// let base = EventBase::new().unwrap();
     /// let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -1146,7 +1146,7 @@ impl BufferEvent {
     /// out of the base's range.
     ///
     /// ```
-    /// use runtime_compat::{BufferEvent, EventConfig};
+    /// use runtime::compat::{BufferEvent, EventConfig};
     /// let base = EventConfig::new().priorities(3).build().unwrap();
     /// let bev = BufferEvent::socket_new(&base, None, Default::default()).unwrap();
     /// assert_eq!(bev.priority(), 1);

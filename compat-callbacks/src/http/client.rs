@@ -286,15 +286,15 @@ async fn exchange(client: &Client, host: &str, port: u16, q: &Queued) -> io::Res
 /// dropping the base does the same.
 ///
 /// ```
-/// use runtime_compat::{EventBase, Http, HttpClientRequest, HttpConnection};
-/// use runtime_http::http::Method;
+/// use runtime::compat::{EventBase, Http, HttpClientRequest, HttpConnection};
+/// use runtime::http::http::Method;
 /// use std::cell::RefCell;
 /// use std::rc::Rc;
 ///
 /// let base = EventBase::new().unwrap();
 /// let http = Http::new(&base).unwrap();
 /// http.set_gencb(|req| {
-///     let mut b = runtime_io::Buffer::new();
+///     let mut b = runtime::io::Buffer::new();
 ///     b.add(format!("you asked for {}", req.uri()).as_bytes()).unwrap();
 ///     req.send_reply(200, "OK", Some(&mut b)).unwrap();
 /// })

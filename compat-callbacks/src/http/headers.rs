@@ -11,7 +11,7 @@ use std::io;
 /// case-insensitive, a name may repeat, fields keep their order per name.
 ///
 /// ```
-/// use runtime_compat::Headers;
+/// use runtime::compat::Headers;
 ///
 /// let mut h = Headers::new();
 /// h.add("Content-Type", "text/html").unwrap();

@@ -276,13 +276,13 @@ fn freed() -> io::Error {
 /// dropping the base, after which every call fails.
 ///
 /// ```
-/// use runtime_compat::{EventBase, Http, EVLOOP_NONBLOCK};
+/// use runtime::compat::{EventBase, Http, EVLOOP_NONBLOCK};
 /// use std::io::{Read, Write};
 ///
 /// let base = EventBase::new().unwrap();
 /// let http = Http::new(&base).unwrap();
 /// http.set_cb("/hello", |req| {
-///     let mut buf = runtime_io::Buffer::new();
+///     let mut buf = runtime::io::Buffer::new();
 ///     buf.add(b"Hello, world!\n").unwrap();
 ///     req.send_reply(200, "OK", Some(&mut buf)).unwrap();
 /// })

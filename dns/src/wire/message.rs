@@ -213,7 +213,7 @@ impl Message {
     /// without the message (one name needs no compression).
     ///
     /// ```
-    /// use runtime_dns::wire::{Edns, Message, Name, RecordType};
+    /// use runtime::dns::wire::{Edns, Message, Name, RecordType};
     /// let name = Name::from_ascii("WwW.example.com").unwrap();
     /// let mut m = Message::query(7, name.clone(), RecordType::AAAA);
     /// m.edns = Some(Edns::new(1232));

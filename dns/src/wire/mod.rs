@@ -9,7 +9,7 @@
 //! length.
 //!
 //! ```
-//! use runtime_dns::wire::{Message, Name, RecordType};
+//! use runtime::dns::wire::{Message, Name, RecordType};
 //! let query = Message::query(0x1234, Name::from_ascii("example.com").unwrap(), RecordType::A);
 //! let bytes = query.to_bytes();
 //! let back = Message::parse(&bytes).unwrap();

@@ -17,7 +17,7 @@ const MAX_HOPS: usize = 128;
 /// trip) and compared without regard to ASCII case, as DNS requires.
 ///
 /// ```
-/// use runtime_dns::wire::Name;
+/// use runtime::dns::wire::Name;
 /// let n = Name::from_ascii("WWW.Example.com").unwrap();
 /// assert_eq!(n, Name::from_ascii("www.example.com.").unwrap());
 /// assert_eq!(n.to_string(), "WWW.Example.com.");

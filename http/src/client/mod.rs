@@ -91,8 +91,8 @@ struct Inner {
 /// (clones share the pool); lives on one thread.
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), runtime_http::Error> {
-/// let client = runtime_http::Client::new();
+/// # async fn f() -> Result<(), runtime::http::Error> {
+/// let client = runtime::http::Client::new();
 /// let res = client.get("http://127.0.0.1:8080/").await?;
 /// println!("{}", res.status());
 /// let body = res.into_body().collect().await?;

@@ -54,7 +54,7 @@ enum State {
 /// An incremental decoder of the chunked transfer coding.
 ///
 /// ```
-/// use runtime_http::h1::{ChunkedDecoder, Decoded};
+/// use runtime::http::h1::{ChunkedDecoder, Decoded};
 ///
 /// let mut dec = ChunkedDecoder::new();
 /// let input = b"5;ext=1\r\nhello\r\n0\r\nX-Sum: 5\r\n\r\n";

@@ -137,7 +137,7 @@ impl HeadArena {
 /// carries the status to answer with; after one the connection must close.
 ///
 /// ```
-/// use runtime_http::h1::{parse_request, Framing, HeadLimits};
+/// use runtime::http::h1::{parse_request, Framing, HeadLimits};
 ///
 /// let req = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc";
 /// let (head, len) = parse_request(req, &HeadLimits::default()).unwrap().unwrap();

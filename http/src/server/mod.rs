@@ -174,17 +174,17 @@ impl Drop for ConnGuard {
 /// listeners.
 ///
 /// ```
-/// use runtime_http::{Body, Server};
+/// use runtime::http::{Body, Server};
 /// use http::Response;
-/// use runtime_net::TcpListener;
+/// use runtime::net::TcpListener;
 ///
-/// runtime_executor::block_on(async {
+/// runtime::block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
 ///     let addr = listener.local_addr()?;
 ///     let server = Server::new()
 ///         .route("/hello", |_req| async { Response::new(Body::from("Hello, world!\n")) });
-///     runtime_executor::spawn(async move { server.serve(listener).await });
-///     let client = runtime_http::Client::new();
+///     runtime::spawn(async move { server.serve(listener).await });
+///     let client = runtime::http::Client::new();
 ///     let res = client.get(&format!("http://{addr}/hello")).await.unwrap();
 ///     assert_eq!(res.status(), 200);
 ///     assert_eq!(res.into_body().collect().await.unwrap(), b"Hello, world!\n");
@@ -357,22 +357,22 @@ impl Server {
     /// requests carries the peer's address as a [`RemoteAddr`] extension.
     ///
     /// ```
-    /// use runtime_http::{Body, RemoteAddr, Server};
+    /// use runtime::http::{Body, RemoteAddr, Server};
     /// use http::{Request, Response};
-    /// use runtime_net::{TcpListener, TcpStream};
+    /// use runtime::net::{TcpListener, TcpStream};
     ///
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
     ///     let addr = listener.local_addr()?;
     ///     let server = Server::new().route("/", |req: Request<Body>| async move {
     ///         let peer = req.extensions().get::<RemoteAddr>().unwrap().0;
     ///         Response::new(Body::from(peer.to_string()))
     ///     });
-    ///     runtime_executor::spawn(async move {
+    ///     runtime::spawn(async move {
     ///         let (stream, peer) = listener.accept().await.unwrap();
     ///         server.serve_connection_from(stream, peer).await;
     ///     });
-    ///     let client = runtime_http::Client::new();
+    ///     let client = runtime::http::Client::new();
     ///     let res = client.get(&format!("http://{addr}/")).await.unwrap();
     ///     let text = String::from_utf8(res.into_body().collect().await.unwrap()).unwrap();
     ///     assert!(text.starts_with("127.0.0.1:"));
@@ -509,7 +509,7 @@ pub struct RemoteAddr(pub SocketAddr);
 /// put it in the response's extensions.
 ///
 /// ```
-/// use runtime_http::ReasonPhrase;
+/// use runtime::http::ReasonPhrase;
 /// assert_eq!(ReasonPhrase::new("Everything Fine").unwrap().as_str(), "Everything Fine");
 /// assert!(ReasonPhrase::new("two\r\nlines").is_none());
 /// ```

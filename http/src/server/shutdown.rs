@@ -16,7 +16,7 @@ struct Inner {
 /// thread.
 ///
 /// ```
-/// let shutdown = runtime_http::Shutdown::new();
+/// let shutdown = runtime::http::Shutdown::new();
 /// assert!(!shutdown.is_triggered());
 /// shutdown.clone().trigger();
 /// assert!(shutdown.is_triggered());

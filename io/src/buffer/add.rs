@@ -15,14 +15,14 @@ impl Buffer {
     /// [`chunk_size`](Buffer::chunk_size) bytes for the rest.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abc")?;
     /// buf.add(b"def")?;
     /// assert_eq!(buf.to_vec()?, b"abcdef");
     /// assert_eq!(buf.chunk_count(), 1);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn add(&mut self, data: &[u8]) -> Result<(), BufferError> {
         self.add_vectored(&[data])
@@ -32,12 +32,12 @@ impl Buffer {
     /// (`evbuffer_add_iovec`): at most one new chunk is allocated.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add_vectored(&[b"GET ", b"/index.html", b" HTTP/1.1\r\n"])?;
     /// assert_eq!(buf.to_vec()?, b"GET /index.html HTTP/1.1\r\n");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn add_vectored(&mut self, parts: &[&[u8]]) -> Result<(), BufferError> {
         self.check_back()?;
@@ -99,7 +99,7 @@ impl Buffer {
     /// for a cleanup callback.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::sync::Arc;
     ///
     /// let page: Arc<[u8]> = Arc::from(&b"<html>...</html>"[..]);
@@ -108,7 +108,7 @@ impl Buffer {
     /// a.add_reference(page.clone())?; // both buffers share the bytes
     /// b.add_reference(page.clone())?;
     /// assert_eq!(Arc::strong_count(&page), 3);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn add_reference(&mut self, data: impl Into<Shared>) -> Result<(), BufferError> {
         let data = data.into();
@@ -132,7 +132,7 @@ impl Buffer {
     /// refused or empty.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::sync::atomic::{AtomicUsize, Ordering};
     /// use std::sync::Arc;
     ///
@@ -143,7 +143,7 @@ impl Buffer {
     /// })?;
     /// drop(buf);
     /// assert_eq!(CALLS.load(Ordering::SeqCst), 1);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn add_reference_with_cleanup(
         &mut self,
@@ -157,13 +157,13 @@ impl Buffer {
     /// free space before the first chunk's data when there is some.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"world")?;
     /// buf.prepend(b"hello ")?;
     /// assert_eq!(buf.to_vec()?, b"hello world");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn prepend(&mut self, data: &[u8]) -> Result<(), BufferError> {
         self.check_front()?;
@@ -203,7 +203,7 @@ impl Buffer {
     /// copying (`evbuffer_add_buffer`); `other` is left empty.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut out = Buffer::new();
     /// let mut body = Buffer::new();
@@ -212,7 +212,7 @@ impl Buffer {
     /// out.add_buffer(&mut body)?;
     /// assert!(body.is_empty());
     /// assert_eq!(out.to_vec()?, b"header\nbody\n");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn add_buffer(&mut self, other: &mut Buffer) -> Result<(), BufferError> {
         self.check_back()?;
@@ -244,7 +244,7 @@ impl Buffer {
     /// copying (`evbuffer_prepend_buffer`); `other` is left empty.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut body = Buffer::new();
     /// let mut head = Buffer::new();
@@ -252,7 +252,7 @@ impl Buffer {
     /// head.add(b"head:")?;
     /// body.prepend_buffer(&mut head)?;
     /// assert_eq!(body.to_vec()?, b"head:body");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn prepend_buffer(&mut self, other: &mut Buffer) -> Result<(), BufferError> {
         self.check_front()?;
@@ -285,7 +285,7 @@ impl Buffer {
     /// copied when it is owned memory.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut src = Buffer::new();
     /// let mut dst = Buffer::new();
@@ -293,7 +293,7 @@ impl Buffer {
     /// assert_eq!(src.remove_buffer(&mut dst, 9)?, 9);
     /// assert_eq!(dst.to_vec()?, b"line one\n");
     /// assert_eq!(src.to_vec()?, b"line two\n");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn remove_buffer(&mut self, dst: &mut Buffer, n: usize) -> Result<usize, BufferError> {
         self.check_front()?;
@@ -389,7 +389,7 @@ impl Buffer {
     /// [`BufferError::Frozen`] when the back is frozen.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::io::Read;
     ///
     /// let mut buf = Buffer::new();
@@ -397,7 +397,7 @@ impl Buffer {
     /// let n = (&b"from a reader"[..]).read(space).unwrap();
     /// buf.commit(n)?;
     /// assert_eq!(buf.to_vec()?, b"from a reader");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn reserve(&mut self, n: usize) -> Result<&mut [u8], BufferError> {
         self.check_back()?;
@@ -430,7 +430,7 @@ impl Buffer {
     /// as usual. `max == 0` hands out an empty slice.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::with_chunk_size(64);
     /// buf.add(b"0123456789")?;
@@ -440,7 +440,7 @@ impl Buffer {
     /// assert_eq!(buf.chunk_count(), 1);
     /// // 50 left, fewer than wanted: a new chunk of 1000 bytes.
     /// assert_eq!(buf.reserve_some(1000, 51)?.len(), 1000);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn reserve_some(&mut self, max: usize, min: usize) -> Result<&mut [u8], BufferError> {
         self.check_back()?;
@@ -475,14 +475,14 @@ impl Buffer {
     /// [`BufferError::InvalidCommit`], and so does a second commit.
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferError};
+    /// use runtime::io::{Buffer, BufferError};
     ///
     /// let mut buf = Buffer::new();
     /// buf.reserve(4)?.copy_from_slice(b"abcd");
     /// assert!(matches!(buf.commit(5), Err(BufferError::InvalidCommit)));
     /// buf.commit(3)?;
     /// assert_eq!(buf.to_vec()?, b"abc");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn commit(&mut self, n: usize) -> Result<(), BufferError> {
         self.check_back()?;
@@ -508,13 +508,13 @@ impl Buffer {
 /// refused append (frozen, too large) is a [`fmt::Error`].
 ///
 /// ```
-/// use runtime_io::Buffer;
+/// use runtime::io::Buffer;
 /// use std::fmt::Write;
 ///
 /// let mut buf = Buffer::new();
 /// write!(buf, "{} + {} = {}", 1, 2, 1 + 2).unwrap();
 /// assert_eq!(buf.to_vec()?, b"1 + 2 = 3");
-/// # Ok::<(), runtime_io::BufferError>(())
+/// # Ok::<(), runtime::io::BufferError>(())
 /// ```
 impl fmt::Write for Buffer {
     fn write_str(&mut self, s: &str) -> fmt::Result {
@@ -526,7 +526,7 @@ impl fmt::Write for Buffer {
 /// [`BufferError`].
 ///
 /// ```
-/// use runtime_io::Buffer;
+/// use runtime::io::Buffer;
 /// use std::io::Write;
 ///
 /// let mut buf = Buffer::new();

@@ -22,7 +22,7 @@ pub enum Side {
 /// `io::Result`.
 ///
 /// ```
-/// use runtime_io::{Buffer, BufferError, Side};
+/// use runtime::io::{Buffer, BufferError, Side};
 ///
 /// let mut buf = Buffer::new();
 /// buf.freeze(Side::Back, true);

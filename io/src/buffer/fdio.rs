@@ -43,7 +43,7 @@ impl Buffer {
     /// programs ignore by default.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::io::Read;
     /// use std::os::unix::net::UnixStream;
     ///
@@ -157,7 +157,7 @@ impl Buffer {
     /// ([`BufferError::TooLarge`] inside).
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::io::Write;
     /// use std::os::unix::net::UnixStream;
     ///

@@ -20,7 +20,7 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 /// (`EVBUF_FS_CLOSE_ON_FREE`).
 ///
 /// ```
-/// use runtime_io::{Buffer, FileSegment};
+/// use runtime::io::{Buffer, FileSegment};
 /// # let path = std::env::temp_dir().join(format!("fileseg-doc-{}", std::process::id()));
 /// std::fs::write(&path, b"0123456789")?;
 /// let seg = FileSegment::new(std::fs::File::open(&path)?, 2, None)?;
@@ -211,7 +211,7 @@ impl super::Buffer {
     /// `sendfile(2)`.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// # let path = std::env::temp_dir().join(format!("add-file-doc-{}", std::process::id()));
     /// std::fs::write(&path, b"file contents\n")?;
     /// let mut buf = Buffer::new();

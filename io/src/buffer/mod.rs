@@ -71,7 +71,7 @@ pub use shared::Shared;
 /// [`write_to`](Buffer::write_to)).
 ///
 /// ```
-/// use runtime_io::{Buffer, Eol};
+/// use runtime::io::{Buffer, Eol};
 ///
 /// let mut buf = Buffer::new();
 /// buf.add(b"hello ")?;
@@ -81,7 +81,7 @@ pub use shared::Shared;
 /// assert_eq!(buf.search(b"o w")?, Some(4)); // across the chunk boundary
 /// assert_eq!(buf.readln(Eol::Lf)?.unwrap(), b"hello world");
 /// assert!(buf.is_empty());
-/// # Ok::<(), runtime_io::BufferError>(())
+/// # Ok::<(), runtime::io::BufferError>(())
 /// ```
 pub struct Buffer {
     /// Invariant: every chunk holds data, except that the last one may be an
@@ -119,7 +119,7 @@ impl Buffer {
     /// 1). Small sizes are useful for testing chunk boundaries.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::with_chunk_size(4);
     /// buf.add(b"0123456789")?;
@@ -127,7 +127,7 @@ impl Buffer {
     /// buf.add(b"ab")?;
     /// buf.add(b"cd")?;
     /// assert_eq!(buf.chunk_count(), 2);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn with_chunk_size(size: usize) -> Buffer {
         Buffer {
@@ -160,14 +160,14 @@ impl Buffer {
     /// Number of chunks holding data.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// assert_eq!(buf.chunk_count(), 0);
     /// buf.add(b"abc")?;
     /// buf.add_reference(&b"def"[..])?;
     /// assert_eq!(buf.chunk_count(), 2);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn chunk_count(&self) -> usize {
         self.chunks.iter().filter(|c| c.len() > 0).count()
@@ -188,14 +188,14 @@ impl Buffer {
     /// already in the buffer is kept even if it exceeds the new limit.
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferError};
+    /// use runtime::io::{Buffer, BufferError};
     ///
     /// let mut buf = Buffer::new();
     /// buf.set_max_size(4);
     /// buf.add(b"abcd")?;
     /// assert!(matches!(buf.add(b"e"), Err(BufferError::TooLarge)));
     /// assert_eq!(buf.len(), 4);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn set_max_size(&mut self, max: usize) {
         self.max_size = max.min(isize::MAX as usize);

@@ -37,7 +37,7 @@ impl Buffer {
     /// reserve/commit and reading in. Refusals are [`BufferError::Frozen`].
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferError, Side};
+    /// use runtime::io::{Buffer, BufferError, Side};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"data")?;
@@ -46,7 +46,7 @@ impl Buffer {
     /// buf.add(b"more")?; // the back is still open
     /// buf.freeze(Side::Front, false);
     /// buf.drain(1)?;
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn freeze(&mut self, side: Side, frozen: bool) {
         match side {
@@ -69,7 +69,7 @@ impl Buffer {
     /// nothing do not call it.
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferChange};
+    /// use runtime::io::{Buffer, BufferChange};
     /// use std::sync::{Arc, Mutex};
     ///
     /// let log = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +87,7 @@ impl Buffer {
     ///         BufferChange { orig_size: 5, added: 0, deleted: 2 },
     ///     ]
     /// );
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn on_change(&mut self, f: impl FnMut(&BufferChange) + Send + 'static) -> CallbackId {
         let id = self.next_callback;
@@ -124,13 +124,13 @@ impl Buffer {
     /// in either tells that the buffer changed.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abcdef")?;
     /// buf.drain(4)?;
     /// assert_eq!(buf.counters(), (6, 4));
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn counters(&self) -> (u64, u64) {
         (self.total_added, self.total_drained)

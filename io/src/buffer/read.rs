@@ -60,7 +60,7 @@ impl Buffer {
     /// removed.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abcdef")?;
@@ -68,7 +68,7 @@ impl Buffer {
     /// assert_eq!(buf.to_vec()?, b"cdef");
     /// assert_eq!(buf.drain(100)?, 4);
     /// assert!(buf.is_empty());
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn drain(&mut self, n: usize) -> Result<usize, BufferError> {
         self.check_front()?;
@@ -128,7 +128,7 @@ impl Buffer {
     /// and are there; returns how many.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abcdef")?;
@@ -137,7 +137,7 @@ impl Buffer {
     /// assert_eq!(&out, b"abcd");
     /// assert_eq!(buf.remove(&mut out)?, 2);
     /// assert_eq!(&out[..2], b"ef");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn remove(&mut self, out: &mut [u8]) -> Result<usize, BufferError> {
         self.check_front()?;
@@ -161,7 +161,7 @@ impl Buffer {
     /// `pread`.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::with_chunk_size(2);
     /// buf.add(b"ab")?;
@@ -171,7 +171,7 @@ impl Buffer {
     /// assert_eq!(buf.copyout_from(1, &mut out)?, 3);
     /// assert_eq!(&out, b"bcd");
     /// assert_eq!(buf.len(), 6);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn copyout_from(&self, pos: usize, out: &mut [u8]) -> Result<usize, BufferError> {
         copy_chunks(&self.chunks, pos, self.len, out)
@@ -180,12 +180,12 @@ impl Buffer {
     /// A copy of the whole content (file segments read with `pread`).
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abc")?;
     /// assert_eq!(buf.to_vec()?, b"abc");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn to_vec(&self) -> Result<Vec<u8>, BufferError> {
         self.copy_range_to_vec(0, self.len)
@@ -231,14 +231,14 @@ impl Buffer {
     /// file segment; see [`segments`](Buffer::segments) to see those too.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abc")?;
     /// buf.add_reference(&b"defgh"[..])?;
     /// let parts: Vec<&[u8]> = buf.peek(5).collect();
     /// assert_eq!(parts, [&b"abc"[..], &b"de"[..]]);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn peek(&self, n: usize) -> Peek<'_> {
         Peek {
@@ -250,12 +250,12 @@ impl Buffer {
     /// Every chunk holding data, in order, file segments included.
     ///
     /// ```
-    /// use runtime_io::{Buffer, Segment};
+    /// use runtime::io::{Buffer, Segment};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"abc")?;
     /// assert!(matches!(buf.segments().next(), Some(Segment::Memory(b"abc"))));
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn segments(&self) -> impl Iterator<Item = Segment<'_>> + '_ {
         self.chunks.iter().filter(|c| c.len() > 0).map(|c| match c {
@@ -272,7 +272,7 @@ impl Buffer {
     /// `write_vectored`/`writev` (stops at a file segment).
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     /// use std::io::Write;
     ///
     /// let mut buf = Buffer::new();
@@ -282,7 +282,7 @@ impl Buffer {
     /// let n = out.write_vectored(&buf.io_slices(16)).unwrap();
     /// buf.drain(n)?;
     /// assert_eq!(out, b"abcdef");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn io_slices(&self, max: usize) -> Vec<IoSlice<'_>> {
         self.peek(usize::MAX).take(max).map(IoSlice::new).collect()
@@ -306,7 +306,7 @@ impl Buffer {
     /// `n > len()` is [`BufferError::OutOfRange`].
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::with_chunk_size(4);
     /// buf.add(b"abcd")?;
@@ -314,7 +314,7 @@ impl Buffer {
     /// assert_eq!(buf.chunk_count(), 2);
     /// assert_eq!(buf.pullup(6)?, b"abcdef");
     /// assert_eq!(buf.to_vec()?, b"abcdefgh");
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn pullup(&mut self, n: usize) -> Result<&[u8], BufferError> {
         if n > self.len {
@@ -522,7 +522,7 @@ fn spend_front(chunks: &mut VecDeque<Chunk>, at: usize, n: usize, keep: usize) -
 /// Reads remove bytes from the front, like [`Buffer::remove`].
 ///
 /// ```
-/// use runtime_io::Buffer;
+/// use runtime::io::Buffer;
 /// use std::io::Read;
 ///
 /// let mut buf = Buffer::new();
@@ -542,7 +542,7 @@ impl io::Read for Buffer {
 /// into memory first); `consume` drains.
 ///
 /// ```
-/// use runtime_io::Buffer;
+/// use runtime::io::Buffer;
 /// use std::io::BufRead;
 ///
 /// let mut buf = Buffer::with_chunk_size(3);

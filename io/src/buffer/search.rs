@@ -9,7 +9,7 @@ use super::Buffer;
 /// End-of-line styles, exactly libevent's `enum evbuffer_eol_style`.
 ///
 /// ```
-/// use runtime_io::{Buffer, Eol};
+/// use runtime::io::{Buffer, Eol};
 ///
 /// let mut buf = Buffer::new();
 /// buf.add(b"a\r\n\r\nb\nc\rd\r\n")?;
@@ -18,7 +18,7 @@ use super::Buffer;
 /// // LF, optionally preceded by CR; a lone CR is data.
 /// assert_eq!(buf.readln(Eol::Crlf)?.unwrap(), b"b");
 /// assert_eq!(buf.readln(Eol::Crlf)?.unwrap(), b"c\rd");
-/// # Ok::<(), runtime_io::BufferError>(())
+/// # Ok::<(), runtime::io::BufferError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Eol {
@@ -54,14 +54,14 @@ impl Buffer {
     /// found across chunk boundaries. An empty needle matches at 0.
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::with_chunk_size(3);
     /// buf.add(b"abc")?;
     /// buf.add(b"def")?;
     /// assert_eq!(buf.search(b"cd")?, Some(2));
     /// assert_eq!(buf.search(b"xyz")?, None);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn search(&self, needle: &[u8]) -> Result<Option<usize>, BufferError> {
         self.search_range(needle, 0, self.len)
@@ -71,12 +71,12 @@ impl Buffer {
     /// (`None` if `pos > len()`).
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"one two one")?;
     /// assert_eq!(buf.search_from(b"one", 1)?, Some(8));
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn search_from(&self, needle: &[u8], pos: usize) -> Result<Option<usize>, BufferError> {
         self.search_range(needle, pos, self.len)
@@ -87,14 +87,14 @@ impl Buffer {
     /// `len()`).
     ///
     /// ```
-    /// use runtime_io::Buffer;
+    /// use runtime::io::Buffer;
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"xxabxxab")?;
     /// assert_eq!(buf.search_range(b"ab", 0, 3)?, None); // would end past 3
     /// assert_eq!(buf.search_range(b"ab", 0, 4)?, Some(2));
     /// assert_eq!(buf.search_range(b"ab", 3, 8)?, Some(6));
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn search_range(
         &self,
@@ -140,7 +140,7 @@ impl Buffer {
     /// ends at `position` and the end-of-line marker is `eol_len` bytes.
     ///
     /// ```
-    /// use runtime_io::{Buffer, Eol};
+    /// use runtime::io::{Buffer, Eol};
     ///
     /// let mut buf = Buffer::with_chunk_size(4);
     /// buf.add(b"abc\r")?;
@@ -148,7 +148,7 @@ impl Buffer {
     /// assert_eq!(buf.search_eol(0, Eol::CrlfStrict)?, Some((3, 2)));
     /// assert_eq!(buf.search_eol(0, Eol::Lf)?, Some((4, 1)));
     /// assert_eq!(buf.search_eol(5, Eol::Any)?, None);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn search_eol(
         &self,
@@ -164,14 +164,14 @@ impl Buffer {
     /// for many lines, see [`readln_into`](Buffer::readln_into).
     ///
     /// ```
-    /// use runtime_io::{Buffer, Eol};
+    /// use runtime::io::{Buffer, Eol};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"first\r\nsecond")?;
     /// assert_eq!(buf.readln(Eol::CrlfStrict)?.unwrap(), b"first");
     /// assert_eq!(buf.readln(Eol::CrlfStrict)?, None);
     /// assert_eq!(buf.len(), 6);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn readln(&mut self, style: Eol) -> Result<Option<Vec<u8>>, BufferError> {
         let mut line = Vec::new();
@@ -190,7 +190,7 @@ impl Buffer {
     /// `BufRead::read_line`, they append and never clear.
     ///
     /// ```
-    /// use runtime_io::{Buffer, Eol};
+    /// use runtime::io::{Buffer, Eol};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"one\ntwo\nthr")?;
@@ -203,7 +203,7 @@ impl Buffer {
     /// assert_eq!(buf.readln_into(Eol::Lf, &mut line)?, None);
     /// assert_eq!(line, b"two");
     /// assert_eq!(buf.len(), 3);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn readln_into(
         &mut self,
@@ -220,14 +220,14 @@ impl Buffer {
     /// for many lines, see [`readln_max_into`](Buffer::readln_max_into).
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferError, Eol};
+    /// use runtime::io::{Buffer, BufferError, Eol};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"0123456789")?;
     /// assert_eq!(buf.readln_max(Eol::Lf, 16)?, None); // may still end in time
     /// assert!(matches!(buf.readln_max(Eol::Lf, 8), Err(BufferError::LineTooLong)));
     /// assert_eq!(buf.len(), 10);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn readln_max(&mut self, style: Eol, max: usize) -> Result<Option<Vec<u8>>, BufferError> {
         let mut line = Vec::new();
@@ -242,7 +242,7 @@ impl Buffer {
     /// included) neither the buffer nor `line` changes.
     ///
     /// ```
-    /// use runtime_io::{Buffer, BufferError, Eol};
+    /// use runtime::io::{Buffer, BufferError, Eol};
     ///
     /// let mut buf = Buffer::new();
     /// buf.add(b"ok\r\n0123456789")?;
@@ -253,7 +253,7 @@ impl Buffer {
     /// assert!(matches!(err, Err(BufferError::LineTooLong)));
     /// assert_eq!(line, b"> ok");
     /// assert_eq!(buf.len(), 10);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn readln_max_into(
         &mut self,

@@ -16,7 +16,7 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 /// any clone you kept dropped.
 ///
 /// ```
-/// use runtime_io::{Buffer, Shared};
+/// use runtime::io::{Buffer, Shared};
 /// use std::sync::atomic::{AtomicUsize, Ordering};
 /// use std::sync::Arc;
 ///
@@ -31,7 +31,7 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 /// assert_eq!(freed.load(Ordering::SeqCst), 0);
 /// buf.drain(1)?;
 /// assert_eq!(freed.load(Ordering::SeqCst), 1);
-/// # Ok::<(), runtime_io::BufferError>(())
+/// # Ok::<(), runtime::io::BufferError>(())
 /// ```
 #[derive(Clone)]
 pub struct Shared {
@@ -90,7 +90,7 @@ impl Shared {
     /// then drops it at once.
     ///
     /// ```
-    /// use runtime_io::Shared;
+    /// use runtime::io::Shared;
     /// use std::sync::atomic::{AtomicBool, Ordering};
     /// use std::sync::Arc;
     ///

@@ -119,10 +119,10 @@ impl<S> BufferedStream<S> {
     /// of tokens.
     ///
     /// ```
-    /// use runtime_io::RateLimit;
+    /// use runtime::io::RateLimit;
     /// use std::time::Duration;
     ///
-    /// let (mut a, _b) = runtime_io::pair();
+    /// let (mut a, _b) = runtime::io::pair();
     /// // 10 kB per 100 ms = 100 kB/s, bursts of 20 kB.
     /// a.set_read_limit(Some(RateLimit::new(10_000, 20_000, Duration::from_millis(100))));
     /// assert_eq!(a.read_tokens(), Some(10_000));
@@ -178,8 +178,8 @@ impl<S> BufferedStream<S> {
     /// for it. Byte-exact either way.
     ///
     /// ```no_run
-    /// # async fn f(tcp: runtime_net::TcpStream) -> std::io::Result<()> {
-    /// use runtime_io::BufferedStream;
+    /// # async fn f(tcp: runtime::net::TcpStream) -> std::io::Result<()> {
+    /// use runtime::io::BufferedStream;
     ///
     /// let mut conn = BufferedStream::new(tcp);
     /// conn.set_sendfile(true);

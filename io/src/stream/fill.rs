@@ -91,8 +91,8 @@ impl<S: Transport> BufferedStream<S> {
     /// watermark (see [`is_eof`](BufferedStream::is_eof)).
     ///
     /// ```
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     b.set_read_watermarks(0, 4);
     ///     a.write_all(b"0123456789").await?;
     ///     a.flush().await?;
@@ -116,8 +116,8 @@ impl<S: Transport> BufferedStream<S> {
     /// cannot make the input grow past its bounds.
     ///
     /// ```
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     b.set_read_watermarks(0, 1024);
     ///     a.write_all(&[0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o']).await?;
     ///     a.flush().await?;

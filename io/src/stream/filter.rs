@@ -54,7 +54,7 @@ pub enum FilterResult {
 /// FilterResult` are filters.
 ///
 /// ```
-/// use runtime_io::{Buffer, Filter, FilterResult, FlushMode};
+/// use runtime::io::{Buffer, Filter, FilterResult, FlushMode};
 ///
 /// /// Uppercases ASCII, a chunk at a time.
 /// struct Upper;
@@ -74,7 +74,7 @@ pub enum FilterResult {
 /// src.add(b"hello")?;
 /// assert!(matches!(Upper.filter(&mut src, &mut dst, FlushMode::Normal), FilterResult::Ok));
 /// assert_eq!(dst.to_vec()?, b"HELLO");
-/// # Ok::<(), runtime_io::BufferError>(())
+/// # Ok::<(), runtime::io::BufferError>(())
 /// ```
 pub trait Filter {
     /// Moves (transformed) bytes from `src` to `dst`.
@@ -180,7 +180,7 @@ where
     /// Use [`Passthrough`] for a direction that needs no transform.
     ///
     /// ```
-    /// use runtime_io::{pair, Buffer, BufferedStream, FilterResult, FlushMode, Passthrough};
+    /// use runtime::io::{pair, Buffer, BufferedStream, FilterResult, FlushMode, Passthrough};
     ///
     /// fn upper(src: &mut Buffer, dst: &mut Buffer, _: FlushMode) -> FilterResult {
     ///     let bytes = src.to_vec().unwrap().to_ascii_uppercase();
@@ -189,12 +189,12 @@ where
     ///     FilterResult::Ok
     /// }
     ///
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let (a, mut b) = pair();
     ///     let mut a = BufferedStream::filtered(a.into_inner(), Passthrough, upper);
     ///     a.write_all(b"shout\n").await?;
     ///     a.flush().await?;
-    ///     assert_eq!(b.read_line(runtime_io::Eol::Lf).await?.unwrap(), b"SHOUT");
+    ///     assert_eq!(b.read_line(runtime::io::Eol::Lf).await?.unwrap(), b"SHOUT");
     ///     Ok::<(), std::io::Error>(())
     /// })
     /// .unwrap();

@@ -137,10 +137,10 @@ impl<S> BufferedStream<S> {
     /// lines, see [`try_read_line_into`](BufferedStream::try_read_line_into).
     ///
     /// ```
-    /// use runtime_io::Eol;
+    /// use runtime::io::Eol;
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"one\ntw").await?;
     ///     a.flush().await?;
     ///     assert_eq!(b.try_read_line(Eol::Lf)?, None); // nothing read yet
@@ -165,10 +165,10 @@ impl<S> BufferedStream<S> {
     /// errors (those of `try_read_line`) `line` is unchanged.
     ///
     /// ```
-    /// use runtime_io::Eol;
+    /// use runtime::io::Eol;
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"hello\r\nyo\r\n").await?;
     ///     a.flush().await?;
     ///     b.fill().await?;
@@ -202,8 +202,8 @@ impl<S> BufferedStream<S> {
     /// `Ok(None)` and on errors `line` is unchanged.
     ///
     /// ```
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"k=v;rest").await?;
     ///     a.flush().await?;
     ///     b.fill().await?;
@@ -268,11 +268,11 @@ impl<S: Transport> BufferedStream<S> {
     /// `Pending`, `Ok(None)` and errors leave `line` unchanged.
     ///
     /// ```
-    /// use runtime_io::Eol;
+    /// use runtime::io::Eol;
     /// use std::future::poll_fn;
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"ping\n").await?;
     ///     a.finish().await?;
     ///     let mut line = Vec::new();
@@ -311,10 +311,10 @@ impl<S: Transport> BufferedStream<S> {
     /// lines).
     ///
     /// ```
-    /// use runtime_io::{BufferError, Eol};
+    /// use runtime::io::{BufferError, Eol};
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     b.set_max_line(8);
     ///     a.write_all(b"short\r\nmuch too long\r\n").await?;
     ///     a.finish().await?;
@@ -346,10 +346,10 @@ impl<S: Transport> BufferedStream<S> {
     /// errors `line` is unchanged.
     ///
     /// ```
-    /// use runtime_io::Eol;
+    /// use runtime::io::Eol;
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"a longer line\nshort\n").await?;
     ///     a.finish().await?;
     ///     let mut line = Vec::new();
@@ -393,8 +393,8 @@ impl<S: Transport> BufferedStream<S> {
     /// ```
     /// use std::future::poll_fn;
     ///
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"abc,").await?;
     ///     a.finish().await?;
     ///     let mut field = Vec::new();
@@ -423,8 +423,8 @@ impl<S: Transport> BufferedStream<S> {
     /// vector, see [`read_until_into`](BufferedStream::read_until_into).
     ///
     /// ```
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"key=value;next").await?;
     ///     a.finish().await?;
     ///     assert_eq!(b.read_until(b'=').await?.unwrap(), b"key");
@@ -447,8 +447,8 @@ impl<S: Transport> BufferedStream<S> {
     /// errors `line` is unchanged.
     ///
     /// ```
-    /// runtime_executor::block_on(async {
-    ///     let (mut a, mut b) = runtime_io::pair();
+    /// runtime::block_on(async {
+    ///     let (mut a, mut b) = runtime::io::pair();
     ///     a.write_all(b"x=1&yy=22&").await?;
     ///     a.finish().await?;
     ///     let mut fields = Vec::new();

@@ -26,12 +26,12 @@
 //! difference from a callback bufferevent, which the event loop drives.
 //!
 //! ```
-//! use runtime_io::{pair, BufferedStream, Eol};
+//! use runtime::io::{pair, BufferedStream, Eol};
 //!
-//! runtime_executor::block_on(async {
+//! runtime::block_on(async {
 //!     let (mut client, mut server) = pair();
 //!     // A line server: answers every line with its length.
-//!     let task = runtime_executor::spawn(async move {
+//!     let task = runtime::spawn(async move {
 //!         while let Some(line) = server.read_line(Eol::CrlfStrict).await? {
 //!             server.write_all(format!("{}\r\n", line.len()).as_bytes()).await?;
 //!             server.flush().await?;
@@ -171,11 +171,11 @@ type SendfileFn<S> = fn(&mut Buffer, &S, usize) -> io::Result<usize>;
 /// finish. See the [module documentation](self) for an overview.
 ///
 /// ```
-/// use runtime_io::{BufferedStream, Eol, Watermarks};
+/// use runtime::io::{BufferedStream, Eol, Watermarks};
 /// use std::time::Duration;
 ///
-/// runtime_executor::block_on(async {
-///     let (mut a, b) = runtime_io::pair();
+/// runtime::block_on(async {
+///     let (mut a, b) = runtime::io::pair();
 ///     let mut b: BufferedStream<_> = b; // any transport works the same way
 ///     b.set_watermarks(Watermarks { read_high: 64 * 1024, ..Watermarks::default() });
 ///     b.set_timeouts(Some(Duration::from_secs(30)), Some(Duration::from_secs(30)));
@@ -262,11 +262,11 @@ impl<S> BufferedStream<S> {
     /// ```
     /// use std::fmt::Write as _;
     ///
-    /// let (mut a, _b) = runtime_io::pair();
+    /// let (mut a, _b) = runtime::io::pair();
     /// write!(a.output_mut(), "HTTP/1.1 {} {}\r\n", 200, "OK").unwrap();
     /// a.output_mut().add_reference(&b"static body"[..])?;
     /// assert_eq!(a.output().len(), 28);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn output_mut(&mut self) -> &mut Buffer {
         &mut self.output
@@ -277,12 +277,12 @@ impl<S> BufferedStream<S> {
     /// `output.add_buffer(input)`).
     ///
     /// ```
-    /// let (mut a, _b) = runtime_io::pair();
+    /// let (mut a, _b) = runtime::io::pair();
     /// a.input_mut().add(b"echo me")?;
     /// let (input, output) = a.buffers_mut();
     /// output.add_buffer(input)?;
     /// assert_eq!(a.output().len(), 7);
-    /// # Ok::<(), runtime_io::BufferError>(())
+    /// # Ok::<(), runtime::io::BufferError>(())
     /// ```
     pub fn buffers_mut(&mut self) -> (&mut Buffer, &mut Buffer) {
         (&mut self.input, &mut self.output)

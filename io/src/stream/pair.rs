@@ -77,9 +77,9 @@ impl fmt::Debug for PairEnd {
 /// timeouts, filters and rate limits work as on any stream.
 ///
 /// ```
-/// use runtime_io::{pair, Eol};
+/// use runtime::io::{pair, Eol};
 ///
-/// runtime_executor::block_on(async {
+/// runtime::block_on(async {
 ///     let (mut a, mut b) = pair();
 ///     a.write_all(b"ping\n").await?;
 ///     a.flush().await?;

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 /// direction).
 ///
 /// ```
-/// use runtime_io::RateLimit;
+/// use runtime::io::RateLimit;
 /// use std::time::Duration;
 ///
 /// // 64 KiB per second, in bursts of up to 16 KiB.
@@ -164,14 +164,14 @@ struct GroupInner {
 /// streams, lives on one thread.
 ///
 /// ```
-/// use runtime_io::{BufferedStream, RateLimit, RateLimitGroup};
+/// use runtime::io::{BufferedStream, RateLimit, RateLimitGroup};
 ///
 /// // All streams of the group together: at most 1 MB/s in, 100 kB/s out.
 /// let group = RateLimitGroup::new(
 ///     Some(RateLimit::per_second(1_000_000, 1_000_000)),
 ///     Some(RateLimit::per_second(100_000, 100_000)),
 /// );
-/// let (mut a, mut b) = runtime_io::pair();
+/// let (mut a, mut b) = runtime::io::pair();
 /// a.set_rate_limit_group(Some(&group));
 /// b.set_rate_limit_group(Some(&group));
 /// assert_eq!(group.members(), 2);

@@ -21,7 +21,7 @@
 /// `read_low` is clamped to `read_high` when both are set.
 ///
 /// ```
-/// use runtime_io::Watermarks;
+/// use runtime::io::Watermarks;
 ///
 /// let w = Watermarks { read_low: 0, read_high: 16 * 1024, write_low: 0 };
 /// assert_eq!(w, Watermarks { read_high: 16 * 1024, ..Watermarks::default() });

@@ -32,9 +32,9 @@ enum State {
 /// [`TcpStream`] or the error.
 ///
 /// ```
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 /// use std::future::poll_fn;
-/// runtime_executor::block_on(async {
+/// runtime::block_on(async {
 ///     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let mut c = TcpStream::connect_nonblocking(l.local_addr().unwrap()).unwrap();
 ///     assert!(c.fd() >= 0); // the socket exists before the outcome is known

@@ -31,11 +31,11 @@ use std::task::{Context, Poll};
 /// with (shard across threads with [`ListenOptions::reuse_port`]).
 ///
 /// ```
-/// use runtime_net::{TcpListener, TcpStream};
-/// runtime_executor::block_on(async {
+/// use runtime::net::{TcpListener, TcpStream};
+/// runtime::block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let addr = listener.local_addr().unwrap();
-///     let client = runtime_executor::spawn(async move {
+///     let client = runtime::spawn(async move {
 ///         let mut s = TcpStream::connect(addr).await.unwrap();
 ///         s.write_all(b"ping").await.unwrap();
 ///     });
@@ -73,8 +73,8 @@ impl TcpListener {
     /// Binds and listens with the given options.
     ///
     /// ```
-    /// use runtime_net::{ListenOptions, TcpListener};
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::{ListenOptions, TcpListener};
+    /// runtime::block_on(async {
     ///     let l = TcpListener::bind_with("127.0.0.1:0", ListenOptions::new().backlog(8))
     ///         .await
     ///         .unwrap();
@@ -116,8 +116,8 @@ impl TcpListener {
     /// thread's reactor.
     ///
     /// ```
-    /// use runtime_net::{ListenOptions, TcpListener};
-    /// let rt = runtime_executor::Runtime::new().unwrap();
+    /// use runtime::net::{ListenOptions, TcpListener};
+    /// let rt = runtime::Runtime::new().unwrap();
     /// let _in = rt.reactor().enter();
     /// let opts = ListenOptions::new().reuse_address(false).backlog(16).defer_accept(true);
     /// let l = TcpListener::bind_now("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
@@ -168,9 +168,9 @@ impl TcpListener {
     ///
     /// ```
     /// use futures_core::Stream;
-    /// use runtime_net::{TcpListener, TcpStream};
+    /// use runtime::net::{TcpListener, TcpStream};
     /// use std::pin::pin;
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let addr = listener.local_addr().unwrap();
     ///     let _c = TcpStream::connect(addr).await.unwrap();

@@ -24,9 +24,9 @@ use std::time::Duration;
 /// [`shutdown(Write)`](TcpStream::shutdown) or to a reset peer is an error.
 ///
 /// ```
-/// use runtime_net::{TcpListener, TcpStream};
+/// use runtime::net::{TcpListener, TcpStream};
 /// use std::net::Shutdown;
-/// runtime_executor::block_on(async {
+/// runtime::block_on(async {
 ///     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
 ///     let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
 ///     let (mut server, _) = listener.accept().await.unwrap();
@@ -84,9 +84,9 @@ impl TcpStream {
     /// zero timeout is an `InvalidInput` error.
     ///
     /// ```
-    /// use runtime_net::{TcpListener, TcpStream};
+    /// use runtime::net::{TcpListener, TcpStream};
     /// use std::time::Duration;
-    /// runtime_executor::block_on(async {
+    /// runtime::block_on(async {
     ///     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let s = TcpStream::connect_timeout(l.local_addr().unwrap(), Duration::from_secs(5)).await;
     ///     assert!(s.is_ok());
@@ -117,8 +117,8 @@ impl TcpStream {
     /// client needs. Port 0 as `peer` is an `InvalidInput` error.
     ///
     /// ```
-    /// use runtime_net::{TcpListener, TcpStream};
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::{TcpListener, TcpStream};
+    /// runtime::block_on(async {
     ///     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let local = "127.0.0.1:0".parse().unwrap();
     ///     let s = TcpStream::connect_from(local, l.local_addr().unwrap()).await.unwrap();
@@ -265,14 +265,14 @@ impl TcpStream {
     /// may live in different tasks on this thread.
     ///
     /// ```
-    /// use runtime_net::{TcpListener, TcpStream};
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::{TcpListener, TcpStream};
+    /// runtime::block_on(async {
     ///     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
     ///     let (s, _) = l.accept().await.unwrap();
     ///     // An echo server in two tasks: one reads, one writes.
     ///     let (mut r, mut w) = s.split();
-    ///     let echo = runtime_executor::spawn(async move {
+    ///     let echo = runtime::spawn(async move {
     ///         let mut buf = [0u8; 64];
     ///         let n = r.read(&mut buf).await.unwrap();
     ///         w.write_all(&buf[..n]).await.unwrap();

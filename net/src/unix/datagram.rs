@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 /// or one of a pair.
 ///
 /// ```
-/// use runtime_net::UnixDatagram;
-/// runtime_executor::block_on(async {
+/// use runtime::net::UnixDatagram;
+/// runtime::block_on(async {
 ///     let (a, b) = UnixDatagram::pair().unwrap();
 ///     a.send(b"one").await.unwrap();
 ///     let mut buf = [0u8; 8];
@@ -61,8 +61,8 @@ impl UnixDatagram {
     /// A socket bound to `name` in Linux's abstract namespace.
     ///
     /// ```
-    /// use runtime_net::UnixDatagram;
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::UnixDatagram;
+    /// runtime::block_on(async {
     ///     let name = format!("runtime-net-dgram-doc-{}", std::process::id());
     ///     let server = UnixDatagram::bind_abstract(name.as_bytes()).unwrap();
     ///     let client = UnixDatagram::unbound().unwrap();

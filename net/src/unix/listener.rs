@@ -24,8 +24,8 @@ use std::task::{Context, Poll};
 /// Dropping it does not remove the socket file.
 ///
 /// ```
-/// use runtime_net::{UnixListener, UnixStream};
-/// runtime_executor::block_on(async {
+/// use runtime::net::{UnixListener, UnixStream};
+/// runtime::block_on(async {
 ///     let path = std::env::temp_dir().join(format!("runtime-net-doc-{}.sock", std::process::id()));
 ///     let _ = std::fs::remove_file(&path);
 ///     let listener = UnixListener::bind(&path).unwrap();
@@ -69,8 +69,8 @@ impl UnixListener {
     /// vanishes with the socket).
     ///
     /// ```
-    /// use runtime_net::{UnixListener, UnixStream};
-    /// runtime_executor::block_on(async {
+    /// use runtime::net::{UnixListener, UnixStream};
+    /// runtime::block_on(async {
     ///     let name = format!("runtime-net-doc-{}", std::process::id());
     ///     let l = UnixListener::bind_abstract(name.as_bytes()).unwrap();
     ///     let _c = UnixStream::connect_abstract(name.as_bytes()).await.unwrap();

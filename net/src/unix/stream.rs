@@ -15,9 +15,9 @@ use std::path::Path;
 /// split halves), over a path, an abstract name or a socket pair.
 ///
 /// ```
-/// use runtime_net::UnixStream;
+/// use runtime::net::UnixStream;
 /// use std::net::Shutdown;
-/// runtime_executor::block_on(async {
+/// runtime::block_on(async {
 ///     let (mut a, mut b) = UnixStream::pair().unwrap();
 ///     a.write_all(b"x").await.unwrap();
 ///     a.shutdown(Shutdown::Write).unwrap();

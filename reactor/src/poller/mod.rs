@@ -230,7 +230,7 @@ pub fn supported_methods() -> &'static [Method] {
 /// How to choose a backend: libevent's `event_config`.
 ///
 /// ```
-/// use runtime_reactor::{Features, PollerConfig};
+/// use runtime::reactor::{Features, PollerConfig};
 /// let config = PollerConfig::new().ignore_env(true); // no EVENT_NO* veto
 /// let poller = config.avoid_method("epoll").unwrap().build().unwrap();
 /// assert_eq!(poller.method().name(), "poll");

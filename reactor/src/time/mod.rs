@@ -4,10 +4,10 @@
 //! before its deadline.
 //!
 //! ```
-//! # use runtime_reactor::Reactor;
+//! # use runtime::reactor::Reactor;
 //! # let reactor = Reactor::new().unwrap();
 //! # let _g = reactor.enter();
-//! use runtime_reactor::time::sleep;
+//! use runtime::time::sleep;
 //! use std::time::{Duration, Instant};
 //! let start = Instant::now();
 //! let mut s = std::pin::pin!(sleep(Duration::from_millis(2)));
@@ -232,7 +232,8 @@ pin_project_lite::pin_project! {
 /// finished by then (the future is dropped with the `Timeout`).
 ///
 /// ```
-/// # use runtime_reactor::{Reactor, time::{timeout, sleep}};
+/// # use runtime::reactor::Reactor;
+/// # use runtime::time::{timeout, sleep};
 /// # use std::time::Duration;
 /// # let reactor = Reactor::new().unwrap(); let _g = reactor.enter();
 /// # let waker = std::task::Waker::noop(); let mut cx = std::task::Context::from_waker(&waker);
@@ -308,7 +309,8 @@ pub struct Interval {
 /// `InvalidInput` error.
 ///
 /// ```
-/// # use runtime_reactor::{Reactor, time::interval};
+/// # use runtime::reactor::Reactor;
+/// # use runtime::time::interval;
 /// # use std::time::Duration;
 /// # let reactor = Reactor::new().unwrap(); let _g = reactor.enter();
 /// assert!(interval(Duration::ZERO).is_err());
