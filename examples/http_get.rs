@@ -6,16 +6,17 @@
 //! ```
 //!
 //! `--data BODY` sends a POST with that body. `--unix PATH` sends over a
-//! Unix-domain socket. Ctrl-C stops it (exit status 130).
+//! Unix-domain socket. `https://` URLs are checked against the system's
+//! roots, or only the CA certificates in `--cacert FILE` (PEM). Ctrl-C stops it (exit status 130).
 
 use runtime::http::http::{HeaderName, HeaderValue, Method, Request};
-use runtime::http::{Body, Client};
+use runtime::http::{Body, Client, ClientConfig};
 use std::future::Future;
 use std::io::Write;
 
 fn usage(msg: &str, code: i32) -> ! {
     let text = format!(
-        "http-get: {msg}\nusage: http-get URL [-H 'Name: value']... [--data BODY] [--unix PATH]\n\
+        "http-get: {msg}\nusage: http-get URL [-H 'Name: value']... [--data BODY] [--unix PATH] [--cacert FILE]\n\
          Prints the status line, the headers and the body."
     );
     if code == 0 {
@@ -31,6 +32,7 @@ fn main() {
     let mut headers = Vec::new();
     let mut data: Option<String> = None;
     let mut unix = None;
+    let mut cacert: Option<String> = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = || {
@@ -51,6 +53,7 @@ fn main() {
             }
             "-d" | "--data" => data = Some(value()),
             "--unix" => unix = Some(value()),
+            "--cacert" => cacert = Some(value()),
             "-h" | "--help" => usage("an HTTP client", 0),
             u if url.is_none() && !u.starts_with('-') => url = Some(u.to_owned()),
             other => usage(&format!("unexpected argument {other}"), 2),
@@ -77,7 +80,16 @@ fn main() {
             }
             let body = data.map_or(Body::empty(), Body::from);
             let req = req.body(body).map_err(runtime::http::Error::from)?;
-            let client = Client::new();
+            let mut config = ClientConfig::default();
+            if let Some(ca) = &cacert {
+                let tls = runtime::tls::ClientConfig::builder()
+                    .ca_file(ca)
+                    .map(|b| b.alpn(&[b"http/1.1"]))
+                    .and_then(|b| b.build())
+                    .map_err(runtime::http::Error::Io)?;
+                config.tls = Some(runtime::tls::TlsConnector::new(tls));
+            }
+            let client = Client::with_config(config);
             let res = match unix {
                 Some(p) => client.request_unix(p, req).await?,
                 None => client.request(req).await?,

@@ -6,7 +6,8 @@
 //! http-hello: listening on 127.0.0.1:8080 threads=1 pid=12345
 //! ```
 //!
-//! `--threads N` > 1 serves on every worker of the per-thread runtime, one
+//! `--tls-cert FILE --tls-key FILE` serves HTTPS (PEM chain and key, ALPN
+//! `http/1.1`; one thread). `--threads N` > 1 serves on every worker of the per-thread runtime, one
 //! `SO_REUSEPORT` listener each. `SIGINT`/`SIGTERM` stop it gracefully
 //! (requests in flight finish, exit status 0).
 
@@ -15,12 +16,13 @@ use runtime::http::{Body, Server, Shutdown};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::task::Poll;
 use std::time::Duration;
 
 fn usage(msg: &str, code: i32) -> ! {
     let text = format!(
-        "http-hello: {msg}\nusage: http-hello [--addr 127.0.0.1:8080] [--threads N]\n\
+        "http-hello: {msg}\nusage: http-hello [--addr 127.0.0.1:8080] [--threads N] [--tls-cert FILE --tls-key FILE]\n\
          Answers every request 200 \"Hello, world!\\n\". Ctrl-C stops it."
     );
     if code == 0 {
@@ -54,6 +56,8 @@ async fn signals() -> io::Result<()> {
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
     let mut threads = 1usize;
+    let mut tls_cert: Option<PathBuf> = None;
+    let mut tls_key: Option<PathBuf> = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -75,10 +79,28 @@ fn main() -> io::Result<()> {
                     .filter(|&n| n >= 1)
                     .unwrap_or_else(|| usage("--threads: a positive number", 2));
             }
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value())),
+            "--tls-key" => tls_key = Some(PathBuf::from(value())),
             "-h" | "--help" => usage("an HTTP hello server", 0),
             other => usage(&format!("unknown flag {other}"), 2),
         }
     }
+    // HTTPS when given a certificate chain and its key (PEM files).
+    let tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            if threads != 1 {
+                usage("TLS is served with --threads 1 only", 2);
+            }
+            let config = runtime::tls::ServerConfig::builder()
+                .cert_pem_files(&cert, &key)
+                .map(|b| b.alpn(&[b"http/1.1"]))
+                .and_then(|b| b.build())
+                .unwrap_or_else(|e| usage(&format!("TLS: {e}"), 2));
+            Some(runtime::tls::TlsAcceptor::new(config))
+        }
+        _ => usage("--tls-cert and --tls-key go together", 2),
+    };
     let shutdown = Shutdown::new();
     if threads == 1 {
         runtime::block_on(async {
@@ -94,7 +116,10 @@ fn main() -> io::Result<()> {
                     sd.trigger();
                 }
             });
-            server(&shutdown).serve(listener).await
+            match tls {
+                Some(acceptor) => server(&shutdown).serve_tls(listener, acceptor).await,
+                None => server(&shutdown).serve(listener).await,
+            }
         })
     } else {
         let rt = runtime::Builder::new().threads(threads).build()?;

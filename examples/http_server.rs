@@ -11,7 +11,9 @@
 //! http-server: listening on 127.0.0.1:8080 root=/path threads=1 pid=12345
 //! ```
 //!
-//! `SIGINT`/`SIGTERM` stop it gracefully (exit status 0).
+//! `--tls-cert FILE --tls-key FILE` serves HTTPS (PEM chain and key, ALPN
+//! `http/1.1`; one thread; files then go through the encryption, not
+//! `sendfile`). `SIGINT`/`SIGTERM` stop it gracefully (exit status 0).
 
 use runtime::http::encoding::{html_escape, percent_decode, percent_encode};
 use runtime::http::http::{header, Request, Response, StatusCode};
@@ -26,7 +28,7 @@ use std::time::Duration;
 
 fn usage(msg: &str, code: i32) -> ! {
     let text = format!(
-        "http-server: {msg}\nusage: http-server [--addr 127.0.0.1:8080] [--root DIR] [--threads N]\n\
+        "http-server: {msg}\nusage: http-server [--addr 127.0.0.1:8080] [--root DIR] [--threads N] [--tls-cert FILE --tls-key FILE]\n\
          Serves the files under DIR (default: the current directory). Ctrl-C stops it."
     );
     if code == 0 {
@@ -178,6 +180,8 @@ async fn signals() -> io::Result<()> {
 fn main() -> io::Result<()> {
     let mut addr: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
     let mut threads = 1usize;
+    let mut tls_cert: Option<PathBuf> = None;
+    let mut tls_key: Option<PathBuf> = None;
     let mut root = PathBuf::from(".");
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -201,6 +205,8 @@ fn main() -> io::Result<()> {
                     .unwrap_or_else(|| usage("--threads: a positive number", 2));
             }
             "--root" => root = PathBuf::from(value()),
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value())),
+            "--tls-key" => tls_key = Some(PathBuf::from(value())),
             "-h" | "--help" => usage("a static file server", 0),
             other => usage(&format!("unknown flag {other}"), 2),
         }
@@ -209,6 +215,22 @@ fn main() -> io::Result<()> {
         root.canonicalize()
             .unwrap_or_else(|e| usage(&format!("--root: {e}"), 2)),
     );
+    // HTTPS when given a certificate chain and its key (PEM files).
+    let tls = match (tls_cert, tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            if threads != 1 {
+                usage("TLS is served with --threads 1 only", 2);
+            }
+            let config = runtime::tls::ServerConfig::builder()
+                .cert_pem_files(&cert, &key)
+                .map(|b| b.alpn(&[b"http/1.1"]))
+                .and_then(|b| b.build())
+                .unwrap_or_else(|e| usage(&format!("TLS: {e}"), 2));
+            Some(runtime::tls::TlsAcceptor::new(config))
+        }
+        _ => usage("--tls-cert and --tls-key go together", 2),
+    };
     let shutdown = Shutdown::new();
     if threads == 1 {
         runtime::block_on(async {
@@ -225,7 +247,14 @@ fn main() -> io::Result<()> {
                     sd.trigger();
                 }
             });
-            server(root.clone(), &shutdown).serve(listener).await
+            match tls {
+                Some(acceptor) => {
+                    server(root.clone(), &shutdown)
+                        .serve_tls(listener, acceptor)
+                        .await
+                }
+                None => server(root.clone(), &shutdown).serve(listener).await,
+            }
         })
     } else {
         let rt = runtime::Builder::new().threads(threads).build()?;

@@ -57,6 +57,10 @@ pub struct ClientConfig {
     /// [`runtime_dns::thread_resolver`], built from `/etc/resolv.conf` and
     /// `/etc/hosts` on first use. Literal addresses are never resolved.
     pub resolver: Option<runtime_dns::Resolver>,
+    /// TLS settings for `https://` URLs (trusted roots, client
+    /// certificate, handshake timeout). `None`, the default: the system's
+    /// roots, loaded on the first `https://` request.
+    pub tls: Option<runtime_tls::TlsConnector>,
 }
 
 impl Default for ClientConfig {
@@ -70,6 +74,7 @@ impl Default for ClientConfig {
             max_headers: 100,
             max_body_size: u64::MAX,
             resolver: None,
+            tls: None,
         }
     }
 }
@@ -77,6 +82,7 @@ impl Default for ClientConfig {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum Key {
     Tcp(String, u16),
+    Tls(String, u16),
     Unix(PathBuf),
 }
 
@@ -85,6 +91,8 @@ type Conn = Rc<RefCell<ConnIo<ClientStream>>>;
 struct Inner {
     config: ClientConfig,
     pool: RefCell<HashMap<Key, Vec<Conn>>>,
+    /// The connector for `https://`, made on first use.
+    tls: RefCell<Option<runtime_tls::TlsConnector>>,
 }
 
 /// An HTTP/1.1 client with a keep-alive connection pool. Cheap to clone
@@ -120,7 +128,7 @@ impl Default for Client {
 
 /// Where a request goes.
 enum Target {
-    Tcp { host: String, port: u16 },
+    Tcp { host: String, port: u16, tls: bool },
     Unix(PathBuf),
 }
 
@@ -134,6 +142,7 @@ impl Client {
     pub fn with_config(config: ClientConfig) -> Client {
         Client {
             inner: Rc::new(Inner {
+                tls: RefCell::new(config.tls.clone()),
                 config,
                 pool: RefCell::new(HashMap::new()),
             }),
@@ -151,17 +160,19 @@ impl Client {
         self.request(req).await
     }
 
-    /// Sends `req` to the host and port of its URI (`http://` only) and
+    /// Sends `req` to the host and port of its URI (`http://` or
+    /// `https://`, one pool per scheme, host and port) and
     /// returns the response once its head has arrived; the body is read
     /// from the connection as it is consumed, and the connection goes back
     /// to the pool when the body has been read to its end.
     pub async fn request(&self, req: Request<Body>) -> Result<Response<Body>, Error> {
         let uri = req.uri();
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => return Err(Error::Invalid(format!("unsupported scheme {other}"))),
             None => return Err(Error::Invalid("the URI has no scheme".into())),
-        }
+        };
         let host = uri
             .host()
             .ok_or_else(|| Error::Invalid("the URI has no host".into()))?;
@@ -169,8 +180,8 @@ impl Client {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = uri.port_u16().unwrap_or(80);
-        self.send(Target::Tcp { host, port }, req).await
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        self.send(Target::Tcp { host, port, tls }, req).await
     }
 
     /// Sends `req` over the Unix-domain socket at `path` (the URI's path
@@ -185,13 +196,18 @@ impl Client {
 
     async fn send(&self, target: Target, req: Request<Body>) -> Result<Response<Body>, Error> {
         let (key, host_header) = match &target {
-            Target::Tcp { host, port } => {
-                let h = if *port == 80 {
+            Target::Tcp { host, port, tls } => {
+                let h = if *port == if *tls { 443 } else { 80 } {
                     host_for_header(host)
                 } else {
                     format!("{}:{port}", host_for_header(host))
                 };
-                (Key::Tcp(host.clone(), *port), h)
+                let key = if *tls {
+                    Key::Tls(host.clone(), *port)
+                } else {
+                    Key::Tcp(host.clone(), *port)
+                };
+                (key, h)
             }
             Target::Unix(p) => (
                 Key::Unix(p.clone()),
@@ -271,7 +287,7 @@ impl Client {
     async fn connect(&self, target: &Target) -> Result<Conn, Error> {
         let fut = async {
             Ok::<_, Error>(match target {
-                Target::Tcp { host, port } => {
+                Target::Tcp { host, port, tls } => {
                     let addrs = match host.parse::<IpAddr>() {
                         Ok(ip) => vec![SocketAddr::new(ip, *port)],
                         Err(_) => {
@@ -287,27 +303,51 @@ impl Client {
                     };
                     let s = runtime_dns::connect_addrs(addrs).await.map_err(Error::Io)?;
                     let _ = s.set_nodelay(true);
-                    ClientStream::Tcp(s)
+                    if *tls {
+                        let connector = self.tls_connector()?;
+                        let s = connector.connect(host, s).await.map_err(Error::Io)?;
+                        ClientStream::Tls(Box::new(s))
+                    } else {
+                        ClientStream::Tcp(s)
+                    }
                 }
                 Target::Unix(p) => {
                     ClientStream::Unix(UnixStream::connect(p).await.map_err(Error::Io)?)
                 }
             })
         };
-        // The timeout covers the lookup and the connection.
+        // The timeout covers the lookup, the connection and the TLS
+        // handshake.
         let stream = match self.inner.config.connect_timeout {
             Some(d) => timeout(d, fut)
                 .await
                 .map_err(|_| Error::Timeout("connect"))?,
             None => fut.await,
         }?;
+        let plain = !matches!(stream, ClientStream::Tls(_));
         let mut bs = BufferedStream::new(stream);
-        bs.set_sendfile(true);
+        // sendfile writes to the socket itself: never under TLS.
+        bs.set_sendfile(plain);
         bs.set_timeouts(
             self.inner.config.response_timeout,
             self.inner.config.response_timeout,
         );
         Ok(Rc::new(RefCell::new(ConnIo::new(bs))))
+    }
+
+    fn tls_connector(&self) -> Result<runtime_tls::TlsConnector, Error> {
+        let mut slot = self.inner.tls.borrow_mut();
+        if let Some(c) = &*slot {
+            return Ok(c.clone());
+        }
+        let config = runtime_tls::ClientConfig::builder()
+            .alpn(&[b"http/1.1"])
+            .system_roots()
+            .and_then(|b| b.build())
+            .map_err(Error::Io)?;
+        let c = runtime_tls::TlsConnector::new(config);
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
     #[allow(clippy::too_many_arguments)]

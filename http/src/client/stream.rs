@@ -1,7 +1,8 @@
-//! The client's transport: a TCP or a Unix-domain stream.
+//! The client's transport: a TCP, TLS-over-TCP or Unix-domain stream.
 
 use runtime_io::{AsyncRead, AsyncWrite};
 use runtime_net::{TcpStream, UnixStream};
+use runtime_tls::TlsStream;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
@@ -11,6 +12,7 @@ use std::task::{Context, Poll};
 pub(crate) enum ClientStream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl AsFd for ClientStream {
@@ -18,6 +20,9 @@ impl AsFd for ClientStream {
         match self {
             ClientStream::Tcp(s) => s.as_fd(),
             ClientStream::Unix(s) => s.as_fd(),
+            // The socket under the session: the client never turns
+            // sendfile on for this variant (it would bypass the encryption).
+            ClientStream::Tls(s) => s.get_ref().as_fd(),
         }
     }
 }
@@ -31,6 +36,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
         }
     }
 }
@@ -44,6 +50,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
         }
     }
 
@@ -55,6 +62,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             ClientStream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -62,6 +70,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
         }
     }
 
@@ -69,6 +78,7 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_close(cx),
             ClientStream::Unix(s) => Pin::new(s).poll_close(cx),
+            ClientStream::Tls(s) => Pin::new(&mut **s).poll_close(cx),
         }
     }
 }

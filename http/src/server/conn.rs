@@ -22,7 +22,6 @@ use runtime_reactor::time::{now, Sleep};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -71,17 +70,17 @@ impl Deadline {
 
 type Shared<S> = Rc<RefCell<ConnIo<S>>>;
 
+/// Serves one connection over `bs`, which the caller made with `sendfile`
+/// on for plain sockets (never for an encrypted stream).
 pub(super) async fn serve<S>(
-    stream: S,
+    mut bs: BufferedStream<S>,
     server: Server,
     flags: Rc<ConnFlags>,
     peer: Option<SocketAddr>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let cfg = server.config.clone();
-    let mut bs = BufferedStream::new(stream);
-    bs.set_sendfile(true);
     bs.set_timeouts(None, cfg.timeouts.write);
     let conn: Shared<S> = Rc::new(RefCell::new(ConnIo::new(bs)));
     let source: Rc<RefCell<dyn BodySource>> = conn.clone();
@@ -205,7 +204,7 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
 /// client gets the answer).
 async fn answer_error<S>(conn: &Shared<S>, e: &Error, head_buf: &mut Vec<u8>)
 where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     if matches!(e, Error::Io(_) | Error::ConnectionClosed) {
         return;
@@ -290,7 +289,7 @@ fn start_exchange<S>(
     peer: Option<SocketAddr>,
 ) -> Start
 where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let cfg = &server.config;
     let has_body = head.framing != Framing::Empty;
@@ -371,7 +370,7 @@ async fn exchange<S>(
     head_buf: &mut Vec<u8>,
 ) -> Result<bool, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let cfg = &server.config;
     let Start {
@@ -501,7 +500,7 @@ pub(crate) async fn write_response<S>(
     head_buf: &mut Vec<u8>,
 ) -> Result<bool, Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let (keep_alive, streamed) =
         queue_response(conn, resp, head_only, version, keep_alive, head_buf)?;
@@ -524,7 +523,7 @@ fn queue_response<S>(
     head_buf: &mut Vec<u8>,
 ) -> Result<(bool, Option<(Body, OutFraming)>), Error>
 where
-    S: AsyncRead + AsyncWrite + Unpin + AsFd + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let (parts, mut body) = resp.into_parts();
     let status = parts.status;

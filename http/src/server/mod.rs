@@ -14,7 +14,11 @@ use crate::router::{Handler, Router};
 use http::Method;
 use runtime_executor::{AbortHandle, Handle};
 use runtime_io::AsyncRead;
-use runtime_net::{serve_sharded, ListenOptions, ShardedServer, TcpListener, UnixListener};
+use runtime_io::BufferedStream;
+use runtime_net::{
+    serve_sharded, ListenOptions, ShardedServer, TcpListener, TcpStream, UnixListener,
+};
+use runtime_tls::{ServerConfig as TlsServerConfig, TlsAcceptor};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::poll_fn;
@@ -307,19 +311,25 @@ impl Server {
     /// handle (if any) is triggered; each connection is a task, each
     /// request runs its handler in a task of its own.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
-        self.accept_loop(|cx| {
-            listener.poll_accept(cx).map_ok(|(s, _)| {
-                let _ = s.set_nodelay(true);
-                s
-            })
-        })
+        self.accept_loop(
+            |cx| {
+                listener.poll_accept(cx).map_ok(|(s, _)| {
+                    let _ = s.set_nodelay(true);
+                    s
+                })
+            },
+            |s| self.spawn_conn(s),
+        )
         .await
     }
 
     /// Serves a Unix-domain listener, like [`serve`](Server::serve).
     pub async fn serve_unix(&self, listener: UnixListener) -> io::Result<()> {
-        self.accept_loop(|cx| listener.poll_accept(cx).map_ok(|(s, _)| s))
-            .await
+        self.accept_loop(
+            |cx| listener.poll_accept(cx).map_ok(|(s, _)| s),
+            |s| self.spawn_conn(s),
+        )
+        .await
     }
 
     /// Binds `addr` and serves it.
@@ -349,7 +359,13 @@ impl Server {
     where
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
-        conn::serve(stream, self.clone(), Rc::new(ConnFlags::default()), None).await;
+        conn::serve(
+            plain_stream(stream),
+            self.clone(),
+            Rc::new(ConnFlags::default()),
+            None,
+        )
+        .await;
     }
 
     /// Serves one connection from `peer`, like
@@ -385,13 +401,13 @@ impl Server {
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
         let flags = Rc::new(ConnFlags::default());
-        conn::serve(stream, self.clone(), flags, Some(peer)).await;
+        conn::serve(plain_stream(stream), self.clone(), flags, Some(peer)).await;
     }
 
-    async fn accept_loop<S, A>(&self, mut accept: A) -> io::Result<()>
+    async fn accept_loop<S, A, C>(&self, mut accept: A, mut on_conn: C) -> io::Result<()>
     where
-        S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
         A: FnMut(&mut std::task::Context<'_>) -> Poll<io::Result<S>>,
+        C: FnMut(S),
     {
         let shutdown = self.config.shutdown.clone();
         loop {
@@ -413,7 +429,7 @@ impl Server {
             .await;
             match next {
                 None => break,
-                Some(Ok(stream)) => self.spawn_conn(stream),
+                Some(Ok(stream)) => on_conn(stream),
                 // The accept loop reports and backs off by itself (EMFILE
                 // ...); the server keeps going.
                 Some(Err(_)) => {}
@@ -429,6 +445,54 @@ impl Server {
     where
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
+        self.spawn_conn_with(move |server, flags| async move {
+            conn::serve(plain_stream(stream), server, flags, None).await;
+        });
+    }
+
+    /// Serves HTTPS on connections accepted from `listener`: each
+    /// connection's task runs the TLS handshake (bounded by the acceptor's
+    /// handshake timeout) and then serves HTTP/1.1 over the encrypted
+    /// stream; a failed handshake closes that connection only. The
+    /// acceptor's configuration should offer ALPN `http/1.1`
+    /// ([`bind_tls`](Server::bind_tls) sees to it).
+    pub async fn serve_tls(&self, listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<()> {
+        self.accept_loop(
+            |cx| {
+                listener.poll_accept(cx).map_ok(|(s, _)| {
+                    let _ = s.set_nodelay(true);
+                    s
+                })
+            },
+            |s| self.spawn_tls_conn(s, acceptor.clone()),
+        )
+        .await
+    }
+
+    /// Binds `addr` and serves HTTPS with `config` (ALPN `http/1.1` is
+    /// offered when the configuration names no protocol).
+    pub async fn bind_tls(&self, addr: SocketAddr, config: TlsServerConfig) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_tls(listener, TlsAcceptor::new(with_http_alpn(config)))
+            .await
+    }
+
+    fn spawn_tls_conn(&self, stream: TcpStream, acceptor: TlsAcceptor) {
+        self.spawn_conn_with(move |server, flags| async move {
+            // A failed handshake (garbage, a bad certificate, the timeout)
+            // ends this connection; rustls has sent its alert.
+            if let Ok(tls) = acceptor.accept(stream).await {
+                // No sendfile: file bodies must go through the encryption.
+                conn::serve(BufferedStream::new(tls), server, flags, None).await;
+            }
+        });
+    }
+
+    fn spawn_conn_with<F, Fut>(&self, make: F)
+    where
+        F: FnOnce(Server, Rc<ConnFlags>) -> Fut,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
         let id = self.state.next_id.get();
         self.state.next_id.set(id + 1);
         let flags = Rc::new(ConnFlags::default());
@@ -436,11 +500,10 @@ impl Server {
             state: self.state.clone(),
             id,
         };
-        let server = self.clone();
-        let f = flags.clone();
+        let fut = make(self.clone(), flags.clone());
         let task = runtime_executor::spawn(async move {
             let _guard = guard;
-            conn::serve(stream, server, f, None).await;
+            fut.await;
         });
         self.state.conns.borrow_mut().insert(
             id,
@@ -542,4 +605,25 @@ pub(crate) fn status_response(status: http::StatusCode) -> http::Response<Body> 
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+/// A buffered stream over a plain socket: file bodies go out with
+/// `sendfile` straight from the file to the socket.
+fn plain_stream<S>(stream: S) -> BufferedStream<S>
+where
+    S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd,
+{
+    let mut bs = BufferedStream::new(stream);
+    bs.set_sendfile(true);
+    bs
+}
+
+/// `config` offering ALPN `http/1.1` if it names no protocol.
+fn with_http_alpn(config: TlsServerConfig) -> TlsServerConfig {
+    if !config.alpn_protocols().is_empty() {
+        return config;
+    }
+    let mut inner = (**config.rustls()).clone();
+    inner.alpn_protocols = vec![b"http/1.1".to_vec()];
+    TlsServerConfig::from_rustls(std::sync::Arc::new(inner))
 }
