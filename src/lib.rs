@@ -14,8 +14,10 @@
 //! | [`rpc`] | RPC (evrpc): the evtag wire format, messages declared with `message!` |
 //! | [`sync`] | channels (`mpsc`, `oneshot`, `broadcast`, `watch`) and locks (`Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`) |
 //! | [`tls`] | TLS streams over rustls (bufferevent_openssl): acceptor, connector, PEM files, SNI, ALPN |
-//! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv` |
-//! | crate root | `block_on`, `spawn`, `JoinHandle`, `Runtime`, `Builder`, `#[runtime::main]` |
+//! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv`; [`io::BufferedStream`] (bufferevent), [`io::BufferedReader`] / [`io::BufferedWriter`] for split halves; async [`io::stdin`], [`io::stdout`], [`io::stderr`] |
+//! | [`future`] | `zip`, `try_zip`, `race`, `timeout`, `yield_now`; the macros [`select!`], [`join!`], [`try_join!`] are at the root |
+//! | [`compat`] | libevent's callback API: `EventBase`, `Event` (`EV_READ \| EV_PERSIST`), timers, signals, bufferevents, listeners, evhttp and evrpc shapes |
+//! | crate root | `block_on`, `spawn` (alias `spawn_local`), `JoinHandle`, [`JoinSet`], `Runtime`, `Builder`, `#[runtime::main]` |
 //!
 //! ```
 //! use std::time::Duration;
@@ -29,6 +31,161 @@
 //!     assert_eq!(task.await.unwrap(), "done");
 //! }
 //! ```
+//!
+//! # Getting started
+//!
+//! Every example below is a whole program: paste it into `src/main.rs` of
+//! a crate that depends on `runtime`.
+//!
+//! ## Tasks
+//!
+//! [`spawn`] runs a future as a task on the current thread (tasks never
+//! move between threads, so they need not be `Send`); [`JoinSet`] holds
+//! many and returns them as they finish; [`select!`] waits for the first
+//! of several futures.
+//!
+//! ```
+//! use runtime::JoinSet;
+//!
+//! #[runtime::main]
+//! async fn main() {
+//!     let mut set = JoinSet::new();
+//!     for i in 0..3u32 {
+//!         set.spawn(async move { i * 10 });
+//!     }
+//!     let mut sum = 0;
+//!     while let Some(r) = set.join_next().await {
+//!         sum += r.unwrap();
+//!     }
+//!     assert_eq!(sum, 30);
+//! }
+//! ```
+//!
+//! ## Time
+//!
+//! ```
+//! use runtime::time::{interval, sleep, timeout};
+//! use std::time::Duration;
+//!
+//! #[runtime::main]
+//! async fn main() -> std::io::Result<()> {
+//!     sleep(Duration::from_millis(1)).await;
+//!     let slow = sleep(Duration::from_secs(10));
+//!     assert!(timeout(Duration::from_millis(5), slow).await.is_err());
+//!     let mut tick = interval(Duration::from_millis(2))?;
+//!     for _ in 0..3 {
+//!         tick.tick().await;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## Net and io
+//!
+//! A line echo server and a client over 127.0.0.1: the server splits each
+//! connection and reads lines from the read half.
+//!
+//! ```
+//! use runtime::io::{BufferedReader, BufferedStream, BufferedWriter, Eol};
+//! use runtime::net::{TcpListener, TcpStream};
+//!
+//! #[runtime::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     runtime::spawn(async move {
+//!         let (conn, _) = listener.accept().await?;
+//!         let (rd, wr) = conn.into_split();
+//!         let mut lines = BufferedReader::from_reader(rd).lines(Eol::Crlf);
+//!         let mut out = BufferedWriter::from_writer(wr);
+//!         while let Some(line) = lines.next_line().await? {
+//!             out.write_all(format!("echo: {line}\n").as_bytes()).await?;
+//!             out.flush().await?;
+//!         }
+//!         Ok::<_, std::io::Error>(())
+//!     });
+//!     let mut client = BufferedStream::new(TcpStream::connect(addr).await?);
+//!     client.write_all(b"hello\n").await?;
+//!     client.flush().await?;
+//!     let reply = client.read_line(Eol::Lf).await?.unwrap();
+//!     assert_eq!(reply, b"echo: hello");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Standard input and output: [`io::stdin`]`().lines()` and
+//! [`io::stdout`]`().write_all(..)`.
+//!
+//! ## Signals
+//!
+//! ```no_run
+//! use runtime::signal::{signal, SignalKind};
+//!
+//! #[runtime::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let mut hangup = signal(SignalKind::hangup())?;
+//!     loop {
+//!         runtime::select! {
+//!             _ = hangup.recv() => println!("reloading"),
+//!             r = runtime::signal::ctrl_c() => return r,
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! ## Sync
+//!
+//! ```
+//! use runtime::sync::{mpsc, watch};
+//!
+//! #[runtime::main]
+//! async fn main() {
+//!     let (tx, rx) = mpsc::channel(8);
+//!     let (state_tx, mut state) = watch::channel("idle");
+//!     runtime::spawn(async move {
+//!         state_tx.send("busy").unwrap();
+//!         for i in 0..3 {
+//!             tx.send(i).await.unwrap();
+//!         }
+//!     });
+//!     state.changed().await.unwrap();
+//!     assert_eq!(*state.borrow(), "busy");
+//!     let mut got = Vec::new();
+//!     while let Ok(i) = rx.recv().await {
+//!         got.push(i);
+//!     }
+//!     assert_eq!(got, [0, 1, 2]);
+//! }
+//! ```
+//!
+//! ## Compat: libevent's callbacks
+//!
+//! ```
+//! use runtime::compat::{Event, EventBase};
+//! use std::cell::Cell;
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//!
+//! fn main() {
+//!     let base = EventBase::new().unwrap();
+//!     let fired = Rc::new(Cell::new(false));
+//!     let f = fired.clone();
+//!     let timer = Event::new_timer(&base, move |_, _| f.set(true)).unwrap();
+//!     timer.add(Some(Duration::from_millis(1))).unwrap();
+//!     base.dispatch().unwrap(); // returns once no event is pending
+//!     assert!(fired.get());
+//! }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! A future dropped before it completes (the losing branches of
+//! [`select!`], a [`time::timeout`] that fired) must not lose data. The
+//! methods documented with a "Cancel safety" section say whether they are
+//! safe: among them the channel receivers of [`sync`],
+//! [`sync::Notify::notified`], [`JoinSet::join_next`],
+//! `TcpListener::accept`, `Signal::recv` and line reading on
+//! [`io::BufferedStream`] / [`io::Lines`].
 
 #![warn(missing_docs)]
 

@@ -97,7 +97,7 @@ fn join_error(e: JoinError) -> io::Error {
 /// [`TcpListener`], registered with that worker's reactor; the future it
 /// returns runs there as a task (it need not be `Send`). It typically loops
 /// on [`accept`](TcpListener::accept) and spawns a task per connection with
-/// `runtime_executor::spawn`, which keeps the connection on the same worker.
+/// `runtime::spawn`, which keeps the connection on the same worker.
 ///
 /// The sockets are created, configured and bound here, on the calling
 /// thread, so bind errors come back from this call and, with port 0, the

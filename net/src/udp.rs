@@ -138,6 +138,10 @@ impl UdpSocket {
 
     /// Receives one datagram and its source. A datagram longer than `buf`
     /// is truncated.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a datagram is taken only by the poll that returns it.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         let (n, a) = self.sock.recv_from(buf, 0).await?;
         Ok((n, a.to_inet()?))
@@ -279,6 +283,10 @@ impl UdpSocket {
     }
 
     /// Receives one datagram from the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a datagram is taken only by the poll that returns it.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.recv(buf, 0).await
     }

@@ -508,6 +508,11 @@ impl Signal {
     }
 
     /// Waits for the next delivery.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: deliveries are counted, and a count not returned yet
+    /// stays for the next call.
     pub async fn recv(&mut self) {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }

@@ -328,6 +328,11 @@ impl<S: Transport> BufferedStream<S> {
     /// })
     /// .unwrap();
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: bytes read before a cancelled call stay in the input
+    /// buffer, and the next call returns the line they start.
     pub async fn read_line(&mut self, eol: Eol) -> io::Result<Option<Vec<u8>>> {
         poll_fn(|cx| self.poll_read_line(cx, eol)).await
     }

@@ -143,6 +143,11 @@ impl TcpListener {
 
     /// Accepts a connection: the new stream (non-blocking, close-on-exec,
     /// registered) and the peer's address.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection is taken from the kernel only by the poll
+    /// that returns it, so one that loses a `select!` stays queued.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut w = self.acc.waiter();
         let (fd, addr) = poll_fn(|cx| self.acc.poll_accept_with(cx, &mut w)).await?;
