@@ -305,6 +305,94 @@ async fn file_segments_are_served_byte_exact_with_and_without_sendfile() {
     .await
 }
 
+/// A TCP stream that records the largest plain `poll_write` it is given:
+/// with sendfile on, that is the block a full socket made the stream read
+/// from the file into memory.
+struct WriteSpy {
+    inner: TcpStream,
+    largest_write: Rc<Cell<usize>>,
+    writes: Rc<Cell<usize>>,
+}
+
+impl std::os::fd::AsFd for WriteSpy {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+impl AsyncRead for WriteSpy {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteSpy {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.largest_write
+            .set(self.largest_write.get().max(buf.len()));
+        self.writes.set(self.writes.get() + 1);
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[runtime::test]
+async fn a_full_socket_under_sendfile_is_waited_for_without_copying_the_file() {
+    // When sendfile finds the socket full, the stream waits for it with
+    // one ordinary write; that write must be a small probe, not a block of
+    // the file read into memory for a write the full socket refuses.
+    bounded(async {
+        let body = pattern(3 << 20, 5);
+        let file = TempFile::new(&body);
+        let (mut client, server) = tcp_pair_nodelay().await;
+        server.set_send_buffer_size(32 * 1024).unwrap();
+        let largest_write = Rc::new(Cell::new(0));
+        let writes = Rc::new(Cell::new(0));
+        let mut s = BufferedStream::new(WriteSpy {
+            inner: server,
+            largest_write: largest_write.clone(),
+            writes: writes.clone(),
+        });
+        s.set_sendfile(true);
+        s.output_mut()
+            .add_file(std::fs::File::open(&file.0).unwrap(), 0, None)
+            .unwrap();
+        let reader = runtime::spawn(async move { read_to_end(&mut client).await.unwrap() });
+        s.finish().await.unwrap();
+        let got = reader.await.unwrap();
+        assert!(got == body, "corrupted");
+        assert!(
+            writes.get() > 0,
+            "the socket never filled: the test saw nothing"
+        );
+        assert!(
+            largest_write.get() <= 4096,
+            "{} bytes of the file read into memory for one write while the socket was full",
+            largest_write.get()
+        );
+    })
+    .await
+}
+
 #[runtime::test]
 async fn buffer_write_to_on_the_socket_descriptor() {
     bounded(async {

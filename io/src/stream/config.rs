@@ -174,8 +174,8 @@ impl<S> BufferedStream<S> {
     /// Sends file segments at the front of the output with `sendfile(2)`
     /// straight to the inner stream's descriptor (`on = true`), or through
     /// memory with ordinary writes (`false`, the default). When the socket
-    /// is full, the stream falls back to one ordinary write, which waits
-    /// for it. Byte-exact either way.
+    /// is full, the stream falls back to one ordinary write of at most 512
+    /// bytes, which waits for it. Byte-exact either way.
     ///
     /// ```no_run
     /// # async fn f(tcp: runtime::net::TcpStream) -> std::io::Result<()> {

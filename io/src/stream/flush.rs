@@ -11,6 +11,10 @@ use super::timeouts::timed_out;
 use super::{BufferedStream, FlushMode, Transport, WriteState, OUTPUT_SOFT_LIMIT};
 use crate::Segment;
 
+/// Most bytes of a file segment written through memory to wait for a
+/// socket that `sendfile` found full.
+const SENDFILE_PROBE: usize = 512;
+
 impl<S: Transport> BufferedStream<S> {
     /// Appends `data` to the output (`bufferevent_write`). It is sent by
     /// the next [`flush`](BufferedStream::flush) — or earlier, when the
@@ -112,7 +116,9 @@ impl<S: Transport> BufferedStream<S> {
                 }
             }
             // A file segment at the front goes out with sendfile if enabled;
-            // if the socket is full, the ordinary write below waits for it.
+            // if the socket is full, the ordinary write below waits for it
+            // — with a probe of a few bytes, not a block of the file read
+            // into memory for a write the full socket most likely refuses.
             if let Some(send) = self.sendfile {
                 if matches!(self.output.segments().next(), Some(Segment::File { .. })) {
                     match send(&mut self.output, &self.inner, max) {
@@ -121,7 +127,9 @@ impl<S: Transport> BufferedStream<S> {
                             must_call = false;
                             continue;
                         }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            max = max.min(SENDFILE_PROBE);
+                        }
                         Err(e) => return Poll::Ready(Err(e)),
                     }
                 }
