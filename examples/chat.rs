@@ -7,13 +7,13 @@
 //!
 //! ```text
 //! cargo run --release --example chat
-//! chat: listening on 127.0.0.1:40714 pid=12345
-//! $ nc 127.0.0.1 40714          (in two or more terminals)
+//! chat: listening on 127.0.0.1:40716 pid=12345
+//! $ nc 127.0.0.1 40716          (in two or more terminals)
 //! * you are guest1; 1 other here
 //! hello
 //! ```
 //!
-//! Flags: `--addr ADDR` (127.0.0.1:40714; port 0 picks a free port),
+//! Flags: `--addr ADDR` (127.0.0.1:40716; port 0 picks a free port),
 //! `--history N` (messages a slow client may fall behind by before it
 //! skips some; 64). `SIGINT` (Ctrl-C) or `SIGTERM` closes every
 //! connection and exits with status 0.
@@ -41,7 +41,7 @@ fn usage(why: &str) -> ! {
     let code = if why == "help" { 0 } else { 2 };
     let text = "usage: chat [--addr ADDR] [--history N]\n\
                 A broadcast chat server: each line a client sends reaches every other client.\n\
-                  --addr ADDR    listen address (default 127.0.0.1:40714)\n\
+                  --addr ADDR    listen address (default 127.0.0.1:40716)\n\
                   --history N    messages a slow client may fall behind (default 64)\n\
                 Ctrl-C or SIGTERM stops it.";
     if code == 0 {
@@ -54,7 +54,7 @@ fn usage(why: &str) -> ! {
 
 #[runtime::main]
 async fn main() -> io::Result<()> {
-    let mut addr = String::from("127.0.0.1:40714");
+    let mut addr = String::from("127.0.0.1:40716");
     let mut history = 64usize;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {

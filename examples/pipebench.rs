@@ -65,6 +65,10 @@ fn parse_args() -> Args {
             "-r" => a.rounds = num("-r"),
             "-m" => a.method = Some(it.next().unwrap_or_else(|| usage("-m needs a value"))),
             "-v" => a.verbose = true,
+            "-h" | "--help" => {
+                println!("pipebench: libevent's bench.c ring of pipes\nusage: pipebench [-n pipes] [-a active] [-w writes] [-r rounds] [-m method] [-v] [--api futures|callbacks]");
+                std::process::exit(0)
+            }
             "--api" => match it.next().as_deref() {
                 Some("futures") => a.callbacks = false,
                 Some("callbacks") => a.callbacks = true,

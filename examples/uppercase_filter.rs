@@ -21,6 +21,7 @@
 
 use runtime::io::{Buffer, BufferedStream, Eol, Filter, FilterResult, FlushMode, Passthrough};
 use runtime::net::{TcpListener, TcpStream};
+use runtime::signal::{signal, SignalKind};
 use std::io;
 use std::net::SocketAddr;
 
@@ -123,7 +124,10 @@ async fn main() -> io::Result<()> {
                     .parse()
                     .unwrap_or_else(|_| usage(&format!("--addr: not an address: {v}")));
             }
-            "-h" | "--help" => usage("an echo server with an uppercase output filter"),
+            "-h" | "--help" => {
+                println!("an echo server with an uppercase output filter\nusage: uppercase_filter [--addr 127.0.0.1:40714]\nCtrl-C or SIGTERM stops it.");
+                return Ok(());
+            }
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -133,6 +137,13 @@ async fn main() -> io::Result<()> {
         listener.local_addr()?,
         std::process::id()
     );
-    serve(listener).await;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let why = runtime::select! {
+        _ = serve(listener) => "accept loop ended",
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    };
+    eprintln!("uppercase_filter: {why}: exiting");
     Ok(())
 }
