@@ -15,6 +15,8 @@ pub mod future;
 mod join_set;
 mod oneshot;
 mod runtime;
+// Public only because the `select!` macro's expansion names it (through
+// `__private`) from other crates; not part of the API.
 #[doc(hidden)]
 pub mod select;
 mod shared;
@@ -34,6 +36,8 @@ pub use runtime::{
 pub use task::{AbortHandle, JoinError, JoinHandle};
 
 /// What the macros expand to; not a public API.
+// The paths macro expansions use (`$crate::__private::...`); not part of
+// the API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select;

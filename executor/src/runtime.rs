@@ -556,7 +556,7 @@ impl Runtime {
         let interval = self.event_interval;
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
-                let res = coop::with_budget(coop::DEFAULT_BUDGET, || future.as_mut().poll(&mut cx));
+                let res = coop::with_task_budget(|| future.as_mut().poll(&mut cx));
                 if let Poll::Ready(v) = res {
                     return v;
                 }

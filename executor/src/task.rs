@@ -196,9 +196,8 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         // SAFETY: the future lives inside the Arc allocation and is never
         // moved: it is dropped in place when the stage is replaced.
         let future = unsafe { Pin::new_unchecked(future) };
-        let res = coop::with_budget(coop::DEFAULT_BUDGET, || {
-            catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx)))
-        });
+        let res =
+            coop::with_task_budget(|| catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))));
         match res {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => self.complete(Ok(v)),

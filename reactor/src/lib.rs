@@ -12,6 +12,11 @@ mod notify;
 mod poller;
 mod registration;
 pub mod signal;
+// Public for the workspace's executor (task registry) and callback layer
+// (event tables), which would otherwise each carry a copy of this small
+// container; not part of the API: the facade does not re-export it and it
+// may change with them.
+#[doc(hidden)]
 pub mod slab;
 pub mod time;
 mod token;

@@ -133,11 +133,6 @@ fn uninstall(signum: i32) {
     }
 }
 
-/// Whether the handler of `signum` is currently installed by this crate.
-pub fn is_handler_installed(signum: i32) -> bool {
-    signum > 0 && (signum as usize) < NSIG && INSTALLED.lock()[signum as usize].is_some()
-}
-
 /// A reactor's signal pipe: the handler writes to `write` (published in
 /// `WAKE_FDS[wake_slot]`), the reactor watches `read`. Owns both ends.
 struct SignalPipe {
