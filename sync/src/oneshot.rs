@@ -55,12 +55,15 @@ struct State<T> {
 
 /// Sends the one value; see [`channel`].
 pub struct Sender<T> {
-    shared: Arc<Mutex<State<T>>>,
+    /// `None` once `send` has run (and told the receiver it is gone).
+    shared: Option<Arc<Mutex<State<T>>>>,
 }
 
 /// Receives the one value by being awaited; see [`channel`].
 pub struct Receiver<T> {
     shared: Arc<Mutex<State<T>>>,
+    /// A poll returned `Ready`: the sender is gone, nothing to tell it.
+    done: bool,
 }
 
 /// Makes a sender and receiver pair for one value.
@@ -74,17 +77,27 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     }));
     (
         Sender {
-            shared: shared.clone(),
+            shared: Some(shared.clone()),
         },
-        Receiver { shared },
+        Receiver {
+            shared,
+            done: false,
+        },
     )
 }
 
 impl<T> Sender<T> {
     /// Sends `value`; gives it back if the receiver is gone.
-    pub fn send(self, value: T) -> Result<(), T> {
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let shared = self
+            .shared
+            .take()
+            .expect("a Sender has its channel until send");
+        // One critical section: the value is in and the sender gone, so
+        // neither Drop nor the receiver needs another look.
         let waker = {
-            let mut s = self.shared.lock();
+            let mut s = shared.lock();
+            s.sender_gone = true;
             if s.receiver_gone {
                 return Err(value);
             }
@@ -99,7 +112,7 @@ impl<T> Sender<T> {
 
     /// Whether the receiver was dropped (or closed).
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().receiver_gone
+        self.shared.as_ref().is_none_or(|s| s.lock().receiver_gone)
     }
 
     /// Waits until the receiver is dropped or closed, so a producer can
@@ -110,7 +123,10 @@ impl<T> Sender<T> {
     /// Cancel safe: it only waits.
     pub async fn closed(&mut self) {
         std::future::poll_fn(|cx| {
-            let mut s = self.shared.lock();
+            let Some(shared) = &self.shared else {
+                return Poll::Ready(());
+            };
+            let mut s = shared.lock();
             if s.receiver_gone {
                 Poll::Ready(())
             } else {
@@ -124,8 +140,11 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return; // `send` ran
+        };
         let waker = {
-            let mut s = self.shared.lock();
+            let mut s = shared.lock();
             s.sender_gone = true;
             s.rx_waker.take()
         };
@@ -164,11 +183,16 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut s = self.shared.lock();
+        let this = self.get_mut();
+        let mut s = this.shared.lock();
         if let Some(v) = s.value.take() {
+            drop(s);
+            this.done = true;
             return Poll::Ready(Ok(v));
         }
         if s.sender_gone {
+            drop(s);
+            this.done = true;
             return Poll::Ready(Err(RecvError));
         }
         match &s.rx_waker {
@@ -181,7 +205,9 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.close();
+        if !self.done {
+            self.close();
+        }
     }
 }
 
