@@ -102,7 +102,8 @@ mod task;
 
 pub use base::{BaseHandle, EventBase};
 pub use bufferevent::{
-    BufferEvent, BufferGuard, DataCallback, EventCallback, BEV_FINISHED, BEV_FLUSH, BEV_NORMAL,
+    BufferEvent, BufferGuard, DataCallback, EventCallback, TlsRole, BEV_FINISHED, BEV_FLUSH,
+    BEV_NORMAL,
 };
 pub use config::{CommonTimeout, EventConfig, LoopExit, MAX_COMMON_TIMEOUTS, MAX_PRIORITIES};
 pub use event::Event;

@@ -20,6 +20,23 @@ pub fn example_bin(name: &str) -> PathBuf {
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
+    // Cargo gives this test the package's variables (CARGO_PKG_NAME,
+    // CARGO_MANIFEST_DIR, OUT_DIR ...); build scripts that track them with
+    // rerun-if-env-changed (ring's does) would see them changed and rebuild
+    // on every nested build, then again on the next `cargo test`. Hide them.
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if n.starts_with("CARGO_PKG_")
+            || n.starts_with("CARGO_MANIFEST_")
+            || n.starts_with("CARGO_BIN_")
+            || matches!(
+                &*n,
+                "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "OUT_DIR"
+            )
+        {
+            cmd.env_remove(&name);
+        }
+    }
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }

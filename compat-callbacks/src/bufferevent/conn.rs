@@ -3,12 +3,16 @@
 //! completes ([`Connecting`], [`BevInner::poll_connect`]).
 
 use super::*;
+use runtime_io::{AsyncRead, AsyncWrite};
+use runtime_tls::TlsStream;
 
 /// What a bufferevent's stream runs over.
 pub(super) enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
     Pair(PairEnd),
+    /// A socket under TLS (`bufferevent_openssl_socket_new`).
+    Tls(Box<TlsConn>),
 }
 
 impl fmt::Debug for Conn {
@@ -17,6 +21,11 @@ impl fmt::Debug for Conn {
             Conn::Tcp(s) => s.fmt(f),
             Conn::Unix(s) => s.fmt(f),
             Conn::Pair(p) => p.fmt(f),
+            Conn::Tls(t) => match &t.state {
+                TlsState::Handshake(_) => f.write_str("Tls(handshaking)"),
+                TlsState::Ready(s) => s.fmt(f),
+                TlsState::Failed(..) => f.write_str("Tls(failed)"),
+            },
         }
     }
 }
@@ -41,6 +50,17 @@ impl Conn {
             Conn::Tcp(s) => s.into_std().ok().map(OwnedFd::from),
             Conn::Unix(s) => s.into_std().ok().map(OwnedFd::from),
             Conn::Pair(_) => None,
+            // Without close-on-free the socket stays open for its owner
+            // (the TLS session is dropped without close_notify); during a
+            // handshake the socket is inside the handshake and closes
+            // with it.
+            Conn::Tls(t) => match t.state {
+                TlsState::Ready(s) => match s.into_inner() {
+                    Sock::Tcp(s) => s.into_std().ok().map(OwnedFd::from),
+                    Sock::Unix(s) => s.into_std().ok().map(OwnedFd::from),
+                },
+                _ => None,
+            },
         };
         if let Some(fd) = fd {
             let _ = fd.into_raw_fd();
@@ -59,6 +79,11 @@ impl Transport for Conn {
             Conn::Tcp(s) => Transport::poll_read_buf(s, cx, dst, max),
             Conn::Unix(s) => Transport::poll_read_buf(s, cx, dst, max),
             Conn::Pair(p) => p.poll_read_buf(cx, dst, max),
+            Conn::Tls(t) => match t.poll_ready(cx) {
+                Poll::Ready(Ok(s)) => Transport::poll_read_buf(s, cx, dst, max),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
@@ -73,6 +98,11 @@ impl Transport for Conn {
             Conn::Tcp(s) => Transport::poll_write_buf(s, cx, src, max, mode),
             Conn::Unix(s) => Transport::poll_write_buf(s, cx, src, max, mode),
             Conn::Pair(p) => p.poll_write_buf(cx, src, max, mode),
+            Conn::Tls(t) => match t.poll_ready(cx) {
+                Poll::Ready(Ok(s)) => Transport::poll_write_buf(s, cx, src, max, mode),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 
@@ -81,6 +111,10 @@ impl Transport for Conn {
             Conn::Tcp(s) => Transport::poll_flush(s, cx),
             Conn::Unix(s) => Transport::poll_flush(s, cx),
             Conn::Pair(p) => p.poll_flush(cx),
+            Conn::Tls(t) => match &mut t.state {
+                TlsState::Ready(s) => Transport::poll_flush(s, cx),
+                _ => Poll::Ready(Ok(())),
+            },
         }
     }
 
@@ -89,6 +123,130 @@ impl Transport for Conn {
             Conn::Tcp(s) => Transport::poll_close(s, cx),
             Conn::Unix(s) => Transport::poll_close(s, cx),
             Conn::Pair(p) => p.poll_close(cx),
+            // close_notify, then the socket's close.
+            Conn::Tls(t) => match &mut t.state {
+                TlsState::Ready(s) => Transport::poll_close(s, cx),
+                _ => Poll::Ready(Ok(())),
+            },
+        }
+    }
+}
+
+/// The socket under a TLS bufferevent.
+#[derive(Debug)]
+pub(super) enum Sock {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl AsyncRead for Sock {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Sock::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Sock::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Sock {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Sock::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Sock::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Sock::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Sock::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Sock::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Sock::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Sock::Tcp(s) => Pin::new(s).poll_close(cx),
+            Sock::Unix(s) => Pin::new(s).poll_close(cx),
+        }
+    }
+}
+
+type Handshake = Pin<Box<dyn Future<Output = io::Result<TlsStream<Sock>>>>>;
+
+// The whole state lives in the `Box<TlsConn>` of `Conn::Tls`: the
+// variants' sizes differ, but only one is ever allocated per connection.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum TlsState {
+    /// The handshake, driven by the bufferevent's first read or write.
+    Handshake(Handshake),
+    Ready(TlsStream<Sock>),
+    /// The handshake's error, repeated to both directions.
+    Failed(io::ErrorKind, String),
+}
+
+/// A TLS session over a socket: the handshake first, then the stream.
+pub(super) struct TlsConn {
+    pub(super) state: TlsState,
+}
+
+impl TlsConn {
+    /// Starts the handshake of `role` over a stream socket.
+    pub(super) fn new(sock: StreamSocket, role: TlsRole) -> TlsConn {
+        let sock = match sock {
+            StreamSocket::Tcp(s) => Sock::Tcp(s),
+            StreamSocket::Unix(s) => Sock::Unix(s),
+        };
+        let handshake: Handshake = match role {
+            TlsRole::Accepting(acceptor) => Box::pin(async move { acceptor.accept(sock).await }),
+            TlsRole::Connecting {
+                connector,
+                server_name,
+            } => Box::pin(async move { connector.connect(&server_name, sock).await }),
+        };
+        TlsConn {
+            state: TlsState::Handshake(handshake),
+        }
+    }
+
+    /// The stream once the handshake is done, or the handshake's error
+    /// (the same to every later call).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&mut TlsStream<Sock>>> {
+        if let TlsState::Handshake(h) = &mut self.state {
+            match h.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(s)) => self.state = TlsState::Ready(s),
+                Poll::Ready(Err(e)) => {
+                    self.state = TlsState::Failed(e.kind(), e.to_string());
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        match &mut self.state {
+            TlsState::Ready(s) => Poll::Ready(Ok(s)),
+            TlsState::Failed(kind, msg) => Poll::Ready(Err(io::Error::new(
+                *kind,
+                format!("TLS handshake failed: {msg}"),
+            ))),
+            TlsState::Handshake(_) => unreachable!("replaced above"),
         }
     }
 }

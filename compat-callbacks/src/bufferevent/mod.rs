@@ -36,6 +36,7 @@
 //! | `bufferevent_get_input/get_output` | [`BufferEvent::input`], [`BufferEvent::output`] |
 //! | `bufferevent_write/write_buffer/read/read_buffer` | [`BufferEvent::write`], [`BufferEvent::write_buffer`], [`BufferEvent::read`], [`BufferEvent::read_buffer`] |
 //! | `bufferevent_flush(bev, iotype, mode)` | [`BufferEvent::flush`] |
+//! | `bufferevent_openssl_socket_new(base, fd, ssl, state, opts)` | [`BufferEvent::tls_socket_new`] with a [`TlsRole`] |
 //! | `bufferevent_free`, `bufferevent_getfd`, `bufferevent_priority_set` | [`BufferEvent::free`], [`BufferEvent::get_fd`], [`BufferEvent::set_priority`] |
 
 mod conn;
@@ -101,6 +102,22 @@ pub type DataCallback = Box<dyn FnMut(&BufferEvent)>;
 /// (`BEV_EVENT_*` flags, always with the direction: `READING | EOF`,
 /// `WRITING | ERROR` …; `CONNECTED` and a failed connect's `ERROR` alone).
 pub type EventCallback = Box<dyn FnMut(&BufferEvent, BevEvent)>;
+
+/// Which handshake a TLS bufferevent runs
+/// ([`BufferEvent::tls_socket_new`]; libevent's `BUFFEREVENT_SSL_*` state).
+#[derive(Clone, Debug)]
+pub enum TlsRole {
+    /// The server side (`BUFFEREVENT_SSL_ACCEPTING`).
+    Accepting(runtime_tls::TlsAcceptor),
+    /// The client side (`BUFFEREVENT_SSL_CONNECTING`): the name is sent
+    /// by SNI and checked against the server's certificate.
+    Connecting {
+        /// The client configuration.
+        connector: runtime_tls::TlsConnector,
+        /// The server's name.
+        server_name: String,
+    },
+}
 
 /// Loop passes per task poll: a callback that writes gets its bytes sent
 /// in the same iteration.
@@ -648,6 +665,37 @@ impl BufferEvent {
             }
         };
         let inner = BevInner::create(&b, options, conn, raw, false)?;
+        Ok(BufferEvent { inner })
+    }
+
+    /// A bufferevent over a connected stream socket under TLS
+    /// (`bufferevent_openssl_socket_new` with
+    /// `BUFFEREVENT_SSL_ACCEPTING` or `_CONNECTING`): the handshake of
+    /// `role` runs on the first read or write (reading enabled, or bytes
+    /// written), under the acceptor's or connector's handshake timeout;
+    /// then the callbacks see plaintext. A failed handshake (bad
+    /// certificate, garbage, the timeout) is `BEV_EVENT_ERROR` with the
+    /// error in [`take_error`](BufferEvent::take_error); a peer closing
+    /// without `close_notify` is an error too unless the acceptor or
+    /// connector allows dirty shutdowns (then `BEV_EVENT_EOF`).
+    /// A flush with [`BEV_FINISHED`] sends `close_notify`; `free` drops
+    /// the session without it.
+    pub fn tls_socket_new(
+        base: &BaseHandle,
+        fd: OwnedFd,
+        role: TlsRole,
+        options: BevOptions,
+    ) -> io::Result<BufferEvent> {
+        let b = base.inner()?;
+        let raw = fd.as_raw_fd();
+        let sock = {
+            let rt = b.rt.borrow();
+            let _enter = rt.reactor().enter();
+            StreamSocket::from_fd(fd)
+        }
+        .inspect_err(|e| log_warn!("bufferevent_openssl_socket_new: {e}"))?;
+        let conn = Conn::Tls(Box::new(conn::TlsConn::new(sock, role)));
+        let inner = BevInner::create(&b, options, Some(conn), raw, false)?;
         Ok(BufferEvent { inner })
     }
 

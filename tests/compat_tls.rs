@@ -1,0 +1,211 @@
+//! TLS callback bufferevents (`BufferEvent::tls_socket_new`, the shape of
+//! `bufferevent_openssl_socket_new`): an accepting and a connecting
+//! bufferevent on one base over a socketpair and over TCP on 127.0.0.1,
+//! with `openssl s_client` as the peer; a certificate for another name
+//! reported as `BEV_EVENT_ERROR`. Certificates made at test time.
+
+use runtime::compat::{
+    BevEvent, BufferEvent, EventBase, TlsRole, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_FINISHED,
+    BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
+};
+use runtime::io::Eol;
+use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector};
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[path = "support/tls.rs"]
+mod tls_certs;
+use tls_certs::{have_openssl, path_str, Certs};
+
+/// Runs `f` on a thread and fails if it takes more than 20 s.
+fn bounded(f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(()) => t.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = t.join() {
+                std::panic::resume_unwind(p)
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test ran out of time"),
+    }
+}
+
+fn roles(certs: &Certs, name: &str) -> (TlsRole, TlsRole) {
+    let leaf = certs.leaf("server", &["localhost"]);
+    let acceptor = TlsAcceptor::new(ServerConfig::from_pem_files(&leaf.cert, &leaf.key).unwrap());
+    let connector = TlsConnector::new(
+        ClientConfig::builder()
+            .ca_file(certs.ca())
+            .unwrap()
+            .build()
+            .unwrap(),
+    );
+    (
+        TlsRole::Accepting(acceptor),
+        TlsRole::Connecting {
+            connector,
+            server_name: name.into(),
+        },
+    )
+}
+
+/// A server bufferevent answering each line upper-cased; frees itself at
+/// EOF or error, recording the event.
+fn upper_server(bev: &BufferEvent, events: Rc<RefCell<Vec<BevEvent>>>) {
+    bev.setcb(
+        Some(Box::new(|bev: &BufferEvent| loop {
+            let line = bev.input().readln(Eol::Lf).unwrap();
+            let Some(line) = line else { break };
+            let mut up = line.to_ascii_uppercase();
+            up.push(b'\n');
+            bev.write(&up).unwrap();
+        })),
+        None,
+        Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
+            events.borrow_mut().push(what);
+            bev.free();
+        })),
+    )
+    .unwrap();
+    bev.enable(EV_READ).unwrap();
+}
+
+#[test]
+fn accepting_and_connecting_bufferevents_talk_over_a_socketpair() {
+    bounded(|| {
+        let certs = Certs::new();
+        let (server_role, client_role) = roles(&certs, "localhost");
+        let base = EventBase::new().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let server =
+            BufferEvent::tls_socket_new(&base, a.into(), server_role, BEV_OPT_CLOSE_ON_FREE)
+                .unwrap();
+        let client =
+            BufferEvent::tls_socket_new(&base, b.into(), client_role, BEV_OPT_CLOSE_ON_FREE)
+                .unwrap();
+        let server_events = Rc::new(RefCell::new(Vec::new()));
+        upper_server(&server, server_events.clone());
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let g = got.clone();
+        client
+            .setcb(
+                Some(Box::new(move |bev: &BufferEvent| {
+                    while let Some(line) = bev.input().readln(Eol::Lf).unwrap() {
+                        g.borrow_mut().push(String::from_utf8(line).unwrap());
+                    }
+                    if g.borrow().len() == 2 {
+                        // close_notify, then the socket's write side.
+                        bev.flush(EV_WRITE, BEV_FINISHED).unwrap();
+                    }
+                })),
+                None,
+                Some(Box::new(|bev: &BufferEvent, _what: BevEvent| bev.free())),
+            )
+            .unwrap();
+        client.enable(EV_READ).unwrap();
+        // Written before the handshake: sent once it is done.
+        client.write(b"hello\nover tls\n").unwrap();
+        base.dispatch().unwrap();
+        assert_eq!(*got.borrow(), ["HELLO", "OVER TLS"]);
+        // The client's BEV_FINISHED sent close_notify: a clean EOF, not an error.
+        let ev = server_events.borrow();
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].contains(BEV_EVENT_EOF), "{:?}", ev[0]);
+        assert!(!ev[0].contains(BEV_EVENT_ERROR), "{:?}", ev[0]);
+    });
+}
+
+#[test]
+fn a_certificate_for_another_name_is_an_error_event() {
+    bounded(|| {
+        let certs = Certs::new();
+        let (server_role, client_role) = roles(&certs, "wrong.test");
+        let base = EventBase::new().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let server =
+            BufferEvent::tls_socket_new(&base, a.into(), server_role, BEV_OPT_CLOSE_ON_FREE)
+                .unwrap();
+        let client =
+            BufferEvent::tls_socket_new(&base, b.into(), client_role, BEV_OPT_CLOSE_ON_FREE)
+                .unwrap();
+        let server_events = Rc::new(RefCell::new(Vec::new()));
+        upper_server(&server, server_events.clone());
+        let client_error = Rc::new(RefCell::new(None));
+        let ce = client_error.clone();
+        client
+            .setcb(
+                Some(Box::new(|_: &BufferEvent| panic!("no data may arrive"))),
+                None,
+                Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
+                    assert!(what.contains(BEV_EVENT_ERROR), "{what:?}");
+                    *ce.borrow_mut() = bev.take_error().map(|e| e.to_string());
+                    bev.free();
+                })),
+            )
+            .unwrap();
+        client.enable(EV_READ).unwrap();
+        client.write(b"secret\n").unwrap();
+        base.dispatch().unwrap();
+        let e = client_error.borrow().clone().expect("an error");
+        assert!(e.contains("certificate"), "{e}");
+        // The server saw the client's alert: an error, no data.
+        assert!(server_events.borrow()[0].contains(BEV_EVENT_ERROR));
+    });
+}
+
+#[test]
+fn openssl_s_client_against_an_accepting_bufferevent() {
+    if !have_openssl() {
+        eprintln!("openssl not installed: skipped");
+        return;
+    }
+    bounded(|| {
+        let certs = Certs::new();
+        let (server_role, _) = roles(&certs, "localhost");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ca = certs.ca();
+        let client = std::thread::spawn(move || {
+            let mut child = Command::new("openssl")
+                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+                .args(["-servername", "localhost", "-verify_return_error"])
+                .args(["-CAfile", path_str(&ca), "-quiet"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
+            let mut out = [0u8; 5];
+            child.stdout.as_mut().unwrap().read_exact(&mut out).unwrap();
+            let _ = child.kill();
+            let _ = child.wait();
+            out
+        });
+        let (tcp, _) = listener.accept().unwrap();
+        let base = EventBase::new().unwrap();
+        let server =
+            BufferEvent::tls_socket_new(&base, tcp.into(), server_role, BEV_OPT_CLOSE_ON_FREE)
+                .unwrap();
+        let events = Rc::new(RefCell::new(Vec::new()));
+        upper_server(&server, events.clone());
+        base.dispatch().unwrap();
+        assert_eq!(&client.join().unwrap(), b"PING\n");
+        // s_client was killed: no close_notify, reported as an error.
+        assert!(
+            events.borrow()[0].contains(BEV_EVENT_ERROR),
+            "{:?}",
+            events.borrow()
+        );
+    });
+}
