@@ -779,6 +779,31 @@ fn yield_now_interleaves_two_tasks() {
     assert_eq!(*log.borrow(), expected);
 }
 
+#[test]
+fn yield_now_in_block_on_lets_every_ready_task_run() {
+    // The main future yields like a task: behind the ones ready, not after
+    // the first of them.
+    block_on(async {
+        let ran = Rc::new(Cell::new(0));
+        let handles: Vec<_> = (0..5)
+            .map(|_| {
+                let ran = ran.clone();
+                spawn(async move { ran.set(ran.get() + 1) })
+            })
+            .collect();
+        yield_now().await;
+        assert_eq!(
+            ran.get(),
+            5,
+            "one yield_now in block_on ran {} of 5 ready tasks",
+            ran.get()
+        );
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+}
+
 /// Spawns a task that never stops being ready: it loops on `yield_now`.
 fn spawn_busy_yielder(spins: Rc<Cell<u64>>) -> JoinHandle<()> {
     spawn(async move {

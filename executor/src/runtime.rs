@@ -555,20 +555,24 @@ impl Runtime {
         let mut since_turn: u32 = 0;
         let interval = self.event_interval;
         loop {
+            let mut yielded = false;
             if main.woken.swap(false, Ordering::AcqRel) {
                 let res = coop::with_task_budget(|| future.as_mut().poll(&mut cx));
                 if let Poll::Ready(v) = res {
                     return v;
                 }
                 since_turn += 1;
+                // Woken during its own poll (`yield_now`, a spent budget):
+                // it goes behind the tasks that are ready, like a task.
+                yielded = main.woken.load(Ordering::Acquire);
             }
             // One iteration of the scheduling policy. It yields to the main
-            // future as soon as that is woken, and to the reactor once
-            // `event_interval` polls ran since its last look.
+            // future as soon as that is woken by something else, and to the
+            // reactor once `event_interval` polls ran since its last look.
             let mut polls = since_turn;
             let it = dispatch::run_iteration(&self.core.queues, &self.max_dispatch, || {
                 polls += 1;
-                polls >= interval || main.woken.load(Ordering::Acquire)
+                polls >= interval || (!yielded && main.woken.load(Ordering::Acquire))
             });
             since_turn = since_turn.saturating_add(it.ran as u32);
             let idle = !self.core.has_work() && !main.woken.load(Ordering::Acquire);
