@@ -149,6 +149,8 @@ pub(crate) struct Slot {
     /// interest: it may never report the descriptor again, so every wait
     /// fails with (a copy of) this error instead of hanging.
     failed: RefCell<Option<io::Error>>,
+    /// Whether `failed` is set: what the wait path reads (one load).
+    has_failed: Cell<bool>,
 }
 
 /// Which waiter list: one per direction, and one for peer close.
@@ -208,6 +210,7 @@ impl Slot {
             let mut failed = self.failed.borrow_mut();
             if failed.is_none() {
                 *failed = Some(err);
+                self.has_failed.set(true);
             }
         }
         for which in [Which::Read, Which::Write, Which::Closed] {
@@ -227,7 +230,16 @@ impl Slot {
 
     /// The stored failure, as a fresh error (same OS code, or same kind
     /// and message).
+    #[inline]
     fn failure(&self) -> Option<io::Error> {
+        if !self.has_failed.get() {
+            return None;
+        }
+        self.stored_failure()
+    }
+
+    #[cold]
+    fn stored_failure(&self) -> Option<io::Error> {
         let failed = self.failed.borrow();
         let e = failed.as_ref()?;
         Some(match e.raw_os_error() {
@@ -519,6 +531,7 @@ impl Registration {
             level: level.is_some(),
             waiters: Default::default(),
             failed: RefCell::new(None),
+            has_failed: Cell::new(false),
         });
         let got = slots.insert(slot.clone());
         debug_assert_eq!(got, index);
