@@ -13,7 +13,21 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn spawn_listening(name: &str, args: &[&str]) -> (Child, std::net::SocketAddr) {
+/// A running example, killed and reaped on drop unless it was stopped:
+/// a failing test leaves no server behind (holding the test's output
+/// pipe open).
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn spawn_listening(name: &str, args: &[&str]) -> (Running, std::net::SocketAddr) {
     let mut child = Command::new(example_bin(name))
         .args(args)
         .stdout(Stdio::piped())
@@ -30,10 +44,11 @@ fn spawn_listening(name: &str, args: &[&str]) -> (Child, std::net::SocketAddr) {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .parse()
         .unwrap();
-    (child, addr)
+    (Running(Some(child)), addr)
 }
 
-fn sigint_and_wait(mut child: Child) {
+fn sigint_and_wait(mut running: Running) {
+    let mut child = running.0.take().expect("running");
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     for _ in 0..100 {
