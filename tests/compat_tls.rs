@@ -1,12 +1,14 @@
 //! TLS callback bufferevents (`BufferEvent::tls_socket_new`, the shape of
 //! `bufferevent_openssl_socket_new`): an accepting and a connecting
 //! bufferevent on one base over a socketpair and over TCP on 127.0.0.1,
-//! with `openssl s_client` as the peer; a certificate for another name
-//! reported as `BEV_EVENT_ERROR`. Certificates made at test time.
+//! with `openssl s_client` as the peer; `BEV_EVENT_CONNECTED` after the
+//! handshake, which runs with nothing enabled; a certificate for another
+//! name reported as `BEV_EVENT_ERROR`. Certificates made at test time.
+//! The filter shape (`tls_filter_new`) is in `compat_tls_filter.rs`.
 
 use runtime::compat::{
-    BevEvent, BufferEvent, EventBase, TlsRole, BEV_EVENT_EOF, BEV_EVENT_ERROR, BEV_FINISHED,
-    BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
+    BevEvent, BufferEvent, EventBase, TlsRole, BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR,
+    BEV_EVENT_READING, BEV_FINISHED, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
 };
 use runtime::io::Eol;
 use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector};
@@ -59,8 +61,8 @@ fn roles(certs: &Certs, name: &str) -> (TlsRole, TlsRole) {
     )
 }
 
-/// A server bufferevent answering each line upper-cased; frees itself at
-/// EOF or error, recording the event.
+/// A server bufferevent answering each line upper-cased; records its
+/// events and frees itself at EOF or error.
 fn upper_server(bev: &BufferEvent, events: Rc<RefCell<Vec<BevEvent>>>) {
     bev.setcb(
         Some(Box::new(|bev: &BufferEvent| loop {
@@ -73,7 +75,9 @@ fn upper_server(bev: &BufferEvent, events: Rc<RefCell<Vec<BevEvent>>>) {
         None,
         Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
             events.borrow_mut().push(what);
-            bev.free();
+            if what != BEV_EVENT_CONNECTED {
+                bev.free();
+            }
         })),
     )
     .unwrap();
@@ -109,7 +113,11 @@ fn accepting_and_connecting_bufferevents_talk_over_a_socketpair() {
                     }
                 })),
                 None,
-                Some(Box::new(|bev: &BufferEvent, _what: BevEvent| bev.free())),
+                Some(Box::new(|bev: &BufferEvent, what: BevEvent| {
+                    if what != BEV_EVENT_CONNECTED {
+                        bev.free()
+                    }
+                })),
             )
             .unwrap();
         client.enable(EV_READ).unwrap();
@@ -119,9 +127,10 @@ fn accepting_and_connecting_bufferevents_talk_over_a_socketpair() {
         assert_eq!(*got.borrow(), ["HELLO", "OVER TLS"]);
         // The client's BEV_FINISHED sent close_notify: a clean EOF, not an error.
         let ev = server_events.borrow();
-        assert_eq!(ev.len(), 1);
-        assert!(ev[0].contains(BEV_EVENT_EOF), "{:?}", ev[0]);
-        assert!(!ev[0].contains(BEV_EVENT_ERROR), "{:?}", ev[0]);
+        assert_eq!(
+            *ev,
+            [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_EOF]
+        );
     });
 }
 
@@ -147,7 +156,7 @@ fn a_certificate_for_another_name_is_an_error_event() {
                 Some(Box::new(|_: &BufferEvent| panic!("no data may arrive"))),
                 None,
                 Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
-                    assert!(what.contains(BEV_EVENT_ERROR), "{what:?}");
+                    assert_eq!(what, BEV_EVENT_READING | BEV_EVENT_ERROR);
                     *ce.borrow_mut() = bev.take_error().map(|e| e.to_string());
                     bev.free();
                 })),
@@ -159,7 +168,10 @@ fn a_certificate_for_another_name_is_an_error_event() {
         let e = client_error.borrow().clone().expect("an error");
         assert!(e.contains("certificate"), "{e}");
         // The server saw the client's alert: an error, no data.
-        assert!(server_events.borrow()[0].contains(BEV_EVENT_ERROR));
+        assert_eq!(
+            *server_events.borrow(),
+            [BEV_EVENT_READING | BEV_EVENT_ERROR]
+        );
     });
 }
 
@@ -202,10 +214,71 @@ fn openssl_s_client_against_an_accepting_bufferevent() {
         base.dispatch().unwrap();
         assert_eq!(&client.join().unwrap(), b"PING\n");
         // s_client was killed: no close_notify, reported as an error.
-        assert!(
-            events.borrow()[0].contains(BEV_EVENT_ERROR),
-            "{:?}",
-            events.borrow()
+        assert_eq!(
+            *events.borrow(),
+            [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_ERROR]
+        );
+    });
+}
+
+#[test]
+fn the_handshake_runs_with_nothing_enabled_and_ends_with_connected() {
+    bounded(|| {
+        let certs = Certs::new();
+        let (server_role, client_role) = roles(&certs, "localhost");
+        let base = EventBase::new().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp_client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (tcp_server, _) = listener.accept().unwrap();
+        let server = BufferEvent::tls_socket_new(
+            &base,
+            tcp_server.into(),
+            server_role,
+            BEV_OPT_CLOSE_ON_FREE,
+        )
+        .unwrap();
+        let client = BufferEvent::tls_socket_new(
+            &base,
+            tcp_client.into(),
+            client_role,
+            BEV_OPT_CLOSE_ON_FREE,
+        )
+        .unwrap();
+        let server_events = Rc::new(RefCell::new(Vec::new()));
+        upper_server(&server, server_events.clone());
+        // libevent's usual client: nothing enabled, nothing written until
+        // the event callback says CONNECTED.
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let got = Rc::new(RefCell::new(None));
+        let (e, g) = (events.clone(), got.clone());
+        client
+            .setcb(
+                Some(Box::new(move |bev: &BufferEvent| {
+                    let line = bev.input().readln(Eol::Lf).unwrap();
+                    if let Some(line) = line {
+                        *g.borrow_mut() = Some(String::from_utf8(line).unwrap());
+                        bev.flush(EV_WRITE, BEV_FINISHED).unwrap();
+                    }
+                })),
+                None,
+                Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
+                    e.borrow_mut().push(what);
+                    if what == BEV_EVENT_CONNECTED {
+                        bev.write(b"after connected\n").unwrap();
+                        bev.enable(EV_READ | EV_WRITE).unwrap();
+                    } else {
+                        bev.free();
+                    }
+                })),
+            )
+            .unwrap();
+        client.disable(EV_READ | EV_WRITE).unwrap();
+        base.dispatch().unwrap();
+        assert_eq!(got.borrow().as_deref(), Some("AFTER CONNECTED"));
+        assert_eq!(events.borrow()[0], BEV_EVENT_CONNECTED);
+        assert_eq!(
+            *server_events.borrow(),
+            [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_EOF]
         );
     });
 }

@@ -1,7 +1,10 @@
-//! What a bufferevent runs over ([`Conn`]: a TCP or Unix socket, or one
-//! end of an in-memory pair) and how a `bufferevent_socket_connect`
-//! completes ([`Connecting`], [`BevInner::poll_connect`]).
+//! What a bufferevent runs over ([`Conn`]: a TCP or Unix socket, one end
+//! of an in-memory pair, or a TLS session over a socket or over another
+//! bufferevent), how a `bufferevent_socket_connect` completes
+//! ([`Connecting`], [`BevInner::poll_connect`]) and how a TLS handshake
+//! completes ([`BevInner::poll_handshake`]).
 
+use super::filter::Underlying;
 use super::*;
 use runtime_io::{AsyncRead, AsyncWrite};
 use runtime_tls::TlsStream;
@@ -11,7 +14,8 @@ pub(super) enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
     Pair(PairEnd),
-    /// A socket under TLS (`bufferevent_openssl_socket_new`).
+    /// A socket or another bufferevent under TLS
+    /// (`bufferevent_openssl_socket_new`, `_filter_new`).
     Tls(Box<TlsConn>),
 }
 
@@ -54,10 +58,13 @@ impl Conn {
             // (the TLS session is dropped without close_notify); during a
             // handshake the socket is inside the handshake and closes
             // with it.
+            // A filter's underlying bufferevent is released by the
+            // filter's free (`BevInner::underlying`), not here.
             Conn::Tls(t) => match t.state {
                 TlsState::Ready(s) => match s.into_inner() {
                     Sock::Tcp(s) => s.into_std().ok().map(OwnedFd::from),
                     Sock::Unix(s) => s.into_std().ok().map(OwnedFd::from),
+                    Sock::Bev(_) => None,
                 },
                 _ => None,
             },
@@ -65,6 +72,11 @@ impl Conn {
         if let Some(fd) = fd {
             let _ = fd.into_raw_fd();
         }
+    }
+
+    /// Whether a TLS handshake has yet to finish.
+    pub(super) fn is_handshaking(&self) -> bool {
+        matches!(self, Conn::Tls(t) if matches!(t.state, TlsState::Handshake(_)))
     }
 }
 
@@ -132,11 +144,13 @@ impl Transport for Conn {
     }
 }
 
-/// The socket under a TLS bufferevent.
+/// What a TLS bufferevent's session runs over: a socket, or the
+/// underlying bufferevent of a filter.
 #[derive(Debug)]
 pub(super) enum Sock {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Bev(Underlying),
 }
 
 impl AsyncRead for Sock {
@@ -148,6 +162,7 @@ impl AsyncRead for Sock {
         match self.get_mut() {
             Sock::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Sock::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Sock::Bev(u) => Pin::new(u).poll_read(cx, buf),
         }
     }
 }
@@ -161,6 +176,7 @@ impl AsyncWrite for Sock {
         match self.get_mut() {
             Sock::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Sock::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Sock::Bev(u) => Pin::new(u).poll_write(cx, buf),
         }
     }
 
@@ -172,6 +188,7 @@ impl AsyncWrite for Sock {
         match self.get_mut() {
             Sock::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Sock::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Sock::Bev(u) => Pin::new(u).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -179,6 +196,7 @@ impl AsyncWrite for Sock {
         match self.get_mut() {
             Sock::Tcp(s) => Pin::new(s).poll_flush(cx),
             Sock::Unix(s) => Pin::new(s).poll_flush(cx),
+            Sock::Bev(u) => Pin::new(u).poll_flush(cx),
         }
     }
 
@@ -186,6 +204,7 @@ impl AsyncWrite for Sock {
         match self.get_mut() {
             Sock::Tcp(s) => Pin::new(s).poll_close(cx),
             Sock::Unix(s) => Pin::new(s).poll_close(cx),
+            Sock::Bev(u) => Pin::new(u).poll_close(cx),
         }
     }
 }
@@ -209,12 +228,9 @@ pub(super) struct TlsConn {
 }
 
 impl TlsConn {
-    /// Starts the handshake of `role` over a stream socket.
-    pub(super) fn new(sock: StreamSocket, role: TlsRole) -> TlsConn {
-        let sock = match sock {
-            StreamSocket::Tcp(s) => Sock::Tcp(s),
-            StreamSocket::Unix(s) => Sock::Unix(s),
-        };
+    /// Starts the handshake of `role` over a stream socket or an
+    /// underlying bufferevent (it makes progress when polled).
+    pub(super) fn new(sock: Sock, role: TlsRole) -> TlsConn {
         let handshake: Handshake = match role {
             TlsRole::Accepting(acceptor) => Box::pin(async move { acceptor.accept(sock).await }),
             TlsRole::Connecting {
@@ -264,6 +280,27 @@ pub(super) enum ConnectFail {
 }
 
 impl BevInner {
+    /// Drives a TLS handshake (`HANDSHAKING`): ready once it is done or
+    /// has failed, when the bit is cleared.
+    pub(super) fn poll_handshake(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Ok(mut guard) = self.stream.try_borrow_mut() else {
+            // Borrowed by a call in progress: look again next iteration.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let r = match guard.as_mut().map(|s| s.get_mut()) {
+            Some(Conn::Tls(t)) => match t.poll_ready(cx) {
+                Poll::Ready(r) => Poll::Ready(r.map(|_| ())),
+                Poll::Pending => Poll::Pending,
+            },
+            _ => Poll::Ready(Ok(())),
+        };
+        if r.is_ready() {
+            self.status.set(bev_state::HANDSHAKING, false);
+        }
+        r
+    }
+
     pub(super) fn poll_connect(&self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectFail>> {
         let mut guard = self.connecting.borrow_mut();
         let Some(st) = guard.as_mut() else {

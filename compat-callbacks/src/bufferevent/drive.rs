@@ -44,6 +44,7 @@ impl BevInner {
         let mut read_blocked = false;
         let mut write_blocked = false;
         let mut connect_blocked = false;
+        let mut handshake_blocked = false;
         for _ in 0..MAX_PASSES {
             self.status.set(bev_state::DIRTY, false);
             if !connect_blocked && self.is_connecting() {
@@ -57,6 +58,24 @@ impl BevInner {
                     Poll::Ready(Err(ConnectFail::Error(e))) => {
                         *self.error.borrow_mut() = Some(e);
                         self.queue(Action::Event(BEV_EVENT_ERROR));
+                    }
+                }
+            }
+            if !handshake_blocked && self.status.has(bev_state::HANDSHAKING) {
+                match self.poll_handshake(cx) {
+                    Poll::Pending => handshake_blocked = true,
+                    Poll::Ready(Ok(())) => self.queue(Action::Event(BEV_EVENT_CONNECTED)),
+                    // libevent's conn_closed: both directions stop, the
+                    // event says READING.
+                    Poll::Ready(Err(e)) => {
+                        self.disable_bits(EV_READ | EV_WRITE);
+                        let what = if is_idle_timeout(&e) {
+                            BEV_EVENT_TIMEOUT
+                        } else {
+                            BEV_EVENT_ERROR
+                        };
+                        *self.error.borrow_mut() = Some(e);
+                        self.queue(Action::Event(BEV_EVENT_READING | what));
                     }
                 }
             }
@@ -110,7 +129,8 @@ impl BevInner {
         let more = self.status.has(bev_state::DIRTY)
             || (self.reading_wanted() && !read_blocked)
             || (self.writing_wanted() && !write_blocked)
-            || (self.is_connecting() && !connect_blocked);
+            || (self.is_connecting() && !connect_blocked)
+            || (self.status.has(bev_state::HANDSHAKING) && !handshake_blocked);
         if more {
             cx.waker().wake_by_ref();
         }

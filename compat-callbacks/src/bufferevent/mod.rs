@@ -21,7 +21,9 @@
 //! write, so there is one buffer implementation and no copy between them.
 //!
 //! Here: the bufferevent and its API; in `conn.rs` what it runs over and
-//! how a connect completes; in `drive.rs` the task's state machine. Its
+//! how a connect or a TLS handshake completes; in `filter.rs` a TLS
+//! filter's link to its underlying bufferevent; in `drive.rs` the task's
+//! state machine. Its
 //! options and `BEV_EVENT_*` flags are in `flags.rs` with the others.
 //!
 //! | libevent | here |
@@ -37,10 +39,13 @@
 //! | `bufferevent_write/write_buffer/read/read_buffer` | [`BufferEvent::write`], [`BufferEvent::write_buffer`], [`BufferEvent::read`], [`BufferEvent::read_buffer`] |
 //! | `bufferevent_flush(bev, iotype, mode)` | [`BufferEvent::flush`] |
 //! | `bufferevent_openssl_socket_new(base, fd, ssl, state, opts)` | [`BufferEvent::tls_socket_new`] with a [`TlsRole`] |
+//! | `bufferevent_openssl_filter_new(base, underlying, ssl, state, opts)` | [`BufferEvent::tls_filter_new`] with a [`TlsRole`] |
+//! | `bufferevent_get_underlying` | [`BufferEvent::underlying`] |
 //! | `bufferevent_free`, `bufferevent_getfd`, `bufferevent_priority_set` | [`BufferEvent::free`], [`BufferEvent::get_fd`], [`BufferEvent::set_priority`] |
 
 mod conn;
 mod drive;
+mod filter;
 
 use crate::base::base_state;
 use crate::base::{BaseHandle, BaseInner};
@@ -85,6 +90,11 @@ mod bev_state {
     pub(super) const WARNED_BUSY: u16 = 1 << 5;
     /// Freed (`bufferevent_free`): calls fail, the task ends.
     pub(super) const FREED: u16 = 1 << 6;
+    /// A TLS handshake is in progress: reads and writes wait for it, the
+    /// task drives it whatever is enabled.
+    pub(super) const HANDSHAKING: u16 = 1 << 7;
+    /// The underlying bufferevent of a live TLS filter.
+    pub(super) const UNDER_FILTER: u16 = 1 << 8;
 }
 
 /// `BEV_NORMAL` for [`BufferEvent::flush`]: write what is convenient.
@@ -185,6 +195,8 @@ pub(crate) struct BevInner {
     error: RefCell<Option<io::Error>>,
     partner: RefCell<Weak<BevInner>>,
     priority: Cell<usize>,
+    /// A TLS filter's underlying bufferevent, released by `free`.
+    underlying: RefCell<Option<filter::Hold>>,
     task: TaskSlot,
 }
 
@@ -251,6 +263,7 @@ impl BevInner {
             error: RefCell::new(None),
             partner: RefCell::new(Weak::new()),
             priority: Cell::new(prio),
+            underlying: RefCell::new(None),
             task: TaskSlot::new(),
         });
         if let Some(c) = conn {
@@ -279,6 +292,8 @@ impl BevInner {
 
     /// Applies the settings to a new stream and makes it the bufferevent's.
     fn install(&self, conn: Conn) {
+        self.status
+            .set(bev_state::HANDSHAKING, conn.is_handshaking());
         let mut s = BufferedStream::new(conn);
         self.configure(&mut s);
         *self.stream.borrow_mut() = Some(s);
@@ -338,12 +353,16 @@ impl BevInner {
     fn reading_wanted(&self) -> bool {
         !self.status.has(bev_state::FREED)
             && self.status.has(bev_state::HAS_STREAM)
+            && !self.status.has(bev_state::HANDSHAKING)
             && self.enabled.get().contains(EV_READ)
             && !self.read_suspended()
     }
 
     fn writing_wanted(&self) -> bool {
-        if self.status.has(bev_state::FREED) || !self.status.has(bev_state::HAS_STREAM) {
+        if self.status.has(bev_state::FREED)
+            || !self.status.has(bev_state::HAS_STREAM)
+            || self.status.has(bev_state::HANDSHAKING)
+        {
             return false;
         }
         let closed = self
@@ -371,6 +390,7 @@ impl BevInner {
     fn wants_loop(&self) -> bool {
         !self.status.has(bev_state::FREED)
             && (self.is_connecting()
+                || self.status.has(bev_state::HANDSHAKING)
                 || self.reading_wanted()
                 || self.writing_wanted()
                 || !self.actions.borrow().is_empty())
@@ -445,6 +465,10 @@ impl BevInner {
         if let Some(s) = stream {
             let (conn, _input, _output) = s.into_parts();
             conn.release(close);
+        }
+        let underlying = self.underlying.borrow_mut().take();
+        if let Some(u) = underlying {
+            u.release(close);
         }
         let connecting = self
             .connecting
@@ -671,13 +695,16 @@ impl BufferEvent {
     /// A bufferevent over a connected stream socket under TLS
     /// (`bufferevent_openssl_socket_new` with
     /// `BUFFEREVENT_SSL_ACCEPTING` or `_CONNECTING`): the handshake of
-    /// `role` runs on the first read or write (reading enabled, or bytes
-    /// written), under the acceptor's or connector's handshake timeout;
-    /// then the callbacks see plaintext. A failed handshake (bad
-    /// certificate, garbage, the timeout) is `BEV_EVENT_ERROR` with the
-    /// error in [`take_error`](BufferEvent::take_error); a peer closing
-    /// without `close_notify` is an error too unless the acceptor or
-    /// connector allows dirty shutdowns (then `BEV_EVENT_EOF`).
+    /// `role` starts with the loop, whatever is enabled, under the
+    /// acceptor's or connector's handshake timeout; bytes written before
+    /// it ends wait for it. When it is done the event callback gets
+    /// `BEV_EVENT_CONNECTED`, as libevent's does, and the callbacks see
+    /// plaintext. A failed handshake (bad certificate, garbage, a peer
+    /// gone) is `READING | ERROR` with the error in
+    /// [`take_error`](BufferEvent::take_error), the handshake timeout
+    /// `READING | TIMEOUT`; both disable reading and writing. A peer
+    /// closing without `close_notify` is an error too unless the acceptor
+    /// or connector allows dirty shutdowns (then `BEV_EVENT_EOF`).
     /// A flush with [`BEV_FINISHED`] sends `close_notify`; `free` drops
     /// the session without it.
     pub fn tls_socket_new(
@@ -694,6 +721,10 @@ impl BufferEvent {
             StreamSocket::from_fd(fd)
         }
         .inspect_err(|e| log_warn!("bufferevent_openssl_socket_new: {e}"))?;
+        let sock = match sock {
+            StreamSocket::Tcp(s) => conn::Sock::Tcp(s),
+            StreamSocket::Unix(s) => conn::Sock::Unix(s),
+        };
         let conn = Conn::Tls(Box::new(conn::TlsConn::new(sock, role)));
         let inner = BevInner::create(&b, options, Some(conn), raw, false)?;
         Ok(BufferEvent { inner })
@@ -1123,6 +1154,11 @@ impl BufferEvent {
         if finish {
             i.status.set(bev_state::FINISH, true);
         }
+        if i.status.has(bev_state::HANDSHAKING) {
+            // Written (and finished) by the loop once the handshake is done.
+            i.touched();
+            return Ok(false);
+        }
         // The bufferevent's own task's waker: if the socket takes only part
         // of the output, writability wakes the task, which writes the rest.
         let waker = i.task.waker().ok_or_else(freed)?;
@@ -1176,9 +1212,24 @@ impl BufferEvent {
 
     /// The socket (`bufferevent_getfd`); -1 for a pair, before
     /// [`socket_connect`](BufferEvent::socket_connect), after a failed
-    /// connect and after [`free`](BufferEvent::free).
+    /// connect and after [`free`](BufferEvent::free). A TLS filter's is
+    /// its underlying bufferevent's.
     pub fn get_fd(&self) -> RawFd {
+        if let Ok(u) = self.inner.underlying.try_borrow() {
+            if let Some(u) = u.as_ref() {
+                return u.bev.fd.get();
+            }
+        }
         self.inner.fd.get()
+    }
+
+    /// The bufferevent a TLS filter runs over
+    /// (`bufferevent_get_underlying`); `None` for others and once freed.
+    pub fn underlying(&self) -> Option<BufferEvent> {
+        let u = self.inner.underlying.try_borrow().ok()?;
+        u.as_ref().map(|u| BufferEvent {
+            inner: u.bev.clone(),
+        })
     }
 
     /// The options it was created with.
