@@ -346,6 +346,101 @@ fn write_timeout_cuts_a_client_that_does_not_read() {
     assert_eq!(read_response(&mut s).1, b"GET /x 0");
 }
 
+/// A 15 KiB body naming its request: small enough to leave next to its
+/// head in one piece of output.
+fn numbered_body(path: &str) -> Vec<u8> {
+    path.as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(15 * 1024)
+        .collect()
+}
+
+fn numbered_server() -> std::net::SocketAddr {
+    start(|| {
+        Server::new()
+            .fallback(|req: runtime::http::http::Request<Body>| async move {
+                Response::new(Body::from(numbered_body(req.uri().path())))
+            })
+            .timeouts(Timeouts {
+                write: Some(Duration::from_millis(300)),
+                ..Timeouts::default()
+            })
+    })
+}
+
+#[test]
+fn pipelined_answers_to_a_late_reader_arrive_whole_and_in_order() {
+    // 1000 pipelined requests with 15 KiB answers (15 MB): far more than
+    // the socket takes at once, so writes are partial and the rest waits.
+    let addr = numbered_server();
+    let mut s = connect(addr);
+    let mut reqs = Vec::new();
+    for i in 0..1000 {
+        reqs.extend_from_slice(format!("GET /n{i:03} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    }
+    s.write_all(&reqs).unwrap();
+    // Not read for a while (less than the write timeout).
+    std::thread::sleep(Duration::from_millis(150));
+    for i in 0..1000 {
+        let (head, body) = read_response_of(&mut s);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            body == numbered_body(&format!("/n{i:03}")),
+            "answer {i} is not its request's"
+        );
+    }
+    // The connection is still good.
+    s.write_all(b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut s).1, numbered_body("/last"));
+}
+
+#[test]
+fn write_timeout_cuts_a_pipelining_client_that_does_not_read() {
+    let addr = numbered_server();
+    let mut s = connect(addr);
+    let mut reqs = Vec::new();
+    for i in 0..2000 {
+        reqs.extend_from_slice(format!("GET /n{i:04} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    }
+    s.write_all(&reqs).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let (text, closed) = read_to_close(&mut s);
+    assert!(closed, "not closed");
+    assert!(
+        text.len() < 2000 * 15 * 1024,
+        "every answer was sent to a client that did not read"
+    );
+    let mut s = connect(addr);
+    s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).1, numbered_body("/x"));
+}
+
+/// One response off a stream that may hold the next ones too (a byte at a
+/// time past the head, so nothing of the next is consumed).
+fn read_response_of(s: &mut std::net::TcpStream) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("read head");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .expect("content-length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).expect("read body");
+    (head, body)
+}
+
 #[test]
 fn max_connections_waits_then_serves() {
     let addr = start(|| {

@@ -328,11 +328,10 @@ impl Client {
         let mut bs = BufferedStream::new(stream);
         // sendfile writes to the socket itself: never under TLS.
         bs.set_sendfile(plain);
-        bs.set_timeouts(
-            self.inner.config.response_timeout,
-            self.inner.config.response_timeout,
-        );
-        Ok(Rc::new(RefCell::new(ConnIo::new(bs))))
+        bs.set_timeouts(None, self.inner.config.response_timeout);
+        let mut conn = ConnIo::new(bs);
+        conn.set_read_timeout(self.inner.config.response_timeout);
+        Ok(Rc::new(RefCell::new(conn)))
     }
 
     fn tls_connector(&self) -> Result<runtime_tls::TlsConnector, Error> {
@@ -378,24 +377,21 @@ impl Client {
         let stale = |e: Error| Attempt::Stale(e);
         {
             let mut c = conn.borrow_mut();
-            c.io.output_mut().add(&head).map_err(|e| stale(e.into()))?;
+            c.out_add(&head).map_err(|e| stale(e.into()))?;
             match std::mem::replace(&mut body.kind, Kind::Empty) {
                 Kind::Empty => {}
-                Kind::Bytes(b) => {
-                    c.io.output_mut()
-                        .add_reference(b)
-                        .map_err(|e| stale(e.into()))?
-                }
-                Kind::File { seg, pos } => {
-                    c.io.output_mut()
-                        .add_file_segment(&seg, pos, None)
-                        .map_err(|e| stale(e.into()))?
-                }
-                Kind::Buffer(mut b) => {
-                    c.io.output_mut()
-                        .add_buffer(&mut b)
-                        .map_err(|e| stale(e.into()))?
-                }
+                Kind::Bytes(b) => c
+                    .out_buffer()
+                    .and_then(|o| o.add_reference(b))
+                    .map_err(|e| stale(e.into()))?,
+                Kind::File { seg, pos } => c
+                    .out_buffer()
+                    .and_then(|o| o.add_file_segment(&seg, pos, None))
+                    .map_err(|e| stale(e.into()))?,
+                Kind::Buffer(mut b) => c
+                    .out_buffer()
+                    .and_then(|o| o.add_buffer(&mut b))
+                    .map_err(|e| stale(e.into()))?,
                 other => body.kind = other,
             }
         }
@@ -420,21 +416,14 @@ impl Client {
         let head = loop {
             let parsed = {
                 let mut c = conn.borrow_mut();
-                let input = c.io.input_mut();
+                let input = c.input();
                 if input.is_empty() {
                     None
                 } else {
                     got_any = true;
-                    let first_len = input.peek(usize::MAX).next().map_or(0, <[u8]>::len);
-                    if first_len < input.len() {
-                        input
-                            .pullup(input.len())
-                            .map_err(|e| Attempt::Failed(e.into()))?;
-                    }
-                    let buf = input.peek(usize::MAX).next().unwrap_or(&[]);
-                    match parse_response(buf, method, &limits).map_err(Attempt::Failed)? {
+                    match parse_response(input, method, &limits).map_err(Attempt::Failed)? {
                         Some((h, len)) => {
-                            input.drain(len).map_err(|e| Attempt::Failed(e.into()))?;
+                            c.consume(len);
                             Some(h)
                         }
                         None => None,
@@ -448,7 +437,7 @@ impl Client {
                 }
                 break h;
             }
-            let n = poll_fn(|cx| conn.borrow_mut().io.poll_fill(cx)).await;
+            let n = poll_fn(|cx| conn.borrow_mut().poll_fill(cx)).await;
             match n {
                 Ok(0) if !got_any => return Err(Attempt::Stale(Error::ConnectionClosed)),
                 Ok(0) => return Err(Attempt::Failed(Error::ConnectionClosed)),
@@ -506,7 +495,7 @@ fn host_for_header(host: &str) -> String {
 fn give_back(inner: &Inner, key: &Key, conn: Conn) {
     {
         let c = conn.borrow();
-        if !c.body_done() || !c.io.input().is_empty() || c.io.is_eof() {
+        if !c.body_done() || !c.input().is_empty() || c.is_eof() {
             return;
         }
     }
@@ -526,7 +515,7 @@ enum Attempt {
 }
 
 async fn flush(conn: &Conn) -> Result<(), Error> {
-    poll_fn(|cx| conn.borrow_mut().io.poll_flush_watermark(cx))
+    poll_fn(|cx| conn.borrow_mut().poll_flush(cx))
         .await
         .map_err(|e| Error::from_io(e, "write"))
 }
@@ -540,7 +529,7 @@ async fn send_streamed(conn: &Conn, body: &mut Body, framing: OutFraming) -> Res
         }
         {
             let mut c = conn.borrow_mut();
-            let out = c.io.output_mut();
+            let out = c.out_buffer()?;
             if framing == OutFraming::Chunked {
                 out.add(chunk_header(piece.len(), &mut hdr))?;
                 out.add_reference(piece)?;
@@ -549,12 +538,12 @@ async fn send_streamed(conn: &Conn, body: &mut Body, framing: OutFraming) -> Res
                 out.add_reference(piece)?;
             }
         }
-        if conn.borrow().io.output().len() >= 64 * 1024 {
+        if conn.borrow().out_len() >= 64 * 1024 {
             flush(conn).await?;
         }
     }
     if framing == OutFraming::Chunked {
-        conn.borrow_mut().io.output_mut().add(b"0\r\n\r\n")?;
+        conn.borrow_mut().out_add(b"0\r\n\r\n")?;
     }
     flush(conn).await
 }

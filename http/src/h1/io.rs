@@ -7,8 +7,12 @@ use super::head::Framing;
 use crate::body::{BodySource, READ_CHUNK};
 use crate::error::Error;
 use http::HeaderMap;
-use runtime_io::{BufferedStream, Transport};
+use runtime_io::{AsyncRead, AsyncWrite, Buffer, BufferError, BufferedStream};
+use runtime_reactor::time::{now, sleep_until, Sleep};
+use std::io;
+use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
 
 /// Where the arriving body is.
 #[derive(Debug)]
@@ -24,9 +28,75 @@ pub(crate) enum BodyState {
     Failed,
 }
 
-/// A connection: the stream plus the body being read.
+/// Smallest free space a read is given in the input buffer.
+const READ_MIN: usize = 4096;
+/// Most bytes one read takes.
+const READ_MAX: usize = 64 * 1024;
+
+/// An idle timer for the read direction: counts while a read waits and
+/// restarts whenever a read brings bytes. Progress only forgets the target,
+/// so a busy connection touches the timer wheel about once per period.
+#[derive(Default)]
+struct ReadTimer {
+    duration: Option<Duration>,
+    sleep: Option<Sleep>,
+    target: Option<Instant>,
+}
+
+impl ReadTimer {
+    fn set(&mut self, duration: Option<Duration>) {
+        self.duration = duration;
+        self.target = None;
+    }
+
+    /// The read is waiting: registers with the timer, and says whether the
+    /// period is over.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(d) = self.duration else {
+            return false;
+        };
+        let target = match self.target {
+            Some(t) => t,
+            None => match now().checked_add(d) {
+                Some(t) => *self.target.insert(t),
+                None => return false,
+            },
+        };
+        let sleep = self.sleep.get_or_insert_with(|| sleep_until(target));
+        if sleep.deadline() > target {
+            sleep.reset(target);
+        }
+        loop {
+            if sleep.poll_sleep(cx).is_pending() {
+                return false;
+            }
+            if now() >= target {
+                self.target = None;
+                return true;
+            }
+            sleep.reset(target);
+        }
+    }
+}
+
+/// A connection: the stream, its input (one contiguous buffer, parsed in
+/// place), its output, and the body being read.
+///
+/// The output is two pieces, in order: `tx`, plain bytes (response heads
+/// and small bodies, written straight to the stream with one write), then
+/// the stream's own output [`Buffer`] for what needs it (references, file
+/// segments for `sendfile`, streamed bodies) and for waiting on a full
+/// socket with the write timeout. While that buffer holds anything, `tx`
+/// stays empty and new output goes behind it.
 pub(crate) struct ConnIo<S> {
-    pub(crate) io: BufferedStream<S>,
+    io: BufferedStream<S>,
+    /// The input: unread bytes are `rx[start..end]`.
+    rx: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    read_timer: ReadTimer,
+    tx: Vec<u8>,
     pub(crate) body: BodyState,
     /// The generation of the current body; bodies of older exchanges read
     /// nothing.
@@ -36,23 +106,91 @@ pub(crate) struct ConnIo<S> {
     pub(crate) max_body: u64,
     /// `100 Continue` still to be sent before the first body read.
     pub(crate) continue_pending: bool,
+    /// `100 Continue` is in the output, not yet flushed.
+    continue_queued: bool,
     /// The last body error, for the server's answer.
     pub(crate) error: Option<Error>,
     pub(crate) trailers: Option<HeaderMap>,
 }
 
 impl<S> ConnIo<S> {
+    /// A connection over `io`; its read timeout is
+    /// [`set_read_timeout`](ConnIo::set_read_timeout)'s, the stream's own
+    /// is not used (its input buffer stays empty).
     pub(crate) fn new(io: BufferedStream<S>) -> ConnIo<S> {
         ConnIo {
             io,
+            rx: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            read_timer: ReadTimer::default(),
+            tx: Vec::new(),
             body: BodyState::Done,
             gen: 0,
             received: 0,
             max_body: u64::MAX,
             continue_pending: false,
+            continue_queued: false,
             error: None,
             trailers: None,
         }
+    }
+
+    /// The bytes read and not consumed yet.
+    #[inline]
+    pub(crate) fn input(&self) -> &[u8] {
+        &self.rx[self.start..self.end]
+    }
+
+    /// Consumes `n` bytes of the input (at most its length).
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n.min(self.end - self.start);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Whether the peer has closed its side.
+    pub(crate) fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// The idle timeout for reads (`None`: none).
+    pub(crate) fn set_read_timeout(&mut self, d: Option<Duration>) {
+        self.read_timer.set(d);
+    }
+
+    /// Bytes waiting to be written.
+    pub(crate) fn out_len(&self) -> usize {
+        self.tx.len() + self.io.output().len()
+    }
+
+    /// Appends plain bytes to the output.
+    pub(crate) fn out_add(&mut self, bytes: &[u8]) -> Result<(), BufferError> {
+        if self.io.output().is_empty() {
+            self.tx.extend_from_slice(bytes);
+            Ok(())
+        } else {
+            self.io.output_mut().add(bytes)
+        }
+    }
+
+    /// The output's plain-bytes vector, when new output may go there (the
+    /// output buffer is empty).
+    pub(crate) fn out_vec(&mut self) -> Option<&mut Vec<u8>> {
+        self.io.output().is_empty().then_some(&mut self.tx)
+    }
+
+    /// The output buffer, behind everything queued so far.
+    pub(crate) fn out_buffer(&mut self) -> Result<&mut Buffer, BufferError> {
+        if !self.tx.is_empty() {
+            self.io.output_mut().add(&self.tx)?;
+            self.tx.clear();
+        }
+        Ok(self.io.output_mut())
     }
 
     /// Starts a new body with `framing`; returns its generation.
@@ -114,11 +252,96 @@ impl<S> ConnIo<S> {
     }
 }
 
-impl<S: Transport> ConnIo<S> {
-    /// Reads once more from the socket; end of stream is an error unless
-    /// `eof_ok`.
+impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
+    /// Reads once from the stream into the input: the number of bytes
+    /// added, 0 at end of stream. Fails with `TimedOut` when the read
+    /// timeout passes with nothing read.
+    pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.eof {
+            return Poll::Ready(Ok(0));
+        }
+        if self.rx.len() - self.end < READ_MIN {
+            self.make_room();
+        }
+        let room = (self.rx.len() - self.end).min(READ_MAX);
+        let dst = &mut self.rx[self.end..self.end + room];
+        match Pin::new(self.io.get_mut()).poll_read(cx, dst) {
+            Poll::Ready(Ok(n)) => {
+                self.read_timer.target = None;
+                if n == 0 {
+                    self.eof = true;
+                }
+                self.end += n;
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending if self.read_timer.poll_expired(cx) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "read timed out",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Gives the input at least [`READ_MIN`] bytes of free space at its
+    /// end: unread bytes move to the front, the buffer grows if they fill
+    /// it.
+    #[cold]
+    fn make_room(&mut self) {
+        if self.start > 0 {
+            self.rx.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.rx.len() - self.end < READ_MIN {
+            let len = (self.rx.len() * 2).max(self.end + READ_MIN);
+            self.rx.resize(len, 0);
+        }
+    }
+
+    /// Writes the output: the plain bytes straight to the stream with one
+    /// write when nothing else waits; what the stream does not take at once
+    /// (and everything behind it) goes through the buffered stream, which
+    /// waits for the socket under the write timeout.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.tx.is_empty() && self.io.output().is_empty() {
+            match Pin::new(self.io.get_mut()).poll_write(cx, &self.tx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the stream accepted no bytes",
+                    )))
+                }
+                Poll::Ready(Ok(n)) if n == self.tx.len() => {
+                    self.tx.clear();
+                    return Pin::new(self.io.get_mut()).poll_flush(cx);
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.tx.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if !self.tx.is_empty() {
+            self.io.output_mut().add(&self.tx)?;
+            self.tx.clear();
+        }
+        self.io.poll_flush_watermark(cx)
+    }
+
+    /// Writes everything, then shuts the write direction down.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.tx.is_empty() {
+            self.io.output_mut().add(&self.tx)?;
+            self.tx.clear();
+        }
+        self.io.poll_finish(cx)
+    }
+
+    /// Reads once more from the socket: `false` at end of stream.
     fn poll_more(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
-        match ready!(self.io.poll_fill(cx)) {
+        match ready!(self.poll_fill(cx)) {
             Ok(0) => Poll::Ready(Ok(false)),
             Ok(_) => Poll::Ready(Ok(true)),
             Err(e) => Poll::Ready(Err(Error::from_io(e, "body read"))),
@@ -131,15 +354,17 @@ impl<S: Transport> ConnIo<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Vec<u8>, Error>>> {
         if self.continue_pending {
-            if self.io.output().is_empty() {
-                if let Err(e) = self.io.output_mut().add(b"HTTP/1.1 100 Continue\r\n\r\n") {
+            if !self.continue_queued {
+                if let Err(e) = self.out_add(b"HTTP/1.1 100 Continue\r\n\r\n") {
                     return self.fail(e.into());
                 }
+                self.continue_queued = true;
             }
-            if let Err(e) = ready!(self.io.poll_flush_watermark(cx)) {
+            if let Err(e) = ready!(self.poll_flush(cx)) {
                 return self.fail(Error::from_io(e, "write"));
             }
             self.continue_pending = false;
+            self.continue_queued = false;
         }
         loop {
             match &mut self.body {
@@ -148,17 +373,15 @@ impl<S: Transport> ConnIo<S> {
                     return Poll::Ready(Some(Err(Error::ConnectionClosed)));
                 }
                 BodyState::Length(rem) => {
-                    let avail = self.io.input().len();
+                    let avail = self.end - self.start;
                     if avail > 0 {
                         let n = (*rem).min(avail as u64).min(READ_CHUNK as u64) as usize;
                         *rem -= n as u64;
                         if *rem == 0 {
                             self.body = BodyState::Done;
                         }
-                        let mut out = vec![0u8; n];
-                        if let Err(e) = self.io.input_mut().remove(&mut out) {
-                            return self.fail(e.into());
-                        }
+                        let out = self.input()[..n].to_vec();
+                        self.consume(n);
                         if let Err(e) = self.count(n) {
                             return self.fail(e);
                         }
@@ -166,13 +389,11 @@ impl<S: Transport> ConnIo<S> {
                     }
                 }
                 BodyState::UntilClose => {
-                    let avail = self.io.input().len();
+                    let avail = self.end - self.start;
                     if avail > 0 {
                         let n = avail.min(READ_CHUNK);
-                        let mut out = vec![0u8; n];
-                        if let Err(e) = self.io.input_mut().remove(&mut out) {
-                            return self.fail(e.into());
-                        }
+                        let out = self.input()[..n].to_vec();
+                        self.consume(n);
                         if let Err(e) = self.count(n) {
                             return self.fail(e);
                         }
@@ -183,7 +404,8 @@ impl<S: Transport> ConnIo<S> {
                     let mut data = None;
                     let mut finished = false;
                     let mut used_total = 0;
-                    if let Some(seg) = self.io.input().peek(usize::MAX).next() {
+                    let seg = &self.rx[self.start..self.end];
+                    if !seg.is_empty() {
                         match dec.decode(seg) {
                             Ok((used, Decoded::Data(d))) => {
                                 data = Some(d.to_vec());
@@ -197,11 +419,7 @@ impl<S: Transport> ConnIo<S> {
                             Err(e) => return self.fail(e),
                         }
                     }
-                    if used_total > 0 {
-                        if let Err(e) = self.io.input_mut().drain(used_total) {
-                            return self.fail(e.into());
-                        }
-                    }
+                    self.consume(used_total);
                     if finished {
                         if let BodyState::Chunked(dec) = &mut self.body {
                             self.trailers = Some(dec.take_trailers());
@@ -215,7 +433,7 @@ impl<S: Transport> ConnIo<S> {
                         }
                         return Poll::Ready(Some(Ok(d)));
                     }
-                    if !self.io.input().is_empty() {
+                    if self.start != self.end {
                         continue;
                     }
                 }
@@ -227,12 +445,7 @@ impl<S: Transport> ConnIo<S> {
                         self.body = BodyState::Done;
                         return Poll::Ready(None);
                     }
-                    if self.io.is_eof() {
-                        return self.fail(Error::ConnectionClosed);
-                    }
-                    // At the read high watermark: cannot happen with an
-                    // empty input, but never spin.
-                    return self.fail(Error::Io(std::io::Error::other("input buffer full")));
+                    return self.fail(Error::ConnectionClosed);
                 }
                 Err(e) => return self.fail(e),
             }
@@ -240,7 +453,7 @@ impl<S: Transport> ConnIo<S> {
     }
 }
 
-impl<S: Transport> BodySource for ConnIo<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> BodySource for ConnIo<S> {
     fn poll_chunk(
         &mut self,
         gen: u64,

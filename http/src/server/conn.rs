@@ -1,10 +1,13 @@
 //! One server connection: read a head, run the handler in its own task,
 //! write the response, repeat while keep-alive holds.
 //!
-//! System calls per keep-alive request: the read that brings the request,
-//! one `writev` for head and body (pipelined requests already buffered are
+//! System calls per keep-alive request: the read that brings the request
+//! (into the connection's one contiguous input buffer, where the head is
+//! parsed in place), one write for head and body (written into the output
+//! vector and sent straight from it; pipelined requests already buffered are
 //! answered together, in order, with one write), and the `epoll_wait` in
-//! between; the socket's registration never changes.
+//! between; the socket's registration never changes. See
+//! [`ConnIo`](crate::h1::io::ConnIo) for the I/O path.
 
 use super::{status_response, ConnFlags, ReasonPhrase, RemoteAddr, Server};
 use crate::body::{Body, BodySource, Incoming, Kind};
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 /// pipelined requests wait.
 const FLUSH_AT: usize = 64 * 1024;
 /// Response bodies up to this size are copied next to their head (one
-/// piece of output, one `writev` slice); larger ones are referenced.
+/// piece of output, one write); larger ones are referenced.
 const INLINE_BODY: usize = 16 * 1024;
 /// Bytes of request body left unread by a handler that are read and
 /// dropped to keep the connection; beyond, it is closed.
@@ -89,7 +92,7 @@ pub(super) async fn serve<S>(
     let mut arena = HeadArena::default();
     let mut first = true;
     loop {
-        if server.state.closing.get() && conn.borrow().io.input().is_empty() {
+        if server.state.closing.get() && conn.borrow().input().is_empty() {
             break;
         }
         // The request is made and its handler's future created in this
@@ -116,14 +119,14 @@ pub(super) async fn serve<S>(
             Ok(false) | Err(_) => break,
         }
     }
-    let _ = poll_fn(|cx| conn.borrow_mut().io.poll_finish(cx)).await;
+    let _ = poll_fn(|cx| conn.borrow_mut().poll_finish(cx)).await;
 }
 
 async fn flush<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> Result<(), Error> {
-    if conn.borrow().io.output().is_empty() {
+    if conn.borrow().out_len() == 0 {
         return Ok(());
     }
-    poll_fn(|cx| conn.borrow_mut().io.poll_flush_watermark(cx))
+    poll_fn(|cx| conn.borrow_mut().poll_flush(cx))
         .await
         .map_err(|e| Error::from_io(e, "write"))
 }
@@ -146,24 +149,19 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
     loop {
         {
             let mut c = conn.borrow_mut();
-            let input = c.io.input_mut();
+            let input = c.input();
             if !input.is_empty() {
                 flags.idle.set(false);
                 started.get_or_insert_with(now);
-                let first_len = input.peek(usize::MAX).next().map_or(0, <[u8]>::len);
-                if first_len < input.len() {
-                    input.pullup(input.len())?;
-                }
-                let buf = input.peek(usize::MAX).next().unwrap_or(&[]);
-                if let Some((head, len)) = parse_request_in(buf, &cfg.head_limits, arena)? {
-                    input.drain(len)?;
+                if let Some((head, len)) = parse_request_in(input, &cfg.head_limits, arena)? {
+                    c.consume(len);
                     return Ok(Some(head));
                 }
             }
         }
         // More bytes needed: what is answered goes out first.
         flush(conn).await?;
-        let idle = conn.borrow().io.input().is_empty();
+        let idle = conn.borrow().input().is_empty();
         flags.idle.set(idle);
         if idle && server.state.closing.get() {
             return Ok(None);
@@ -175,7 +173,7 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
         };
         let got = poll_fn(|cx| {
             let mut c = conn.borrow_mut();
-            match c.io.poll_fill(cx) {
+            match c.poll_fill(cx) {
                 Poll::Ready(r) => Poll::Ready(r.map_err(|e| Error::from_io(e, "read"))),
                 Poll::Pending => match target {
                     Some(t) if deadline.poll_expired(cx, t) => {
@@ -188,7 +186,7 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
         .await;
         match got {
             Ok(0) => {
-                if conn.borrow().io.input().is_empty() {
+                if conn.borrow().input().is_empty() {
                     return Ok(None);
                 }
                 return Err(Error::ConnectionClosed);
@@ -229,7 +227,7 @@ where
 /// Shuts down the write side, then reads and drops what the client still
 /// sends, for a while.
 async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
-    if poll_fn(|cx| conn.borrow_mut().io.poll_finish(cx))
+    if poll_fn(|cx| conn.borrow_mut().poll_finish(cx))
         .await
         .is_err()
     {
@@ -241,9 +239,9 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
     loop {
         let r = poll_fn(|cx| {
             let mut c = conn.borrow_mut();
-            let len = c.io.input().len();
-            let _ = c.io.input_mut().drain(len);
-            match c.io.poll_fill(cx) {
+            let len = c.input().len();
+            c.consume(len);
+            match c.poll_fill(cx) {
                 Poll::Ready(r) => Poll::Ready(r.ok()),
                 Poll::Pending if deadline.poll_expired(cx, until) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
@@ -326,7 +324,7 @@ where
         if has_body {
             // Counts while the body is read, not while the next request
             // is awaited (see `end_body`).
-            c.io.set_timeouts(cfg.timeouts.body_read, cfg.timeouts.write);
+            c.set_read_timeout(cfg.timeouts.body_read);
         }
         gen
     };
@@ -410,7 +408,7 @@ where
     let body_error = conn.borrow_mut().error.take();
     if let Some(e) = body_error {
         if matches!(e, Error::Io(_) | Error::ConnectionClosed) {
-            end_body(conn, server, has_body);
+            end_body(conn, has_body);
             return Ok(false);
         }
         resp = status_response(e.status());
@@ -436,7 +434,7 @@ where
         flush(conn).await?;
         keep = discard_body(conn).await;
     }
-    end_body(conn, server, has_body);
+    end_body(conn, has_body);
     if !keep {
         if !keep_alive {
             flush(conn).await?;
@@ -464,11 +462,11 @@ async fn run_handler(fut: Option<HandlerFuture>) -> Option<Response<Body>> {
 
 /// Ends the exchange's body: later reads through it get nothing, and the
 /// body-read timeout stops counting.
-fn end_body<S>(conn: &Shared<S>, server: &Server, had_body: bool) {
+fn end_body<S>(conn: &Shared<S>, had_body: bool) {
     let mut c = conn.borrow_mut();
     c.retire();
     if had_body {
-        c.io.set_timeouts(None, server.config.timeouts.write);
+        c.set_read_timeout(None);
     }
 }
 
@@ -552,14 +550,31 @@ where
         keep_alive = false;
         OutFraming::Close
     };
-    head_buf.clear();
     let reason = parts
         .extensions
         .get::<ReasonPhrase>()
         .map(ReasonPhrase::as_str);
+    let mut kind = if head_only || bodiless {
+        Kind::Empty
+    } else {
+        std::mem::replace(&mut body.kind, Kind::Empty)
+    };
+    let mut c = conn.borrow_mut();
+    let c = &mut *c;
+    // The head is written straight into the output when nothing is
+    // waiting in its buffer; else behind it.
+    let direct = c.out_vec();
+    let in_vec = direct.is_some();
+    let out = match direct {
+        Some(v) => v,
+        None => {
+            head_buf.clear();
+            &mut *head_buf
+        }
+    };
     // `Connection: close` from the handler ends the connection too.
     let keep_alive = response_head(
-        head_buf,
+        out,
         status,
         reason,
         &parts.headers,
@@ -567,40 +582,33 @@ where
         keep_alive,
         version,
     );
-    let mut kind = if head_only || bodiless {
-        Kind::Empty
-    } else {
-        std::mem::replace(&mut body.kind, Kind::Empty)
-    };
     if let Kind::Bytes(b) = &kind {
         if b.len() <= INLINE_BODY {
             // Head and a small body leave as one piece of the output.
-            head_buf.extend_from_slice(b.as_bytes());
+            out.extend_from_slice(b.as_bytes());
             kind = Kind::Empty;
         }
     }
-    let streamed = {
-        let mut c = conn.borrow_mut();
-        let out = c.io.output_mut();
-        out.add(head_buf)?;
-        match kind {
-            Kind::Empty => None,
-            Kind::Bytes(b) => {
-                out.add_reference(b)?;
-                None
-            }
-            Kind::File { seg, pos } => {
-                out.add_file_segment(&seg, pos, None)?;
-                None
-            }
-            Kind::Buffer(mut b) => {
-                out.add_buffer(&mut b)?;
-                None
-            }
-            other => {
-                body.kind = other;
-                Some((body, framing))
-            }
+    if !in_vec {
+        c.out_add(head_buf)?;
+    }
+    let streamed = match kind {
+        Kind::Empty => None,
+        Kind::Bytes(b) => {
+            c.out_buffer()?.add_reference(b)?;
+            None
+        }
+        Kind::File { seg, pos } => {
+            c.out_buffer()?.add_file_segment(&seg, pos, None)?;
+            None
+        }
+        Kind::Buffer(mut b) => {
+            c.out_buffer()?.add_buffer(&mut b)?;
+            None
+        }
+        other => {
+            body.kind = other;
+            Some((body, framing))
         }
     };
     Ok((keep_alive, streamed))
@@ -610,7 +618,7 @@ async fn finish_write<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &Shared<S>,
     keep_alive: bool,
 ) -> Result<bool, Error> {
-    if keep_alive && conn.borrow().io.output().len() < FLUSH_AT {
+    if keep_alive && conn.borrow().out_len() < FLUSH_AT {
         // Left for `read_head`, which flushes before it waits for more:
         // pipelined requests already buffered are answered in the same
         // write.
@@ -653,7 +661,7 @@ async fn stream_body<S: AsyncRead + AsyncWrite + Unpin>(
         sent += data.len() as u64;
         {
             let mut c = conn.borrow_mut();
-            let out = c.io.output_mut();
+            let out = c.out_buffer()?;
             match framing {
                 OutFraming::Chunked => {
                     out.add(chunk_header(data.len(), &mut hdr))?;
@@ -666,13 +674,13 @@ async fn stream_body<S: AsyncRead + AsyncWrite + Unpin>(
                 _ => out.add_reference(data)?,
             }
         }
-        if conn.borrow().io.output().len() >= FLUSH_AT {
+        if conn.borrow().out_len() >= FLUSH_AT {
             // Backpressure: wait until the client takes the bytes.
             flush(conn).await?;
         }
     }
     match framing {
-        OutFraming::Chunked => conn.borrow_mut().io.output_mut().add(b"0\r\n\r\n")?,
+        OutFraming::Chunked => conn.borrow_mut().out_add(b"0\r\n\r\n")?,
         OutFraming::Length(n) if sent != n => {
             flush(conn).await.ok();
             return Err(Error::Invalid("body shorter than its stated length".into()));
