@@ -17,6 +17,7 @@
 //! | [`io`] | [`io::Buffer`] (evbuffer): a chunk chain with zero-copy moves, `readln` in every EOL style, file segments, `writev`/`readv`; [`io::BufferedStream`] (bufferevent), [`io::BufferedReader`] / [`io::BufferedWriter`] for split halves; async [`io::stdin`], [`io::stdout`], [`io::stderr`] |
 //! | [`future`] | `zip`, `try_zip`, `race`, `timeout`, `yield_now`; the macros [`select!`], [`join!`], [`try_join!`] are at the root |
 //! | [`compat`] | libevent's callback API: `EventBase`, `Event` (`EV_READ \| EV_PERSIST`), timers, signals, bufferevents, listeners, evhttp and evrpc shapes |
+//! | [`task`] | named tasks ([`task::Builder`]), task [`task::Id`]s, `spawn`, `JoinHandle`, `AbortHandle`, `JoinError`, `JoinSet` |
 //! | crate root | `block_on`, `spawn` (alias `spawn_local`), `JoinHandle`, [`JoinSet`], `Runtime`, `Builder`, `#[runtime::main]` |
 //!
 //! ```
@@ -42,7 +43,8 @@
 //! [`spawn`] runs a future as a task on the current thread (tasks never
 //! move between threads, so they need not be `Send`); [`JoinSet`] holds
 //! many and returns them as they finish; [`select!`] waits for the first
-//! of several futures.
+//! of several futures. [`task::Builder`] names a task: the name shows in
+//! the `Debug` output of its handles and in the error of a panic.
 //!
 //! ```
 //! use runtime::JoinSet;
@@ -204,6 +206,48 @@ pub use runtime_macros::{main, test};
 /// runtime stays on the thread that spawned it, so `spawn` already takes
 /// `!Send` futures.
 pub use runtime_executor::spawn as spawn_local;
+
+/// Tasks: spawning them (named with [`task::Builder`]), awaiting them
+/// ([`task::JoinHandle`], [`task::JoinSet`]), cancelling them
+/// ([`task::AbortHandle`]) and their [`task::Id`]s.
+///
+/// ```
+/// use runtime::task::{self, Builder};
+///
+/// #[runtime::main]
+/// async fn main() -> std::io::Result<()> {
+///     let mut set = task::JoinSet::new();
+///     for i in 0..3 {
+///         let name = format!("conn-{i}");
+///         set.build_task().name(&name).spawn(async move {
+///             if i == 1 {
+///                 panic!("bad request");
+///             }
+///         })?;
+///     }
+///     let other = Builder::new().name("janitor").spawn_local(async {})?;
+///     assert_eq!(other.name(), Some("janitor"));
+///     while let Some(res) = set.join_next().await {
+///         if let Err(e) = res {
+///             // "task 2 \"conn-1\" panicked: bad request"
+///             eprintln!("{e}");
+///             assert_eq!(e.name(), Some("conn-1"));
+///         }
+///     }
+///     Ok(())
+/// }
+/// ```
+pub mod task {
+    pub use runtime_executor::task::{AbortHandle, Builder, Id, JoinError, JoinHandle};
+    pub use runtime_executor::{
+        spawn, spawn_blocking, spawn_with_priority, try_spawn, yield_now, JoinSet, JoinSetBuilder,
+    };
+
+    /// `spawn` under the name tokio users look for: every task of this
+    /// runtime stays on the thread that spawned it, so `spawn` already
+    /// takes `!Send` futures.
+    pub use runtime_executor::spawn as spawn_local;
+}
 
 /// Combining futures: `zip`, `try_zip`, `race`; `timeout` and `yield_now`
 /// for any future. The macros [`join!`], [`try_join!`] and [`select!`]

@@ -3,7 +3,7 @@
 
 use crate::dispatch::RunQueues;
 use crate::shared::Shared;
-use crate::task::{self, Header, JoinHandle, TaskCell, TaskRef};
+use crate::task::{self, Header, IdBlock, JoinHandle, TaskCell, TaskRef};
 use crate::workers::Handle;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -28,6 +28,8 @@ pub(crate) struct Core {
     pub(crate) worker: Option<usize>,
     /// Woken when the last task finishes (graceful shutdown waits on it).
     idle_waker: RefCell<Option<Waker>>,
+    /// The ids this executor gives its new tasks.
+    ids: IdBlock,
 }
 
 impl Core {
@@ -46,6 +48,7 @@ impl Core {
             handle,
             worker,
             idle_waker: RefCell::new(None),
+            ids: IdBlock::new(),
         }
     }
 
@@ -82,9 +85,12 @@ impl Core {
         self.shared.priorities
     }
 
+    /// Spawns `future` at `priority`, named `name` (no allocation for
+    /// `None`).
     pub(crate) fn spawn<F: Future + 'static>(
         &self,
         priority: usize,
+        name: Option<Arc<str>>,
         future: F,
     ) -> io::Result<JoinHandle<F::Output>> {
         if priority >= self.priorities() {
@@ -99,7 +105,7 @@ impl Core {
         if self.shutting_down.get() {
             return Err(io::Error::other("the runtime is shutting down"));
         }
-        let cell = TaskCell::new(future, self.shared.clone(), priority);
+        let cell = TaskCell::new(future, self.shared.clone(), priority, self.ids.next(), name);
         let key = self.tasks.borrow_mut().insert(cell.clone());
         let handle = JoinHandle::new(cell.clone());
         task::register_new(&cell, key);
@@ -189,7 +195,7 @@ pub(crate) fn unregister(shared: &Shared, key: usize, header: &Header) {
 /// Spawns on the current executor with its default priority.
 pub(crate) fn spawn<F: Future + 'static>(future: F) -> io::Result<JoinHandle<F::Output>> {
     with_core(|core| match core {
-        Some(core) => core.spawn(core.default_priority, future),
+        Some(core) => core.spawn(core.default_priority, None, future),
         None => Err(outside()),
     })
 }
@@ -199,7 +205,20 @@ pub(crate) fn spawn_with_priority<F: Future + 'static>(
     future: F,
 ) -> io::Result<JoinHandle<F::Output>> {
     with_core(|core| match core {
-        Some(core) => core.spawn(priority, future),
+        Some(core) => core.spawn(priority, None, future),
+        None => Err(outside()),
+    })
+}
+
+/// Spawns on the current executor, at `priority` (its default if `None`)
+/// and named `name`.
+pub(crate) fn spawn_named<F: Future + 'static>(
+    priority: Option<usize>,
+    name: Option<Arc<str>>,
+    future: F,
+) -> io::Result<JoinHandle<F::Output>> {
+    with_core(|core| match core {
+        Some(core) => core.spawn(priority.unwrap_or(core.default_priority), name, future),
         None => Err(outside()),
     })
 }

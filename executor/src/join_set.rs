@@ -1,11 +1,11 @@
 //! [`JoinSet`]: many tasks, awaited in the order they finish.
 
-use crate::runtime::spawn;
-use crate::task::{AbortHandle, JoinError, JoinHandle};
+use crate::task::{AbortHandle, Builder, JoinError, JoinHandle};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -87,19 +87,57 @@ impl<T: 'static> JoinSet<T> {
     /// Spawns `future` as a task of this set, on the current thread's
     /// runtime (as [`spawn`](crate::spawn)); panics outside a runtime.
     pub fn spawn<F: Future<Output = T> + 'static>(&mut self, future: F) -> AbortHandle {
+        match self.spawn_with(Builder::new(), future) {
+            Ok(h) => h,
+            Err(e) => panic!("runtime: spawn failed: {e}"),
+        }
+    }
+
+    /// Spawns a task of this set with options, a name for one:
+    /// `set.build_task().name("conn-42").spawn(future)`.
+    ///
+    /// ```
+    /// runtime::block_on(async {
+    ///     let mut set = runtime::JoinSet::new();
+    ///     let a = set.build_task().name("fetch-a").spawn(async { 1 }).unwrap();
+    ///     assert_eq!(a.name(), Some("fetch-a"));
+    ///     set.build_task().name("fetch-b").spawn(async { panic!("no route") }).unwrap();
+    ///     let mut failed = Vec::new();
+    ///     while let Some(r) = set.join_next().await {
+    ///         if let Err(e) = r {
+    ///             failed.push(e.name().unwrap().to_string());
+    ///         }
+    ///     }
+    ///     assert_eq!(failed, ["fetch-b"]);
+    /// });
+    /// ```
+    pub fn build_task(&mut self) -> JoinSetBuilder<'_, '_, T> {
+        JoinSetBuilder {
+            set: self,
+            builder: Builder::new(),
+        }
+    }
+
+    fn spawn_with<F: Future<Output = T> + 'static>(
+        &mut self,
+        builder: Builder<'_>,
+        future: F,
+    ) -> io::Result<AbortHandle> {
         let id = self.next_id;
+        // Taken even if the spawn fails: the dropped future's guard then
+        // reports this id as done, and an id in no task is skipped.
         self.next_id += 1;
         let guard = DoneGuard {
             id,
             done: self.done.clone(),
         };
-        let handle = spawn(async move {
+        let handle = builder.spawn(async move {
             let _guard = guard;
             future.await
-        });
+        })?;
         let abort = handle.abort_handle();
         self.tasks.insert(id, handle);
-        abort
+        Ok(abort)
     }
 
     /// How many tasks are in the set (running, or finished and not yet
@@ -212,5 +250,42 @@ impl<T: 'static, F: Future<Output = T> + 'static> FromIterator<F> for JoinSet<T>
             set.spawn(f);
         }
         set
+    }
+}
+
+/// Spawns a task of a [`JoinSet`] with options; made by
+/// [`JoinSet::build_task`].
+#[must_use = "a JoinSetBuilder does nothing until spawn is called"]
+pub struct JoinSetBuilder<'s, 'a, T> {
+    set: &'s mut JoinSet<T>,
+    builder: Builder<'a>,
+}
+
+impl<'a, T: 'static> JoinSetBuilder<'_, 'a, T> {
+    /// Names the task (see [`Builder::name`]).
+    pub fn name(mut self, name: &'a str) -> Self {
+        self.builder = self.builder.name(name);
+        self
+    }
+
+    /// The task's priority (see [`Builder::priority`]).
+    pub fn priority(mut self, priority: usize) -> Self {
+        self.builder = self.builder.priority(priority);
+        self
+    }
+
+    /// Spawns the task into the set, on the current thread's runtime.
+    /// Errors outside a runtime, while it shuts down, and for a priority
+    /// out of range (the set is then unchanged).
+    pub fn spawn<F: Future<Output = T> + 'static>(self, future: F) -> io::Result<AbortHandle> {
+        self.set.spawn_with(self.builder, future)
+    }
+}
+
+impl<T> fmt::Debug for JoinSetBuilder<'_, '_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSetBuilder")
+            .field("builder", &self.builder)
+            .finish()
     }
 }

@@ -20,7 +20,8 @@ mod runtime;
 #[doc(hidden)]
 pub mod select;
 mod shared;
-mod task;
+pub mod task;
+mod task_builder;
 mod workers;
 mod yield_now;
 
@@ -28,7 +29,7 @@ pub use blocking::{
     spawn_blocking, BlockingHandle, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS,
 };
 pub use dispatch::MaxDispatch;
-pub use join_set::JoinSet;
+pub use join_set::{JoinSet, JoinSetBuilder};
 pub use runtime::{
     block_on, reinit, spawn, spawn_with_priority, try_spawn, Builder, Runtime,
     DEFAULT_EVENT_INTERVAL,

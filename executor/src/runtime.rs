@@ -528,7 +528,20 @@ impl Runtime {
         future: F,
     ) -> io::Result<JoinHandle<F::Output>> {
         // Core::spawn queues on this core directly, whichever is current.
-        self.core.spawn(priority, future)
+        self.core.spawn(priority, None, future)
+    }
+
+    /// Spawns a named task on this runtime ([`task::Builder::spawn_on`]).
+    ///
+    /// [`task::Builder::spawn_on`]: crate::task::Builder::spawn_on
+    pub(crate) fn spawn_named<F: Future + 'static>(
+        &self,
+        priority: Option<usize>,
+        name: Option<Arc<str>>,
+        future: F,
+    ) -> io::Result<JoinHandle<F::Output>> {
+        let priority = priority.unwrap_or(self.core.default_priority);
+        self.core.spawn(priority, name, future)
     }
 
     /// Runs `future` to completion on this thread, together with the

@@ -1,21 +1,51 @@
-//! Tasks: one allocation per spawned future holding its state word, the
-//! future (later its output) and the waker of whoever awaits the
-//! [`JoinHandle`]. Wakers are `Send + Sync`: waking from another thread
-//! queues the task on its executor's inject queue; the future itself is only
-//! ever polled and dropped on the thread that owns the executor.
+//! Tasks: naming them ([`Builder`]), their [`Id`]s, awaiting them
+//! ([`JoinHandle`]), cancelling them ([`AbortHandle`]) and why one did
+//! not produce its output ([`JoinError`]).
+//!
+//! Every task gets an [`Id`], unique in the process; a task may also get a
+//! name through [`Builder::name`]. Both show in the `Debug` output of its
+//! handles and in its [`JoinError`], so a panic in a named task says which
+//! task it was:
+//!
+//! ```
+//! use runtime::task::Builder;
+//!
+//! #[runtime::main]
+//! async fn main() {
+//!     let h = Builder::new()
+//!         .name("conn-42")
+//!         .spawn(async { panic!("peer sent garbage") })
+//!         .unwrap();
+//!     assert!(format!("{h:?}").contains("conn-42"));
+//!     let err = h.await.unwrap_err();
+//!     assert_eq!(err.name(), Some("conn-42"));
+//!     // "task 1 \"conn-42\" panicked: peer sent garbage" (the id varies)
+//!     assert!(err.to_string().contains("\"conn-42\" panicked: peer sent garbage"));
+//! }
+//! ```
+//!
+//! Unnamed tasks cost nothing for the feature: the name is an
+//! `Option<Arc<str>>` in the task, allocated only by [`Builder::name`].
+
+// Internals: one allocation per spawned future holding its state word, the
+// future (later its output) and the waker of whoever awaits the
+// `JoinHandle`. Wakers are `Send + Sync`: waking from another thread queues
+// the task on its executor's inject queue; the future itself is only ever
+// polled and dropped on the thread that owns the executor.
 
 use crate::context;
 use crate::shared::Shared;
 use runtime_reactor::coop;
 use std::any::Any;
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
+use std::num::NonZeroU64;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -24,9 +54,81 @@ const COMPLETE: usize = 2;
 const CANCELLED: usize = 4;
 const JOIN_DROPPED: usize = 8;
 
+pub use crate::task_builder::Builder;
+
+/// A task's identifier: unique among the tasks of the process (never
+/// reused), shown in the `Debug` output of its handles and in its
+/// [`JoinError`]. Ids grow with spawn order on each thread.
+///
+/// ```
+/// runtime::block_on(async {
+///     let a = runtime::spawn(async {});
+///     let b = runtime::spawn(async {});
+///     assert_ne!(a.id(), b.id());
+///     assert_eq!(a.id(), a.abort_handle().id());
+///     println!("spawned {} and {}", a.id(), b.id());
+/// });
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(NonZeroU64);
+
+impl Id {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({})", self.0)
+    }
+}
+
+/// The next id not handed out to any thread's block.
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+/// Ids a thread (its executor) takes at once, so spawning touches no shared
+/// counter but once every `ID_BLOCK` tasks.
+const ID_BLOCK: u64 = 1024;
+
+/// The ids an executor hands out: the next one and the end of its block.
+pub(crate) struct IdBlock {
+    next: Cell<u64>,
+    end: Cell<u64>,
+}
+
+impl IdBlock {
+    pub(crate) const fn new() -> IdBlock {
+        IdBlock {
+            next: Cell::new(0),
+            end: Cell::new(0),
+        }
+    }
+
+    pub(crate) fn next(&self) -> Id {
+        let mut n = self.next.get();
+        if n == self.end.get() {
+            n = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            self.end.set(n + ID_BLOCK);
+        }
+        self.next.set(n + 1);
+        // The counter starts at 1 and would take centuries to wrap.
+        Id(NonZeroU64::new(n).expect("task ids exhausted"))
+    }
+}
+
 /// The part of a task every thread may touch.
 pub(crate) struct Header {
     state: AtomicUsize,
+    id: Id,
+    /// Set by `Builder::name`; `None` costs no allocation.
+    name: Option<Arc<str>>,
     pub(crate) shared: Arc<Shared>,
     /// The queue the task goes to when woken (owner thread writes it,
     /// through its `JoinHandle`; relaxed is enough: it is read on the owner
@@ -46,6 +148,18 @@ impl Header {
     /// queue) for its poll.
     pub(crate) fn is_scheduled(&self) -> bool {
         self.state.load(Ordering::Acquire) & (SCHEDULED | COMPLETE) == SCHEDULED
+    }
+
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// A `JoinError` naming this task.
+    fn error(&self, repr: Repr) -> JoinError {
+        JoinError {
+            repr,
+            task: Some((self.id, self.name.clone())),
+        }
     }
 }
 
@@ -84,10 +198,18 @@ unsafe impl<F: Future> Send for TaskCell<F> {}
 unsafe impl<F: Future> Sync for TaskCell<F> {}
 
 impl<F: Future + 'static> TaskCell<F> {
-    pub(crate) fn new(future: F, shared: Arc<Shared>, priority: usize) -> Arc<TaskCell<F>> {
+    pub(crate) fn new(
+        future: F,
+        shared: Arc<Shared>,
+        priority: usize,
+        id: Id,
+        name: Option<Arc<str>>,
+    ) -> Arc<TaskCell<F>> {
         Arc::new(TaskCell {
             header: Header {
                 state: AtomicUsize::new(0),
+                id,
+                name,
                 shared,
                 priority: AtomicUsize::new(priority),
                 registry_key: UnsafeCell::new(usize::MAX),
@@ -147,7 +269,7 @@ impl<F: Future + 'static> TaskCell<F> {
         let output = match (output, dropped) {
             (Ok(v), Err(p)) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| drop(v)));
-                Err(JoinError::panic(p))
+                Err(self.header.error(Repr::Panic(p)))
             }
             (o, _) => o,
         };
@@ -175,7 +297,7 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
             return;
         }
         if prev & CANCELLED != 0 {
-            self.complete(Err(JoinError::cancelled()));
+            self.complete(Err(self.header.error(Repr::Cancelled)));
             return;
         }
         // A borrowed waker: no reference-count traffic unless it is cloned.
@@ -201,14 +323,14 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         match res {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => self.complete(Ok(v)),
-            Err(p) => self.complete(Err(JoinError::panic(p))),
+            Err(p) => self.complete(Err(self.header.error(Repr::Panic(p)))),
         }
     }
 
     fn shutdown(&self) {
         let prev = self.header.state.fetch_or(CANCELLED, Ordering::AcqRel);
         if prev & COMPLETE == 0 {
-            self.complete(Err(JoinError::cancelled()));
+            self.complete(Err(self.header.error(Repr::Cancelled)));
         }
     }
 }
@@ -233,9 +355,28 @@ pub(crate) fn register_new<F: Future + 'static>(cell: &TaskCell<F>, key: usize) 
     cell.header.state.fetch_or(SCHEDULED, Ordering::AcqRel);
 }
 
-/// Why a task did not produce its output.
+/// Why a task did not produce its output: it panicked or was cancelled.
+/// It names the task (its [`Id`] and, if it has one, its name) in
+/// `Display` and `Debug`:
+///
+/// ```
+/// runtime::block_on(async {
+///     let h = runtime::task::Builder::new()
+///         .name("worker")
+///         .spawn(async { panic!("boom") })
+///         .unwrap();
+///     let id = h.id();
+///     let err = h.await.unwrap_err();
+///     assert!(err.is_panic());
+///     assert_eq!(err.id(), Some(id));
+///     assert_eq!(err.to_string(), format!("task {id} \"worker\" panicked: boom"));
+/// });
+/// ```
 pub struct JoinError {
     repr: Repr,
+    /// The task's id and name; `None` for the errors of
+    /// `spawn_blocking` and of a `RemoteHandle`.
+    task: Option<(Id, Option<Arc<str>>)>,
 }
 
 enum Repr {
@@ -247,12 +388,26 @@ impl JoinError {
     pub(crate) fn cancelled() -> JoinError {
         JoinError {
             repr: Repr::Cancelled,
+            task: None,
         }
     }
     pub(crate) fn panic(p: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             repr: Repr::Panic(p),
+            task: None,
         }
+    }
+    /// The id of the task that failed; `None` for the errors of
+    /// [`spawn_blocking`](crate::spawn_blocking) and of a
+    /// [`RemoteHandle`](crate::RemoteHandle), which are not a task of the
+    /// thread awaiting them.
+    pub fn id(&self) -> Option<Id> {
+        self.task.as_ref().map(|t| t.0)
+    }
+    /// The name of the task that failed, if it was given one with
+    /// [`Builder::name`].
+    pub fn name(&self) -> Option<&str> {
+        self.task.as_ref().and_then(|t| t.1.as_deref())
     }
     /// The task was aborted, or dropped at executor shutdown.
     pub fn is_cancelled(&self) -> bool {
@@ -266,7 +421,10 @@ impl JoinError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panic(p) => Ok(p),
-            other => Err(JoinError { repr: other }),
+            other => Err(JoinError {
+                repr: other,
+                task: self.task,
+            }),
         }
     }
     /// The panic message, when the payload is a string.
@@ -283,24 +441,37 @@ impl JoinError {
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
-            Repr::Cancelled => f.write_str("JoinError::Cancelled"),
-            Repr::Panic(_) => write!(
-                f,
-                "JoinError::Panic({:?})",
-                self.panic_message().unwrap_or("..")
-            ),
+        let mut d = match &self.repr {
+            Repr::Cancelled => f.debug_struct("JoinError::Cancelled"),
+            Repr::Panic(_) => f.debug_struct("JoinError::Panic"),
+        };
+        if let Some((id, name)) = &self.task {
+            d.field("id", &id.as_u64());
+            if let Some(name) = name {
+                d.field("name", name);
+            }
         }
+        if let Repr::Panic(_) = self.repr {
+            d.field("message", &self.panic_message().unwrap_or(".."));
+        }
+        d.finish()
     }
 }
 
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task ")?;
+        if let Some((id, name)) = &self.task {
+            write!(f, "{id} ")?;
+            if let Some(name) = name {
+                write!(f, "{name:?} ")?;
+            }
+        }
         match &self.repr {
-            Repr::Cancelled => f.write_str("task was cancelled"),
+            Repr::Cancelled => f.write_str("was cancelled"),
             Repr::Panic(_) => write!(
                 f,
-                "task panicked: {}",
+                "panicked: {}",
                 self.panic_message().unwrap_or("<non-string payload>")
             ),
         }
@@ -436,6 +607,16 @@ impl<T> JoinHandle<T> {
         self.target.header().is_finished()
     }
 
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.target.header().id
+    }
+
+    /// The task's name, if it was spawned with one ([`Builder::name`]).
+    pub fn name(&self) -> Option<&str> {
+        self.target.header().name()
+    }
+
     /// A `Send + Sync` handle that can abort the task from any thread.
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
@@ -522,9 +703,8 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle")
-            .field("finished", &self.is_finished())
-            .finish()
+        let h = self.target.header();
+        debug_task(f, "JoinHandle", h)
     }
 }
 
@@ -543,12 +723,29 @@ impl AbortHandle {
     pub fn is_finished(&self) -> bool {
         self.target.header().is_finished()
     }
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.target.header().id
+    }
+    /// The task's name, if it was spawned with one ([`Builder::name`]).
+    pub fn name(&self) -> Option<&str> {
+        self.target.header().name()
+    }
 }
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle")
-            .field("finished", &self.is_finished())
-            .finish()
+        debug_task(f, "AbortHandle", self.target.header())
     }
+}
+
+/// `Handle { id: 7, name: "conn-42", finished: false }` (no `name` field
+/// for an unnamed task).
+fn debug_task(f: &mut fmt::Formatter<'_>, what: &str, h: &Header) -> fmt::Result {
+    let mut d = f.debug_struct(what);
+    d.field("id", &h.id.as_u64());
+    if let Some(name) = h.name() {
+        d.field("name", &name);
+    }
+    d.field("finished", &h.is_finished()).finish()
 }
