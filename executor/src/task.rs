@@ -156,10 +156,7 @@ impl Header {
 
     /// A `JoinError` naming this task.
     fn error(&self, repr: Repr) -> JoinError {
-        JoinError {
-            repr,
-            task: Some((self.id, self.name.clone())),
-        }
+        JoinError::new(repr, Some((self.id, self.name.clone())))
     }
 }
 
@@ -373,6 +370,13 @@ pub(crate) fn register_new<F: Future + 'static>(cell: &TaskCell<F>, key: usize) 
 /// });
 /// ```
 pub struct JoinError {
+    /// Boxed so a task's `Result<T, JoinError>` stays small: a task that
+    /// returns its output moves no more bytes for the error's sake; the
+    /// box is allocated only when a task fails.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     repr: Repr,
     /// The task's id and name; `None` for the errors of
     /// `spawn_blocking` and of a `RemoteHandle`.
@@ -385,51 +389,50 @@ enum Repr {
 }
 
 impl JoinError {
-    pub(crate) fn cancelled() -> JoinError {
+    fn new(repr: Repr, task: Option<(Id, Option<Arc<str>>)>) -> JoinError {
         JoinError {
-            repr: Repr::Cancelled,
-            task: None,
+            inner: Box::new(Inner { repr, task }),
         }
     }
+    pub(crate) fn cancelled() -> JoinError {
+        JoinError::new(Repr::Cancelled, None)
+    }
     pub(crate) fn panic(p: Box<dyn Any + Send + 'static>) -> JoinError {
-        JoinError {
-            repr: Repr::Panic(p),
-            task: None,
-        }
+        JoinError::new(Repr::Panic(p), None)
     }
     /// The id of the task that failed; `None` for the errors of
     /// [`spawn_blocking`](crate::spawn_blocking) and of a
     /// [`RemoteHandle`](crate::RemoteHandle), which are not a task of the
     /// thread awaiting them.
     pub fn id(&self) -> Option<Id> {
-        self.task.as_ref().map(|t| t.0)
+        self.inner.task.as_ref().map(|t| t.0)
     }
     /// The name of the task that failed, if it was given one with
     /// [`Builder::name`].
     pub fn name(&self) -> Option<&str> {
-        self.task.as_ref().and_then(|t| t.1.as_deref())
+        self.inner.task.as_ref().and_then(|t| t.1.as_deref())
     }
     /// The task was aborted, or dropped at executor shutdown.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        matches!(self.inner.repr, Repr::Cancelled)
     }
     /// The task panicked.
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
+        matches!(self.inner.repr, Repr::Panic(_))
     }
     /// The panic payload (for `std::panic::resume_unwind`), if it panicked.
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
-        match self.repr {
+        if !self.is_panic() {
+            return Err(self);
+        }
+        match self.inner.repr {
             Repr::Panic(p) => Ok(p),
-            other => Err(JoinError {
-                repr: other,
-                task: self.task,
-            }),
+            Repr::Cancelled => unreachable!("checked above"),
         }
     }
     /// The panic message, when the payload is a string.
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
+        match &self.inner.repr {
             Repr::Panic(p) => p
                 .downcast_ref::<&str>()
                 .copied()
@@ -441,17 +444,17 @@ impl JoinError {
 
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = match &self.repr {
+        let mut d = match &self.inner.repr {
             Repr::Cancelled => f.debug_struct("JoinError::Cancelled"),
             Repr::Panic(_) => f.debug_struct("JoinError::Panic"),
         };
-        if let Some((id, name)) = &self.task {
+        if let Some((id, name)) = &self.inner.task {
             d.field("id", &id.as_u64());
             if let Some(name) = name {
                 d.field("name", name);
             }
         }
-        if let Repr::Panic(_) = self.repr {
+        if let Repr::Panic(_) = self.inner.repr {
             d.field("message", &self.panic_message().unwrap_or(".."));
         }
         d.finish()
@@ -461,13 +464,13 @@ impl fmt::Debug for JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("task ")?;
-        if let Some((id, name)) = &self.task {
+        if let Some((id, name)) = &self.inner.task {
             write!(f, "{id} ")?;
             if let Some(name) = name {
                 write!(f, "{name:?} ")?;
             }
         }
-        match &self.repr {
+        match &self.inner.repr {
             Repr::Cancelled => f.write_str("was cancelled"),
             Repr::Panic(_) => write!(
                 f,
