@@ -90,31 +90,58 @@ pub(super) async fn serve<S>(
     let mut deadline = Deadline::default();
     let mut head_buf = Vec::with_capacity(256);
     let mut arena = HeadArena::default();
-    let mut first = true;
+    let mut wait = HeadWait {
+        first: true,
+        since: None,
+        started: None,
+    };
     loop {
         if server.state.closing.get() && conn.borrow().input().is_empty() {
             break;
         }
-        // The request is made and its handler's future created in this
-        // block, so the head is not kept in the connection's future state
-        // across the exchange's waits.
-        let start = {
-            let head =
-                match read_head(&conn, &server, &flags, &mut deadline, &mut arena, first).await {
-                    Ok(Some(h)) => h,
-                    Ok(None) => {
-                        let _ = flush(&conn).await;
-                        break;
-                    }
-                    Err(e) => {
-                        Box::pin(answer_error(&conn, &e, &mut head_buf)).await;
-                        break;
-                    }
-                };
-            start_exchange(&conn, &source, &server, head, peer)
+        // The head is parsed, the request made, its handler polled and —
+        // when it answers at once — the response queued in this one call:
+        // none of them enters the connection's future state.
+        let step = poll_fn(|cx| {
+            Poll::Ready(answer_buffered(
+                cx,
+                &conn,
+                &source,
+                &server,
+                &flags,
+                &mut arena,
+                &mut head_buf,
+                peer,
+            ))
+        })
+        .await;
+        let done = match step {
+            Step::NeedInput => match wait.more_input(&conn, &server, &flags, &mut deadline).await {
+                Ok(true) => continue,
+                Ok(false) => {
+                    let _ = flush(&conn).await;
+                    break;
+                }
+                Err(e) => {
+                    Box::pin(answer_error(&conn, &e, &mut head_buf)).await;
+                    break;
+                }
+            },
+            Step::Bad(e) => {
+                Box::pin(answer_error(&conn, &e, &mut head_buf)).await;
+                break;
+            }
+            Step::Answered => Ok(true),
+            Step::Queued(q) => after_queue(&conn, q).await,
+            Step::Exchange(start) => exchange(&conn, &server, start, &mut head_buf).await,
+            Step::Failed(e) => Err(e),
         };
-        first = false;
-        match exchange(&conn, &server, start, &mut head_buf).await {
+        wait = HeadWait {
+            first: false,
+            since: None,
+            started: None,
+        };
+        match done {
             Ok(true) => {}
             Ok(false) | Err(_) => break,
         }
@@ -131,45 +158,59 @@ async fn flush<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> Result<()
         .map_err(|e| Error::from_io(e, "write"))
 }
 
-/// Reads until a whole request head is buffered. `Ok(None)`: the client
-/// closed (or the keep-alive wait ended) between requests.
-async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: &Shared<S>,
-    server: &Server,
-    flags: &ConnFlags,
-    deadline: &mut Deadline,
-    arena: &mut HeadArena,
+/// What [`answer_buffered`] came to.
+enum Step {
+    /// No complete request head is buffered.
+    NeedInput,
+    /// A bad head: answer the error and close.
+    Bad(Error),
+    /// Answered: the response is queued, the connection stays.
+    Answered,
+    /// The response is queued; sending it (or what follows) waits.
+    Queued(Queued),
+    /// The rest of the exchange waits (for the handler, the body, ...).
+    Exchange(Start),
+    /// Queueing the response failed: close.
+    Failed(Error),
+}
+
+/// The waits for one request head: the timeouts count from when the
+/// connection started waiting (keep-alive, or a new connection's first
+/// request) and from the head's first byte (header read).
+struct HeadWait {
     first: bool,
-) -> Result<Option<RequestHead>, Error> {
-    let cfg = &server.config;
-    // The reactor's cached clock: read once per loop iteration, not per
-    // request.
-    let waiting_since = now();
-    let mut started: Option<Instant> = None;
-    loop {
-        {
-            let mut c = conn.borrow_mut();
-            let input = c.input();
-            if !input.is_empty() {
-                flags.idle.set(false);
-                started.get_or_insert_with(now);
-                if let Some((head, len)) = parse_request_in(input, &cfg.head_limits, arena)? {
-                    c.consume(len);
-                    return Ok(Some(head));
-                }
-            }
+    since: Option<Instant>,
+    started: Option<Instant>,
+}
+
+impl HeadWait {
+    /// Waits for more input, no complete head being buffered; what is
+    /// answered goes out first. `Ok(false)`: the client closed (or the
+    /// keep-alive wait ended, or the server is closing) between requests.
+    async fn more_input<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &Shared<S>,
+        server: &Server,
+        flags: &ConnFlags,
+        deadline: &mut Deadline,
+    ) -> Result<bool, Error> {
+        let cfg = &server.config;
+        // The reactor's cached clock.
+        let t = now();
+        let since = *self.since.get_or_insert(t);
+        if !conn.borrow().input().is_empty() {
+            self.started.get_or_insert(t);
         }
-        // More bytes needed: what is answered goes out first.
         flush(conn).await?;
         let idle = conn.borrow().input().is_empty();
         flags.idle.set(idle);
         if idle && server.state.closing.get() {
-            return Ok(None);
+            return Ok(false);
         }
-        let target = match (started, idle) {
+        let target = match (self.started, idle) {
             (Some(t), false) => cfg.timeouts.header_read.map(|d| t + d),
-            _ if first => cfg.timeouts.header_read.map(|d| waiting_since + d),
-            _ => cfg.timeouts.keep_alive.map(|d| waiting_since + d),
+            _ if self.first => cfg.timeouts.header_read.map(|d| since + d),
+            _ => cfg.timeouts.keep_alive.map(|d| since + d),
         };
         let got = poll_fn(|cx| {
             let mut c = conn.borrow_mut();
@@ -187,14 +228,84 @@ async fn read_head<S: AsyncRead + AsyncWrite + Unpin>(
         match got {
             Ok(0) => {
                 if conn.borrow().input().is_empty() {
-                    return Ok(None);
+                    return Ok(false);
                 }
-                return Err(Error::ConnectionClosed);
+                Err(Error::ConnectionClosed)
             }
-            Ok(_) => {}
-            Err(Error::Timeout(_)) if idle => return Ok(None),
-            Err(e) => return Err(e),
+            Ok(_) => Ok(true),
+            Err(Error::Timeout(_)) if idle => Ok(false),
+            Err(e) => Err(e),
         }
+    }
+}
+
+/// Answers the request whose head is buffered, if any, as far as can be
+/// done without waiting: parses the head, makes the request, polls its
+/// handler once and, when it answers at once, queues the response.
+#[allow(clippy::too_many_arguments)]
+fn answer_buffered<S>(
+    cx: &mut Context<'_>,
+    conn: &Shared<S>,
+    source: &Rc<RefCell<dyn BodySource>>,
+    server: &Server,
+    flags: &ConnFlags,
+    arena: &mut HeadArena,
+    head_buf: &mut Vec<u8>,
+    peer: Option<SocketAddr>,
+) -> Step
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let head = {
+        let mut c = conn.borrow_mut();
+        let input = c.input();
+        if input.is_empty() {
+            return Step::NeedInput;
+        }
+        flags.idle.set(false);
+        match parse_request_in(input, &server.config.head_limits, arena) {
+            Ok(Some((head, len))) => {
+                c.consume(len);
+                head
+            }
+            Ok(None) => return Step::NeedInput,
+            Err(e) => return Step::Bad(e),
+        }
+    };
+    let Start {
+        next,
+        head_only,
+        version,
+        keep_alive,
+        has_body,
+    } = start_exchange(cx, conn, source, server, head, peer);
+    let resp = match next {
+        Next::Answer(Some(resp))
+            if !has_body && !server.state.closing.get() && conn.borrow().error.is_none() =>
+        {
+            resp
+        }
+        next => {
+            return Step::Exchange(Start {
+                next,
+                head_only,
+                version,
+                keep_alive,
+                has_body,
+            })
+        }
+    };
+    match queue_response(conn, resp, head_only, version, keep_alive, head_buf) {
+        Ok((true, None)) if conn.borrow().out_len() < FLUSH_AT => {
+            end_body(conn, has_body);
+            Step::Answered
+        }
+        Ok((keep_alive, streamed)) => Step::Queued(Queued {
+            keep_alive,
+            streamed,
+            has_body,
+        }),
+        Err(e) => Step::Failed(e),
     }
 }
 
@@ -257,8 +368,10 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
 
 /// What is done with a request once its head is read.
 enum Next {
-    /// Run the handler (`None`: making its future panicked).
-    Handler(Option<HandlerFuture>),
+    /// The handler answered at once (`None`: it panicked).
+    Answer(Option<Response<Body>>),
+    /// The handler waits: it goes on in a task of its own.
+    Waiting(HandlerFuture),
     /// No route: 404.
     NotFound,
     /// The method is not allowed: 405 with `Allow`, and close.
@@ -277,9 +390,10 @@ struct Start {
     has_body: bool,
 }
 
-/// Checks a request head, starts reading its body, makes the request and
-/// finds its handler.
+/// Checks a request head, starts reading its body, makes the request,
+/// finds its handler and polls it once.
 fn start_exchange<S>(
+    cx: &mut Context<'_>,
     conn: &Shared<S>,
     source: &Rc<RefCell<dyn BodySource>>,
     server: &Server,
@@ -354,7 +468,18 @@ where
         cfg.router.find(host, req.uri().path()).cloned()
     };
     if let Some(h) = handler {
-        start.next = Next::Handler(catch_unwind(AssertUnwindSafe(|| h.call(req))).ok());
+        start.next = match catch_unwind(AssertUnwindSafe(|| h.call(req))) {
+            Ok(mut fut) => {
+                // Polled here first: a handler that answers at once is done
+                // without a task of its own.
+                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+                    Ok(Poll::Ready(resp)) => Next::Answer(Some(resp)),
+                    Ok(Poll::Pending) => Next::Waiting(fut),
+                    Err(_) => Next::Answer(None),
+                }
+            }
+            Err(_) => Next::Answer(None),
+        };
     }
     start
 }
@@ -394,7 +519,16 @@ where
             return Ok(false);
         }
         Next::NotFound => status_response(StatusCode::NOT_FOUND),
-        Next::Handler(fut) => match run_handler(fut).await {
+        Next::Answer(resp) => match resp {
+            Some(r) => r,
+            None => {
+                // The handler panicked: 500, and the connection closes
+                // (its body may be half read).
+                keep_alive = false;
+                status_response(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        },
+        Next::Waiting(fut) => match runtime_executor::spawn(fut).await.ok() {
             Some(r) => r,
             None => {
                 // The handler panicked: 500, and the connection closes
@@ -425,7 +559,47 @@ where
     if server.state.closing.get() {
         keep_alive = false;
     }
-    let keep_alive = write_response(conn, resp, head_only, version, keep_alive, head_buf).await?;
+    let (keep_alive, streamed) =
+        queue_response(conn, resp, head_only, version, keep_alive, head_buf)?;
+    after_queue(
+        conn,
+        Queued {
+            keep_alive,
+            streamed,
+            has_body,
+        },
+    )
+    .await
+}
+
+/// A response in the output, with what remains to do for it.
+struct Queued {
+    /// Whether the connection stays open.
+    keep_alive: bool,
+    /// A body still to stream.
+    streamed: Option<(Body, OutFraming)>,
+    /// The request had a body.
+    has_body: bool,
+}
+
+/// Sends a queued response (and its streamed body), reads the rest of a
+/// request body the handler left if small, and ends the exchange.
+/// `Ok(true)` to keep the connection.
+async fn after_queue<S>(conn: &Shared<S>, q: Queued) -> Result<bool, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let Queued {
+        keep_alive,
+        streamed,
+        has_body,
+    } = q;
+    let keep_alive = match streamed {
+        // Boxed: a streamed body is the rare case, and its state would
+        // otherwise make every connection's future larger.
+        Some((body, framing)) => Box::pin(stream_body(conn, body, framing, keep_alive)).await?,
+        None => finish_write(conn, keep_alive).await?,
+    };
     // The rest of a body the handler did not read, if small.
     let mut keep = keep_alive;
     if keep && !conn.borrow().body_done() {
@@ -442,22 +616,6 @@ where
         linger(conn).await;
     }
     Ok(keep)
-}
-
-/// Runs a handler: its future is polled in the connection's task first, and
-/// a handler that answers at once is done without a task of its own; one
-/// that has to wait goes on in its own task, which the connection awaits.
-/// `None` if the handler panicked (`fut` is `None` when making the future
-/// did).
-async fn run_handler(fut: Option<HandlerFuture>) -> Option<Response<Body>> {
-    let mut fut = fut?;
-    let first =
-        poll_fn(|cx| Poll::Ready(catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))))).await;
-    match first {
-        Ok(Poll::Ready(resp)) => Some(resp),
-        Ok(Poll::Pending) => runtime_executor::spawn(fut).await.ok(),
-        Err(_) => None,
-    }
 }
 
 /// Ends the exchange's body: later reads through it get nothing, and the
@@ -619,7 +777,7 @@ async fn finish_write<S: AsyncRead + AsyncWrite + Unpin>(
     keep_alive: bool,
 ) -> Result<bool, Error> {
     if keep_alive && conn.borrow().out_len() < FLUSH_AT {
-        // Left for `read_head`, which flushes before it waits for more:
+        // Left for the wait for the next head, which flushes first:
         // pipelined requests already buffered are answered in the same
         // write.
         return Ok(true);
