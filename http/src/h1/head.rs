@@ -114,8 +114,6 @@ fn has_bare_lf(head: &[u8]) -> bool {
 #[derive(Default)]
 pub(crate) struct HeadArena {
     buf: BytesMut,
-    /// The target `/`, built once.
-    slash: Option<Uri>,
 }
 
 /// Smallest arena allocation.
@@ -238,10 +236,8 @@ pub(crate) fn parse_request_in(
         }
     };
     let uri = if path == "/" {
-        arena
-            .slash
-            .get_or_insert_with(|| Uri::from_static("/"))
-            .clone()
+        // The default target is `/`: no parse, no reference count.
+        Uri::default()
     } else {
         Uri::from_maybe_shared(slice_of(path.as_bytes()))
             .map_err(|_| Error::bad("invalid request target"))?
@@ -288,7 +284,14 @@ impl Field {
             17 => (Field::TransferEncoding, "transfer-encoding"),
             _ => return None,
         };
-        name.eq_ignore_ascii_case(text).then_some(field)
+        // The names are letters and `-`: or-ing 0x20 lowers the letters and
+        // leaves `-` alone. Another byte matches only if it is a control
+        // character (`-` | 0x20 is `-`, so CR would match it), which a
+        // parsed field name, a token, never holds.
+        name.bytes()
+            .zip(text.bytes())
+            .all(|(a, b)| a | 0x20 == b)
+            .then_some(field)
     }
 
     fn bit(self) -> u8 {
