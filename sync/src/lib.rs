@@ -10,6 +10,10 @@
 //! needs no particular executor: a task of one thread's runtime can wake a
 //! task of another.
 //!
+//! [`local`] holds `!Send` single-thread versions (mpsc, oneshot, `Notify`,
+//! `Mutex`) without atomics, for tasks that share data on one thread (the
+//! thread-per-core model).
+//!
 //! ```
 //! use runtime::sync::{mpsc, Mutex};
 //! use std::sync::Arc;
@@ -33,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod broadcast;
+pub mod local;
 pub mod mpsc;
 mod notify;
 pub mod oneshot;
