@@ -91,7 +91,10 @@ fn mpsc_receiver_gone_fails_waiting_and_later_sends_with_their_value() {
         }
         assert_eq!(back, ["w1", "w2"]);
         assert!(tx.is_closed());
-        assert_eq!(tx.send("late".into()).await, Err(mpsc::SendError("late".into())));
+        assert_eq!(
+            tx.send("late".into()).await,
+            Err(mpsc::SendError("late".into()))
+        );
         match tx.try_send("x".into()) {
             Err(mpsc::TrySendError::Closed(v)) => assert_eq!(v, "x"),
             other => panic!("expected Closed, got {other:?}"),
@@ -219,7 +222,10 @@ fn oneshot_value_closed_and_cancel_safety() {
         });
         yield_now().await;
         drop(rx);
-        assert_eq!(timeout(BOUND, waiter).await.unwrap().unwrap(), Err("late".into()));
+        assert_eq!(
+            timeout(BOUND, waiter).await.unwrap().unwrap(),
+            Err("late".into())
+        );
         // &mut rx in a select!: losing keeps the value for the next poll.
         let (tx, mut rx) = oneshot::channel::<u8>();
         runtime::select! {
@@ -432,7 +438,7 @@ fn local_channels_between_connection_tasks_over_tcp() {
                         s.flush().await.unwrap();
                         let r = s.read_line(Eol::Lf).await.unwrap().unwrap();
                         let seen: usize = std::str::from_utf8(&r).unwrap().parse().unwrap();
-                        assert!(seen >= 1 && seen <= CLIENTS * LINES);
+                        assert!((1..=CLIENTS * LINES).contains(&seen));
                     }
                 })
             })

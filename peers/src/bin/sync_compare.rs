@@ -1,9 +1,11 @@
 //! Channels and locks: runtime::sync vs tokio::sync, side by side in one
-//! process. Each workload runs on runtime (its `block_on` + `spawn`) and
-//! on tokio (current_thread runtime + `spawn`, or one runtime per thread
+//! process. Each workload runs on runtime (its `block_on` + `spawn`) with
+//! the `Send` primitives of `runtime::sync`, with the single-thread ones of
+//! `runtime::sync::local` where the workload is on one thread, and on
+//! tokio (current_thread runtime + `spawn`, or one runtime per thread
 //! for the two-thread cases), alternating, for several rounds; the figure
 //! is process CPU time (user + system, from getrusage, all threads) per
-//! operation, the median of the rounds, and the ratio runtime / tokio.
+//! operation, the median of the rounds, and the ratios.
 //!
 //!   cd peers && cargo run --release --bin sync_compare [-- --rounds 5 --scale 1]
 //!
@@ -11,6 +13,7 @@
 //! two-thread cases need two.
 
 use std::hint::black_box;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +44,8 @@ struct Workload {
     name: &'static str,
     ops: u64,
     runtime: fn(u64),
+    /// The same on `runtime::sync::local` (one-thread workloads only).
+    local: Option<fn(u64)>,
     tokio: fn(u64),
 }
 
@@ -372,6 +377,143 @@ fn tk_broadcast(n: u64) {
     });
 }
 
+// --- runtime::sync::local: the one-thread workloads on the !Send primitives
+
+fn lc_mpsc_bounded(n: u64) {
+    runtime::block_on(async move {
+        let (tx, mut rx) = runtime::sync::local::mpsc::channel::<u64>(1024);
+        let p = runtime::spawn(async move {
+            for i in 0..n {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mut sum = 0;
+        while let Some(v) = rx.recv().await {
+            sum += v;
+        }
+        p.await.unwrap();
+        black_box(sum);
+    });
+}
+
+fn lc_mpsc_unbounded(n: u64) {
+    runtime::block_on(async move {
+        let (tx, mut rx) = runtime::sync::local::mpsc::unbounded_channel::<u64>();
+        let p = runtime::spawn(async move {
+            for i in 0..n {
+                tx.send(i).unwrap();
+                if i % 64 == 0 {
+                    runtime::yield_now().await;
+                }
+            }
+        });
+        let mut sum = 0;
+        while let Some(v) = rx.recv().await {
+            sum += v;
+        }
+        p.await.unwrap();
+        black_box(sum);
+    });
+}
+
+fn lc_oneshot(n: u64) {
+    runtime::block_on(async move {
+        for i in 0..n {
+            let (tx, rx) = runtime::sync::local::oneshot::channel();
+            tx.send(i).unwrap();
+            black_box(rx.await.unwrap());
+        }
+    });
+}
+
+fn lc_mutex_uncontended(n: u64) {
+    runtime::block_on(async move {
+        let m = runtime::sync::local::Mutex::new(0u64);
+        for _ in 0..n {
+            *m.lock().await += 1;
+        }
+        black_box(m.into_inner());
+    });
+}
+
+fn lc_mutex_contended(n: u64) {
+    runtime::block_on(async move {
+        let m = Rc::new(runtime::sync::local::Mutex::new(0u64));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let m = m.clone();
+                runtime::spawn(async move {
+                    for _ in 0..n / TASKS {
+                        let mut g = m.lock().await;
+                        runtime::yield_now().await;
+                        *g += 1;
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*m.lock().await, n / TASKS * TASKS);
+    });
+}
+
+// --- Notify: ping-pong between two tasks (one op = one round trip) --------
+
+fn rt_notify(n: u64) {
+    runtime::block_on(async move {
+        let (a, b) = (Arc::new(runtime::sync::Notify::new()), Arc::new(runtime::sync::Notify::new()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = runtime::spawn(async move {
+            for _ in 0..n {
+                a2.notified().await;
+                b2.notify_one();
+            }
+        });
+        for _ in 0..n {
+            a.notify_one();
+            b.notified().await;
+        }
+        t.await.unwrap();
+    });
+}
+
+fn lc_notify(n: u64) {
+    runtime::block_on(async move {
+        let (a, b) = (Rc::new(runtime::sync::local::Notify::new()), Rc::new(runtime::sync::local::Notify::new()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = runtime::spawn(async move {
+            for _ in 0..n {
+                a2.notified().await;
+                b2.notify_one();
+            }
+        });
+        for _ in 0..n {
+            a.notify_one();
+            b.notified().await;
+        }
+        t.await.unwrap();
+    });
+}
+
+fn tk_notify(n: u64) {
+    tokio_rt().block_on(async move {
+        let (a, b) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+        let (a2, b2) = (a.clone(), b.clone());
+        let t = tokio::spawn(async move {
+            for _ in 0..n {
+                a2.notified().await;
+                b2.notify_one();
+            }
+        });
+        for _ in 0..n {
+            a.notify_one();
+            b.notified().await;
+        }
+        t.await.unwrap();
+    });
+}
+
 fn main() {
     let mut rounds = 5usize;
     let mut scale = 1u64;
@@ -388,29 +530,52 @@ fn main() {
         }
     }
     let workloads = [
-        Workload { name: "mpsc bounded(1024), 1 thread", ops: 1_000_000, runtime: rt_mpsc_bounded, tokio: tk_mpsc_bounded },
-        Workload { name: "mpsc unbounded, 1 thread", ops: 1_000_000, runtime: rt_mpsc_unbounded, tokio: tk_mpsc_unbounded },
-        Workload { name: "mpsc bounded(1024), 2 threads", ops: 1_000_000, runtime: rt_mpsc_2threads, tokio: tk_mpsc_2threads },
-        Workload { name: "oneshot make+send+recv", ops: 1_000_000, runtime: rt_oneshot, tokio: tk_oneshot },
-        Workload { name: "Mutex lock/unlock, uncontended", ops: 2_000_000, runtime: rt_mutex_uncontended, tokio: tk_mutex_uncontended },
-        Workload { name: "Mutex, 8 tasks holding across a yield", ops: 400_000, runtime: rt_mutex_contended, tokio: tk_mutex_contended },
-        Workload { name: "Mutex, 2 threads x 4 tasks", ops: 800_000, runtime: rt_mutex_2threads, tokio: tk_mutex_2threads },
-        Workload { name: "broadcast(256), 1 sender 4 receivers", ops: 200_000, runtime: rt_broadcast, tokio: tk_broadcast },
+        Workload { name: "mpsc bounded(1024), 1 thread", ops: 1_000_000, runtime: rt_mpsc_bounded, local: Some(lc_mpsc_bounded), tokio: tk_mpsc_bounded },
+        Workload { name: "mpsc unbounded, 1 thread", ops: 1_000_000, runtime: rt_mpsc_unbounded, local: Some(lc_mpsc_unbounded), tokio: tk_mpsc_unbounded },
+        Workload { name: "mpsc bounded(1024), 2 threads", ops: 1_000_000, runtime: rt_mpsc_2threads, local: None, tokio: tk_mpsc_2threads },
+        Workload { name: "oneshot make+send+recv", ops: 1_000_000, runtime: rt_oneshot, local: Some(lc_oneshot), tokio: tk_oneshot },
+        Workload { name: "Notify ping-pong, 2 tasks (round trip)", ops: 500_000, runtime: rt_notify, local: Some(lc_notify), tokio: tk_notify },
+        Workload { name: "Mutex lock/unlock, uncontended", ops: 2_000_000, runtime: rt_mutex_uncontended, local: Some(lc_mutex_uncontended), tokio: tk_mutex_uncontended },
+        Workload { name: "Mutex, 8 tasks holding across a yield", ops: 400_000, runtime: rt_mutex_contended, local: Some(lc_mutex_contended), tokio: tk_mutex_contended },
+        Workload { name: "Mutex, 2 threads x 4 tasks", ops: 800_000, runtime: rt_mutex_2threads, local: None, tokio: tk_mutex_2threads },
+        Workload { name: "broadcast(256), 1 sender 4 receivers", ops: 200_000, runtime: rt_broadcast, local: None, tokio: tk_broadcast },
     ];
-    println!("{:<40} {:>12} {:>12} {:>8}", "workload (CPU ns per op, median)", "runtime", "tokio", "ratio");
+    println!(
+        "{:<40} {:>9} {:>9} {:>9} {:>12} {:>11} {:>11}",
+        "workload (CPU ns per op, median)", "Send", "local", "tokio", "Send/tokio", "local/tokio", "local/Send"
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
     for w in &workloads {
         let ops = w.ops * scale;
-        // Warm up both once.
+        // Warm up each once.
         (w.runtime)(ops / 10);
+        if let Some(l) = w.local {
+            l(ops / 10);
+        }
         (w.tokio)(ops / 10);
-        let (mut r, mut t) = (Vec::new(), Vec::new());
+        let (mut r, mut l, mut t) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             r.push(measure(ops, || (w.runtime)(ops)));
+            if let Some(local) = w.local {
+                l.push(measure(ops, || local(ops)));
+            }
             t.push(measure(ops, || (w.tokio)(ops)));
         }
-        r.sort_by(f64::total_cmp);
-        t.sort_by(f64::total_cmp);
-        let (rm, tm) = (r[rounds / 2], t[rounds / 2]);
-        println!("{:<40} {:>12.1} {:>12.1} {:>8.2}", w.name, rm, tm, rm / tm);
+        let (rm, tm) = (median(r), median(t));
+        if w.local.is_some() {
+            let lm = median(l);
+            println!(
+                "{:<40} {:>9.1} {:>9.1} {:>9.1} {:>12.2} {:>11.2} {:>11.2}",
+                w.name, rm, lm, tm, rm / tm, lm / tm, lm / rm
+            );
+        } else {
+            println!(
+                "{:<40} {:>9.1} {:>9} {:>9.1} {:>12.2} {:>11} {:>11}",
+                w.name, rm, "-", tm, rm / tm, "-", "-"
+            );
+        }
     }
 }

@@ -15,14 +15,14 @@
 //! `Notify` and `Mutex` are `!Sync` (so an `Rc` or `&` to them is
 //! `!Send`). This does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! let (tx, _rx) = runtime::sync::local::mpsc::unbounded_channel::<u32>();
 //! std::thread::spawn(move || tx.send(1));
 //! ```
 //!
 //! nor this:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! use std::sync::Arc;
 //! let m = Arc::new(runtime::sync::local::Mutex::new(0));
 //! std::thread::spawn(move || drop(m));

@@ -181,9 +181,7 @@ impl<T> Chan<T> {
                 }
                 Ok(v)
             }
-            None if self.senders.get() == 0 || self.closed.get() => {
-                Err(TryRecvError::Disconnected)
-            }
+            None if self.senders.get() == 0 || self.closed.get() => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
@@ -322,7 +320,10 @@ impl<T> Future for SendFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let value = this.value.take().expect("SendFuture polled after completion");
+        let value = this
+            .value
+            .take()
+            .expect("SendFuture polled after completion");
         match this.chan.try_send(value) {
             Ok(()) => {
                 if let Some(id) = this.id.take() {
@@ -374,7 +375,9 @@ impl<T> UnboundedSender<T> {
     /// Queues `value`; never waits. An error (with the value) once the
     /// receiver is dropped or closed.
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-        self.chan.try_send(value).map_err(|e| SendError(e.into_inner()))
+        self.chan
+            .try_send(value)
+            .map_err(|e| SendError(e.into_inner()))
     }
 
     /// Whether the receiver was dropped or closed.

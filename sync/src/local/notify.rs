@@ -75,6 +75,11 @@ impl Notify {
     }
 
     /// A future that completes when this task is notified.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a `Notified` dropped after [`notify_one`](Self::notify_one)
+    /// chose it passes the notification on.
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
