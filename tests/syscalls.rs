@@ -3,7 +3,8 @@
 //! ping-pong messages through it, and the counts are checked against the
 //! design rule — at most two I/O system calls (one read, one write) per
 //! echoed message plus a small constant per connection, and `epoll_ctl`
-//! once to add and once to remove each connection (no interest toggling).
+//! once to add and once to remove each connection (no interest toggling,
+//! no `fcntl` probe of the descriptor).
 //!
 //! The callback layer gets the same check over libevent's benchmark
 //! (`pipebench --api callbacks`): per callback one read, one write and at
@@ -142,7 +143,7 @@ fn echo_costs_two_io_syscalls_per_message() {
         .arg("-e")
         .arg(
             "trace=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,\
-             epoll_wait,epoll_pwait,epoll_pwait2,epoll_ctl",
+             epoll_wait,epoll_pwait,epoll_pwait2,epoll_ctl,fcntl",
         )
         .arg(&echo)
         .args(["--addr", "127.0.0.1:0"])
@@ -241,6 +242,16 @@ fn echo_costs_two_io_syscalls_per_message() {
         "{ctls} epoll_ctl calls for {conns} connections (limit {ctl_limit}): {rows:?}"
     );
     assert!(ctls >= conns, "each connection is registered: {rows:?}");
+    // Registering is the epoll_ctl alone: no descriptor probe (fcntl) per
+    // accepted connection (epoll_ctl reports a closed one itself). A debug
+    // build's std makes one F_GETFD per close (its double-close check):
+    // at most one per connection, not two.
+    let fcntls = count(&["fcntl"]);
+    let fcntl_limit = conns + 16;
+    assert!(
+        fcntls <= fcntl_limit,
+        "{fcntls} fcntl calls for {conns} connections (limit {fcntl_limit}): {rows:?}"
+    );
 }
 
 #[test]

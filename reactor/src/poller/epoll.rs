@@ -4,7 +4,7 @@
 //! Timeouts use `epoll_pwait2` (nanoseconds); on kernels without it, a
 //! timerfd armed to the deadline.
 
-use super::{check_fd_open, duration_to_timespec, Event, Interest};
+use super::{duration_to_timespec, Event, Interest};
 use crate::notify::NotifyFd;
 use crate::token::Token;
 use std::io;
@@ -107,8 +107,9 @@ impl Epoll {
         Ok(())
     }
 
+    /// A closed or invalid descriptor fails in `epoll_ctl` itself
+    /// (`EBADF`): no separate check, one system call per registration.
     pub(crate) fn add(&self, fd: RawFd, token: u64) -> io::Result<()> {
-        check_fd_open(fd)?;
         let flags = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, flags as u32)
     }
@@ -143,7 +144,6 @@ impl Epoll {
     }
 
     pub(crate) fn add_level(&self, fd: RawFd, token: u64, interest: Interest) -> io::Result<()> {
-        check_fd_open(fd)?;
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, Self::level_flags(interest))
     }
 
