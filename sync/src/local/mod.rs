@@ -64,3 +64,6 @@ mod waiters;
 
 pub use mutex::{Lock, Mutex, MutexGuard};
 pub use notify::{Notified, Notify};
+
+#[cfg(test)]
+mod tests;
