@@ -148,15 +148,48 @@ pub fn parse_request(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(RequestHead, usize)>, Error> {
-    parse_request_in(buf, limits, &mut HeadArena::default())
+    let mut req = http::Request::new(());
+    let Some((rules, len)) = parse_request_in(buf, limits, &mut HeadArena::default(), &mut req)?
+    else {
+        return Ok(None);
+    };
+    let (parts, ()) = req.into_parts();
+    Ok(Some((
+        RequestHead {
+            method: parts.method,
+            uri: parts.uri,
+            version: parts.version,
+            headers: parts.headers,
+            framing: rules.framing,
+            keep_alive: rules.keep_alive,
+            expect_continue: rules.expect_continue,
+        },
+        len,
+    )))
 }
 
-/// [`parse_request`] keeping the head's bytes in `arena`.
-pub(crate) fn parse_request_in(
+/// What a request head says beyond its method, target, version and fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeadRules {
+    /// How the body is delimited.
+    pub(crate) framing: Framing,
+    /// Whether the connection may be reused after this exchange.
+    pub(crate) keep_alive: bool,
+    /// `Expect: 100-continue` was sent.
+    pub(crate) expect_continue: bool,
+}
+
+/// [`parse_request`] keeping the head's bytes in `arena` and writing the
+/// method, target, version and fields straight into `out` (a fresh
+/// request: its target `/`, its field map empty), so the head is not moved
+/// from value to value on its way to the handler. `Ok(None)` leaves `out`
+/// untouched; after an error it is half filled.
+pub(crate) fn parse_request_in<B>(
     buf: &[u8],
     limits: &HeadLimits,
     arena: &mut HeadArena,
-) -> Result<Option<(RequestHead, usize)>, Error> {
+    out: &mut http::Request<B>,
+) -> Result<Option<(HeadRules, usize)>, Error> {
     // The request line alone may not exceed the URI limit (plus room for
     // method and version): 414 rather than 431. Looked at only when the
     // head is not complete (a complete one has its target checked below).
@@ -235,14 +268,13 @@ pub(crate) fn parse_request_in(
             shared.slice(off..off + part.len())
         }
     };
-    let uri = if path == "/" {
-        // The default target is `/`: no parse, no reference count.
-        Uri::default()
-    } else {
-        Uri::from_maybe_shared(slice_of(path.as_bytes()))
-            .map_err(|_| Error::bad("invalid request target"))?
-    };
-    let mut headers = HeaderMap::with_capacity(raw.len());
+    if path != "/" {
+        // (The default target is `/`.)
+        *out.uri_mut() = Uri::from_maybe_shared(slice_of(path.as_bytes()))
+            .map_err(|_| Error::bad("invalid request target"))?;
+    }
+    let headers = out.headers_mut();
+    headers.reserve(raw.len());
     for h in raw {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Error::bad("invalid header name"))?;
@@ -250,12 +282,10 @@ pub(crate) fn parse_request_in(
             .map_err(|_| Error::bad("invalid header value"))?;
         headers.append(name, value);
     }
+    *out.method_mut() = method;
+    *out.version_mut() = version;
     Ok(Some((
-        RequestHead {
-            method,
-            uri,
-            version,
-            headers,
+        HeadRules {
             framing,
             keep_alive,
             expect_continue,

@@ -14,10 +14,10 @@ use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::error::Error;
 use crate::h1::chunked::chunk_header;
 use crate::h1::encode::{response_head, OutFraming};
-use crate::h1::head::{parse_request_in, HeadArena};
+use crate::h1::head::{parse_request_in, HeadArena, HeadRules};
 use crate::h1::io::ConnIo;
-use crate::h1::{Framing, RequestHead};
-use crate::router::HandlerFuture;
+use crate::h1::Framing;
+use crate::router::{Handler, HandlerFuture};
 use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Response, StatusCode, Version};
 use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
@@ -90,6 +90,9 @@ pub(super) async fn serve<S>(
     let mut deadline = Deadline::default();
     let mut head_buf = Vec::with_capacity(256);
     let mut arena = HeadArena::default();
+    // Where `answer_buffered` leaves an exchange to go on with.
+    let mut later: Option<Start> = None;
+    let mut queued: Option<Queued> = None;
     let mut wait = HeadWait {
         first: true,
         since: None,
@@ -112,6 +115,8 @@ pub(super) async fn serve<S>(
                 &mut arena,
                 &mut head_buf,
                 peer,
+                &mut later,
+                &mut queued,
             ))
         })
         .await;
@@ -132,8 +137,14 @@ pub(super) async fn serve<S>(
                 break;
             }
             Step::Answered => Ok(true),
-            Step::Queued(q) => after_queue(&conn, q).await,
-            Step::Exchange(start) => exchange(&conn, &server, start, &mut head_buf).await,
+            Step::Queued => match queued.take() {
+                Some(q) => after_queue(&conn, q).await,
+                None => Ok(false),
+            },
+            Step::Exchange => match later.take() {
+                Some(start) => exchange(&conn, &server, start, &mut head_buf).await,
+                None => Ok(false),
+            },
             Step::Failed(e) => Err(e),
         };
         wait = HeadWait {
@@ -166,10 +177,12 @@ enum Step {
     Bad(Error),
     /// Answered: the response is queued, the connection stays.
     Answered,
-    /// The response is queued; sending it (or what follows) waits.
-    Queued(Queued),
-    /// The rest of the exchange waits (for the handler, the body, ...).
-    Exchange(Start),
+    /// The response is queued; sending it (or what follows) waits: see
+    /// the `Queued` left.
+    Queued,
+    /// The rest of the exchange waits (for the handler, the body, ...): see
+    /// the `Start` left.
+    Exchange,
     /// Queueing the response failed: close.
     Failed(Error),
 }
@@ -252,59 +265,76 @@ fn answer_buffered<S>(
     arena: &mut HeadArena,
     head_buf: &mut Vec<u8>,
     peer: Option<SocketAddr>,
+    later: &mut Option<Start>,
+    queued: &mut Option<Queued>,
 ) -> Step
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let head = {
-        let mut c = conn.borrow_mut();
-        let input = c.input();
-        if input.is_empty() {
-            return Step::NeedInput;
-        }
+    let mut c = conn.borrow_mut();
+    let input = c.input();
+    if input.is_empty() {
+        return Step::NeedInput;
+    }
+    let mut req = Request::new(Body::empty());
+    let rules = {
         flags.idle.set(false);
-        match parse_request_in(input, &server.config.head_limits, arena) {
-            Ok(Some((head, len))) => {
+        match parse_request_in(input, &server.config.head_limits, arena, &mut req) {
+            Ok(Some((rules, len))) => {
                 c.consume(len);
-                head
+                rules
             }
             Ok(None) => return Step::NeedInput,
             Err(e) => return Step::Bad(e),
         }
     };
-    let Start {
-        next,
-        head_only,
-        version,
-        keep_alive,
-        has_body,
-    } = start_exchange(cx, conn, source, server, head, peer);
-    let resp = match next {
-        Next::Answer(Some(resp))
-            if !has_body && !server.state.closing.get() && conn.borrow().error.is_none() =>
-        {
-            resp
-        }
-        next => {
-            return Step::Exchange(Start {
-                next,
-                head_only,
-                version,
-                keep_alive,
-                has_body,
-            })
-        }
+    drop(c);
+    let head_only = req.method() == Method::HEAD;
+    let version = req.version();
+    let keep_alive = rules.keep_alive;
+    let has_body = rules.framing != Framing::Empty;
+    let mut slow = |next: Next| {
+        *later = Some(Start {
+            next,
+            head_only,
+            version,
+            keep_alive,
+            has_body,
+        });
+        Step::Exchange
     };
+    let handler = match prepare_exchange(conn, source, server, &mut req, rules, peer) {
+        Ok(h) => h,
+        Err(refused) => return slow(refused.into()),
+    };
+    let mut fut = match catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+        Ok(fut) => fut,
+        Err(_) => return slow(Next::Answer(None)),
+    };
+    // Polled here first: a handler that answers at once is done without a
+    // task of its own.
+    let resp = match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        Ok(Poll::Ready(resp)) => resp,
+        Ok(Poll::Pending) => return slow(Next::Waiting(fut)),
+        Err(_) => return slow(Next::Answer(None)),
+    };
+    drop(fut);
+    if has_body || server.state.closing.get() || conn.borrow().error.is_some() {
+        return slow(Next::Answer(Some(resp)));
+    }
     match queue_response(conn, resp, head_only, version, keep_alive, head_buf) {
         Ok((true, None)) if conn.borrow().out_len() < FLUSH_AT => {
             end_body(conn, has_body);
             Step::Answered
         }
-        Ok((keep_alive, streamed)) => Step::Queued(Queued {
-            keep_alive,
-            streamed,
-            has_body,
-        }),
+        Ok((keep_alive, streamed)) => {
+            *queued = Some(Queued {
+                keep_alive,
+                streamed,
+                has_body,
+            });
+            Step::Queued
+        }
         Err(e) => Step::Failed(e),
     }
 }
@@ -390,39 +420,48 @@ struct Start {
     has_body: bool,
 }
 
-/// Checks a request head, starts reading its body, makes the request,
-/// finds its handler and polls it once.
-fn start_exchange<S>(
-    cx: &mut Context<'_>,
+/// Why a request is answered without a handler.
+#[derive(Clone, Copy)]
+enum Refused {
+    NotFound,
+    MethodNotAllowed,
+    TooLarge,
+}
+
+impl From<Refused> for Next {
+    fn from(r: Refused) -> Next {
+        match r {
+            Refused::NotFound => Next::NotFound,
+            Refused::MethodNotAllowed => Next::MethodNotAllowed,
+            Refused::TooLarge => Next::TooLarge,
+        }
+    }
+}
+
+/// Checks a request, starts reading its body and finds its handler; `Err`
+/// says how the request is answered without one.
+fn prepare_exchange<S>(
     conn: &Shared<S>,
     source: &Rc<RefCell<dyn BodySource>>,
     server: &Server,
-    head: RequestHead,
+    req: &mut Request<Body>,
+    rules: HeadRules,
     peer: Option<SocketAddr>,
-) -> Start
+) -> Result<Rc<dyn Handler>, Refused>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
     let cfg = &server.config;
-    let has_body = head.framing != Framing::Empty;
-    let mut start = Start {
-        next: Next::NotFound,
-        head_only: head.method == Method::HEAD,
-        version: head.version,
-        keep_alive: head.keep_alive,
-        has_body,
-    };
-    if !cfg.limits.allowed_methods.contains(&head.method) {
-        start.next = Next::MethodNotAllowed;
-        return start;
+    let has_body = rules.framing != Framing::Empty;
+    if !cfg.limits.allowed_methods.contains(req.method()) {
+        return Err(Refused::MethodNotAllowed);
     }
-    if let Framing::Length(n) = head.framing {
+    if let Framing::Length(n) = rules.framing {
         if n > cfg.limits.max_body_size {
-            start.next = Next::TooLarge;
-            return start;
+            return Err(Refused::TooLarge);
         }
     }
-    let len = match head.framing {
+    let len = match rules.framing {
         Framing::Length(n) => Some(n),
         Framing::Empty => Some(0),
         _ => None,
@@ -430,11 +469,11 @@ where
     let gen = {
         let mut c = conn.borrow_mut();
         let gen = c.start_body(
-            head.framing,
+            rules.framing,
             cfg.limits.max_body_size,
             cfg.limits.max_head_size,
         );
-        c.continue_pending = head.expect_continue && has_body;
+        c.continue_pending = rules.expect_continue && has_body;
         if has_body {
             // Counts while the body is read, not while the next request
             // is awaited (see `end_body`).
@@ -442,46 +481,25 @@ where
         }
         gen
     };
-    let body = if has_body {
-        Body::incoming(Incoming::new(source.clone(), gen, len))
-    } else {
-        Body::empty()
-    };
-    let mut req = Request::new(body);
-    *req.method_mut() = head.method;
-    *req.uri_mut() = head.uri;
-    *req.version_mut() = head.version;
-    *req.headers_mut() = head.headers;
+    if has_body {
+        *req.body_mut() = Body::incoming(Incoming::new(source.clone(), gen, len));
+    }
     if let Some(peer) = peer {
         req.extensions_mut().insert(RemoteAddr(peer));
     }
-    let handler = {
-        // The host only matters to virtual hosts.
-        let host = if cfg.router.has_virtual_hosts() {
-            req.uri()
-                .authority()
-                .map(|a| a.as_str())
-                .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()))
-        } else {
-            None
-        };
-        cfg.router.find(host, req.uri().path()).cloned()
+    // The host only matters to virtual hosts.
+    let host = if cfg.router.has_virtual_hosts() {
+        req.uri()
+            .authority()
+            .map(|a| a.as_str())
+            .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()))
+    } else {
+        None
     };
-    if let Some(h) = handler {
-        start.next = match catch_unwind(AssertUnwindSafe(|| h.call(req))) {
-            Ok(mut fut) => {
-                // Polled here first: a handler that answers at once is done
-                // without a task of its own.
-                match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-                    Ok(Poll::Ready(resp)) => Next::Answer(Some(resp)),
-                    Ok(Poll::Pending) => Next::Waiting(fut),
-                    Err(_) => Next::Answer(None),
-                }
-            }
-            Err(_) => Next::Answer(None),
-        };
-    }
-    start
+    cfg.router
+        .find(host, req.uri().path())
+        .cloned()
+        .ok_or(Refused::NotFound)
 }
 
 /// One request: the handler (in the connection's task, or its own if it
