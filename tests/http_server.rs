@@ -442,6 +442,49 @@ fn read_response_of(s: &mut std::net::TcpStream) -> (String, Vec<u8>) {
 }
 
 #[test]
+fn handlers_of_different_kinds_alternate_on_one_connection() {
+    // Each connection reuses the cell of its last handler future for the
+    // next of the same type: closures with different futures, one that
+    // waits (its own task), and a hand-written handler, in turn.
+    struct Plain;
+    impl runtime::http::Handler for Plain {
+        fn call(&self, _req: runtime::http::http::Request<Body>) -> runtime::http::HandlerFuture {
+            Box::pin(async { Response::new(Body::from("plain")) })
+        }
+    }
+    let addr = start(|| {
+        Server::new()
+            .route("/a", |_req| async { Response::new(Body::from("a")) })
+            .route("/b", |req: runtime::http::http::Request<Body>| {
+                let n = req.uri().path().len();
+                async move { Response::new(Body::from(format!("b{n}"))) }
+            })
+            .route("/wait", |_req| async {
+                runtime::time::sleep(Duration::from_millis(5)).await;
+                Response::new(Body::from("waited"))
+            })
+            .route("/plain", Plain)
+    });
+    let mut s = connect(addr);
+    for _ in 0..3 {
+        for (path, want) in [
+            ("/a", &b"a"[..]),
+            ("/a", b"a"),
+            ("/b", b"b2"),
+            ("/wait", b"waited"),
+            ("/a", b"a"),
+            ("/plain", b"plain"),
+            ("/plain", b"plain"),
+            ("/b", b"b2"),
+        ] {
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap();
+            assert_eq!(read_response(&mut s).1, want, "{path}");
+        }
+    }
+}
+
+#[test]
 fn max_connections_waits_then_serves() {
     let addr = start(|| {
         Server::new().fallback(echo).limits(Limits {

@@ -33,6 +33,8 @@ mod body;
 mod client;
 pub mod encoding;
 mod error;
+#[doc(hidden)]
+pub mod future_slot;
 pub mod h1;
 mod router;
 mod server;

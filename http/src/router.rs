@@ -4,6 +4,7 @@
 //! `evhttp_add_server_alias`).
 
 use crate::body::Body;
+use crate::future_slot::{CellFuture, FutureSlot};
 use http::{Request, Response};
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,6 +34,16 @@ pub trait Handler: 'static {
     /// Starts answering `req`. The future is polled in the connection's
     /// task first; if it has to wait, it goes on as a task of its own.
     fn call(&self, req: Request<Body>) -> HandlerFuture;
+
+    /// [`call`](Handler::call) with the future placed in a cell the
+    /// connection reuses from request to request. The server calls this;
+    /// the default wraps `call`'s box. Not meant to be implemented: closures
+    /// get an implementation that puts their future in the cell itself (no
+    /// allocation per request).
+    #[doc(hidden)]
+    fn call_in(&self, req: Request<Body>, slot: &mut FutureSlot) -> CellFuture {
+        slot.hold(self.call(req))
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -42,6 +53,10 @@ where
 {
     fn call(&self, req: Request<Body>) -> HandlerFuture {
         Box::pin(self(req))
+    }
+
+    fn call_in(&self, req: Request<Body>, slot: &mut FutureSlot) -> CellFuture {
+        slot.hold(self(req))
     }
 }
 

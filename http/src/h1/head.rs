@@ -469,6 +469,10 @@ fn request_framing(
     raw: &[httparse::Header<'_>],
     version: Version,
 ) -> Result<Framing, Error> {
+    if !fields.has(Field::TransferEncoding) && !fields.has(Field::ContentLength) {
+        // Most requests: neither field, no body.
+        return Ok(Framing::Empty);
+    }
     let te = transfer_chunked(fields.values(raw, Field::TransferEncoding), true)?;
     let cl = content_length(fields.values(raw, Field::ContentLength))?;
     match (te, cl) {

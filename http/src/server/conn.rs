@@ -12,12 +12,13 @@
 use super::{status_response, ConnFlags, ReasonPhrase, RemoteAddr, Server};
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::error::Error;
+use crate::future_slot::{CellFuture, FutureSlot};
 use crate::h1::chunked::chunk_header;
 use crate::h1::encode::{response_head, OutFraming};
 use crate::h1::head::{parse_request_in, HeadArena, HeadRules};
 use crate::h1::io::ConnIo;
 use crate::h1::Framing;
-use crate::router::{Handler, HandlerFuture};
+use crate::router::Handler;
 use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Response, StatusCode, Version};
 use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
@@ -93,6 +94,8 @@ pub(super) async fn serve<S>(
     // Where `answer_buffered` leaves an exchange to go on with.
     let mut later: Option<Start> = None;
     let mut queued: Option<Queued> = None;
+    // The cell of the last handler future, for the next.
+    let mut slot = FutureSlot::default();
     let mut wait = HeadWait {
         first: true,
         since: None,
@@ -117,6 +120,7 @@ pub(super) async fn serve<S>(
                 peer,
                 &mut later,
                 &mut queued,
+                &mut slot,
             ))
         })
         .await;
@@ -267,6 +271,7 @@ fn answer_buffered<S>(
     peer: Option<SocketAddr>,
     later: &mut Option<Start>,
     queued: &mut Option<Queued>,
+    slot: &mut FutureSlot,
 ) -> Step
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -307,7 +312,7 @@ where
         Ok(h) => h,
         Err(refused) => return slow(refused.into()),
     };
-    let mut fut = match catch_unwind(AssertUnwindSafe(|| handler.call(req))) {
+    let mut fut = match catch_unwind(AssertUnwindSafe(|| handler.call_in(req, slot))) {
         Ok(fut) => fut,
         Err(_) => return slow(Next::Answer(None)),
     };
@@ -318,7 +323,7 @@ where
         Ok(Poll::Pending) => return slow(Next::Waiting(fut)),
         Err(_) => return slow(Next::Answer(None)),
     };
-    drop(fut);
+    slot.give_back(fut);
     if has_body || server.state.closing.get() || conn.borrow().error.is_some() {
         return slow(Next::Answer(Some(resp)));
     }
@@ -401,7 +406,7 @@ enum Next {
     /// The handler answered at once (`None`: it panicked).
     Answer(Option<Response<Body>>),
     /// The handler waits: it goes on in a task of its own.
-    Waiting(HandlerFuture),
+    Waiting(CellFuture),
     /// No route: 404.
     NotFound,
     /// The method is not allowed: 405 with `Allow`, and close.
