@@ -18,6 +18,14 @@ pub(crate) enum OutFraming {
 
 /// Appends `n` in decimal.
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    if n < 100 {
+        // Short bodies: one or two digits, no scratch buffer.
+        if n >= 10 {
+            out.push(b'0' + (n / 10) as u8);
+        }
+        out.push(b'0' + (n % 10) as u8);
+        return;
+    }
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     loop {
@@ -151,10 +159,11 @@ mod tests {
     #[test]
     fn numbers() {
         let mut v = Vec::new();
-        push_u64(&mut v, 0);
-        v.push(b' ');
-        push_u64(&mut v, u64::MAX);
-        assert_eq!(v, b"0 18446744073709551615");
+        for n in [0, 7, 10, 14, 99, 100, 101, 65536, u64::MAX] {
+            push_u64(&mut v, n);
+            v.push(b' ');
+        }
+        assert_eq!(v, b"0 7 10 14 99 100 101 65536 18446744073709551615 ");
     }
 
     #[test]

@@ -278,8 +278,15 @@ pub(crate) fn parse_request_in<B>(
     for h in raw {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| Error::bad("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(slice_of(h.value))
-            .map_err(|_| Error::bad("invalid header value"))?;
+        let value = if h.value.is_ascii() {
+            // SAFETY: httparse let through only tab, space, visible ASCII
+            // and obs-text (0x80-0xFF) in a value: ASCII ones are valid
+            // UTF-8 and a valid header value, all this call asks.
+            unsafe { HeaderValue::from_maybe_shared_unchecked(slice_of(h.value)) }
+        } else {
+            HeaderValue::from_maybe_shared(slice_of(h.value))
+                .map_err(|_| Error::bad("invalid header value"))?
+        };
         headers.append(name, value);
     }
     *out.method_mut() = method;
@@ -620,6 +627,30 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn field_values_ascii_and_obs_text_and_targets() {
+        let (h, _) =
+            parse(b"GET /a/b?c=d HTTP/1.1\r\nHost: x\r\nX-A: tab\there\r\nX-B: caf\xe9\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(h.uri, "/a/b?c=d");
+        assert_eq!(h.headers["x-a"].as_bytes(), b"tab\there");
+        assert_eq!(h.headers["x-b"].as_bytes(), b"caf\xe9");
+        assert!(h.headers["x-b"].to_str().is_err());
+        let (h, _) = parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.uri, "/");
+        assert_eq!(h.uri.path(), "/");
+        // A control character in a value is refused.
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\nX-C: a\x01b\r\n\r\n")
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 
     #[test]
