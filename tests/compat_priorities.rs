@@ -20,26 +20,11 @@ use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::Duration;
 
-/// Runs `f` on a thread and fails if it takes more than 20 s.
-fn bounded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test timed out (hang)"),
-    }
-}
+#[path = "support/thread.rs"]
+mod thread;
+use thread::bounded;
 
 type Log = Rc<RefCell<Vec<&'static str>>>;
 

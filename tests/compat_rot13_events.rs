@@ -12,25 +12,14 @@ use example::example_bin;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+#[path = "support/thread.rs"]
+mod thread;
 
 /// Runs `f` on a thread and fails if it takes more than `secs`.
 fn bounded(secs: u64, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test timed out (hang)"),
-    }
+    thread::bounded_for(std::time::Duration::from_secs(secs), f)
 }
 
 /// A server process, killed when dropped.

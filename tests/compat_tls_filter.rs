@@ -21,30 +21,15 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::Duration;
 
 #[path = "support/tls.rs"]
 mod tls_certs;
 use tls_certs::{have_openssl, path_str, Certs};
 
-/// Runs `f` on a thread and fails if it takes more than 20 s.
-fn bounded(f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(Duration::from_secs(20)) {
-        Ok(()) => t.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = t.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("test ran out of time"),
-    }
-}
+#[path = "support/thread.rs"]
+mod thread;
+use thread::bounded;
 
 fn acceptor(certs: &Certs) -> TlsAcceptor {
     let leaf = certs.leaf("server", &["localhost"]);
