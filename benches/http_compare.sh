@@ -128,47 +128,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "http_compare.sh: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-# start_server NAME CMD...: starts CMD --addr 127.0.0.1:0 pinned on
-# SERVER_CPU; sets SERVER_PID and SERVER_ADDR from its first line
-# ("... listening on ADDR ... pid=PID ...").
-start_server() {
-    local name="$1"; shift
-    STARTS=$((STARTS + 1))
-    local log="$TMP/server.$STARTS.log"
-    : >"$log"
-    taskset -c "$SERVER_CPU" "$@" --addr 127.0.0.1:0 >"$log" 2>&1 &
-    SERVER_SHELL=$!
-    local tries=0
-    until grep -q "listening on" "$log" 2>/dev/null; do
-        tries=$((tries + 1))
-        if [[ $tries -gt 100 ]] || ! kill -0 "$SERVER_SHELL" 2>/dev/null; then
-            echo "http_compare.sh: $name did not start:" >&2
-            cat "$log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    SERVER_ADDR="$(awk '/listening on/ { for (k = 1; k < NF; k++) if ($k == "on") { print $(k + 1); exit } }' "$log")"
-    SERVER_PID="$(awk '/listening on/ { for (k = 1; k <= NF; k++) if ($k ~ /^pid=/) { sub(/^pid=/, "", $k); print $k; exit } }' "$log")"
-    [[ -n "$SERVER_ADDR" && -n "$SERVER_PID" ]] || { echo "http_compare.sh: no address or pid from $name:" >&2; cat "$log" >&2; exit 1; }
-}
-
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local tries=0
-    while kill -0 "$SERVER_PID" 2>/dev/null && [[ $tries -lt 50 ]]; do
-        sleep 0.1
-        tries=$((tries + 1))
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_SHELL" 2>/dev/null || true
-    SERVER_PID=""
-    SERVER_SHELL=""
-}
-
-cpu_ticks() { # PID -> "utime stime" (whole process, all threads)
-    awk '{ print $14, $15 }' "/proc/$1/stat"
-}
+SCRIPT=http_compare.sh
+. "$ROOT/benches/lib/server.sh"
 
 # run_wrk URL SECS CONNS: sets REQS, RPS, P99_MS, MBPS from wrk's output
 run_wrk() {

@@ -145,47 +145,8 @@ Ciphersuites = TLS_AES_128_GCM_SHA256
 Groups = X25519
 EOF
 
-# start_server NAME CMD...: starts CMD --addr 127.0.0.1:0 pinned on
-# SERVER_CPU; sets SERVER_PID and SERVER_ADDR from its first line
-# ("... listening on ADDR ... pid=PID").
-start_server() {
-    local name="$1"; shift
-    STARTS=$((STARTS + 1))
-    local log="$TMP/server.$STARTS.log"
-    : >"$log"
-    taskset -c "$SERVER_CPU" "$@" --addr 127.0.0.1:0 >"$log" 2>&1 &
-    SERVER_SHELL=$!
-    local tries=0
-    until grep -q "listening on" "$log" 2>/dev/null; do
-        tries=$((tries + 1))
-        if [[ $tries -gt 100 ]] || ! kill -0 "$SERVER_SHELL" 2>/dev/null; then
-            echo "tls_compare.sh: $name did not start:" >&2
-            cat "$log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    SERVER_ADDR="$(awk '/listening on/ { for (k = 1; k < NF; k++) if ($k == "on") { print $(k + 1); exit } }' "$log")"
-    SERVER_PID="$(awk '/listening on/ { for (k = 1; k <= NF; k++) if ($k ~ /^pid=/) { sub(/^pid=/, "", $k); print $k; exit } }' "$log")"
-    [[ -n "$SERVER_ADDR" && -n "$SERVER_PID" ]] || { echo "tls_compare.sh: no address or pid from $name:" >&2; cat "$log" >&2; exit 1; }
-}
-
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local tries=0
-    while kill -0 "$SERVER_PID" 2>/dev/null && [[ $tries -lt 50 ]]; do
-        sleep 0.1
-        tries=$((tries + 1))
-    done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_SHELL" 2>/dev/null || true
-    SERVER_PID=""
-    SERVER_SHELL=""
-}
-
-cpu_ticks() { # PID -> "utime stime" (whole process, all threads)
-    awk '{ print $14, $15 }' "/proc/$1/stat"
-}
+SCRIPT=tls_compare.sh
+. "$ROOT/benches/lib/server.sh"
 
 # per_op TICKS COUNT SCALE -> microseconds of CPU per (COUNT / SCALE) ops
 per_op() { awk -v d="$1" -v t="$TICK" -v n="$2" -v s="$3" 'BEGIN { printf "%.2f", d * 1e6 / t / (n / s) }'; }
