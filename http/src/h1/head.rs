@@ -12,7 +12,7 @@
 
 use crate::error::Error;
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 use std::mem::MaybeUninit;
 
 /// How a message's body is delimited.
@@ -276,8 +276,12 @@ pub(crate) fn parse_request_in<B>(
     let headers = out.headers_mut();
     headers.reserve(raw.len());
     for h in raw {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| Error::bad("invalid header name"))?;
+        let name = match Field::of(h.name) {
+            // The common fields without a lookup.
+            Some(f) => f.name(),
+            None => HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| Error::bad("invalid header name"))?,
+        };
         let value = if h.value.is_ascii() {
             // SAFETY: httparse let through only tab, space, visible ASCII
             // and obs-text (0x80-0xFF) in a value: ASCII ones are valid
@@ -321,19 +325,47 @@ impl Field {
             17 => (Field::TransferEncoding, "transfer-encoding"),
             _ => return None,
         };
-        // The names are letters and `-`: or-ing 0x20 lowers the letters and
-        // leaves `-` alone. Another byte matches only if it is a control
-        // character (`-` | 0x20 is `-`, so CR would match it), which a
-        // parsed field name, a token, never holds.
-        name.bytes()
-            .zip(text.bytes())
-            .all(|(a, b)| a | 0x20 == b)
-            .then_some(field)
+        lower_eq(name.as_bytes(), text.as_bytes()).then_some(field)
+    }
+
+    /// The field's name.
+    fn name(self) -> HeaderName {
+        match self {
+            Field::TransferEncoding => header::TRANSFER_ENCODING,
+            Field::ContentLength => header::CONTENT_LENGTH,
+            Field::Host => header::HOST,
+            Field::Connection => header::CONNECTION,
+            Field::Expect => header::EXPECT,
+        }
     }
 
     fn bit(self) -> u8 {
         1 << self as u8
     }
+}
+
+/// Whether the field name `name` is `lower` (lowercase letters and `-`, the
+/// same length) in any case, eight bytes at a time. Or-ing 0x20 lowers the
+/// letters and leaves `-` alone; another byte matches only if it is a
+/// control character (`-` | 0x20 is `-`, so CR would match it), which a
+/// parsed field name, a token, never holds.
+fn lower_eq(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in a.by_ref().zip(b.by_ref()) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
+        if x | 0x2020_2020_2020_2020 != y {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(&x, &y)| x | 0x20 == y)
 }
 
 /// Which of the [`Field`]s a head has: one pass over the parsed fields, so
@@ -377,6 +409,9 @@ impl Fields {
     }
 
     fn keep_alive(&self, raw: &[httparse::Header<'_>], version: Version) -> bool {
+        if !self.has(Field::Connection) {
+            return version == Version::HTTP_11;
+        }
         let has = |token: &[u8]| {
             self.values(raw, Field::Connection)
                 .any(|v| list_has(v, token))
@@ -627,6 +662,34 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(h.keep_alive);
+    }
+
+    #[test]
+    fn field_names_in_any_case() {
+        for (name, f) in [
+            ("Host", Some(Field::Host)),
+            ("HOST", Some(Field::Host)),
+            ("hosT", Some(Field::Host)),
+            ("Hos", None),
+            ("Hosts", None),
+            ("Content-Length", Some(Field::ContentLength)),
+            ("content-LENGTH", Some(Field::ContentLength)),
+            ("Content_Length", None),
+            ("Content-Lengtx", None),
+            ("Transfer-Encoding", Some(Field::TransferEncoding)),
+            ("transfer-encodinG", Some(Field::TransferEncoding)),
+            ("Transfer-Encodinh", None),
+            ("Connection", Some(Field::Connection)),
+            ("Expect", Some(Field::Expect)),
+            ("Expecu", None),
+        ] {
+            assert!(Field::of(name) == f, "{name}");
+        }
+        let (h, _) = parse(b"GET / HTTP/1.1\r\nhOsT: x\r\nCONNECTION: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.headers[header::HOST], "x");
+        assert!(!h.keep_alive);
     }
 
     #[test]
