@@ -3,13 +3,14 @@
 //! against `openssl s_server` and `openssl s_client` and against our own
 //! acceptor (clean `close_notify`, a truncated stream, the dirty-shutdown
 //! option), TLS inside TLS over a bufferevent pair, a handshake failure
-//! as an error event, and what freeing a filter does to the bufferevent
-//! and socket beneath it. All over 127.0.0.1, certificates made at test
-//! time, every test bounded.
+//! as an error event, a reset and a read timeout of the bufferevent
+//! underneath passed on to the filter's event callback, and what freeing
+//! a filter does to the bufferevent and socket beneath it. All over
+//! 127.0.0.1, certificates made at test time, every test bounded.
 
 use runtime::compat::{
     BevEvent, BufferEvent, EventBase, TlsRole, BEV_EVENT_CONNECTED, BEV_EVENT_EOF, BEV_EVENT_ERROR,
-    BEV_EVENT_READING, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
+    BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
 };
 use runtime::io::{BufferedStream, Eol};
 use runtime::net::{AsyncWrite, TcpListener};
@@ -583,5 +584,129 @@ fn freeing_a_filter_without_close_on_free_leaves_the_bufferevent_underneath() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err:?}");
         assert!(under.is_freed());
         assert!(!events.borrow().is_empty());
+    });
+}
+
+/// A client filter over a socket bufferevent connected to `addr`: writes
+/// `one` once connected, collects lines, events and the error taken at
+/// the first event after `CONNECTED` (then frees itself). `after_connect`
+/// runs on the underlying bufferevent at `CONNECTED`.
+fn filter_client_until_event(
+    certs: &Certs,
+    addr: SocketAddr,
+    after_connect: impl Fn(&BufferEvent) + 'static,
+) -> (Vec<BevEvent>, Vec<String>, Option<io::Error>) {
+    let base = EventBase::new().unwrap();
+    let under = BufferEvent::connect(&base, addr).unwrap();
+    let tls = BufferEvent::tls_filter_new(
+        &base,
+        &under,
+        connecting(connector(certs), "localhost"),
+        BEV_OPT_CLOSE_ON_FREE,
+    )
+    .unwrap();
+    let events: Events = Rc::default();
+    let lines: Lines = Rc::default();
+    let error: Rc<RefCell<Option<io::Error>>> = Rc::default();
+    let (e, l, err) = (events.clone(), lines.clone(), error.clone());
+    let u = under.clone();
+    tls.setcb(
+        Some(Box::new(move |bev: &BufferEvent| {
+            while let Some(line) = bev.input().readln(Eol::Lf).unwrap() {
+                l.borrow_mut().push(String::from_utf8(line).unwrap());
+            }
+        })),
+        None,
+        Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
+            e.borrow_mut().push(what);
+            if what == BEV_EVENT_CONNECTED {
+                after_connect(&u);
+                bev.write(b"one\n").unwrap();
+            } else {
+                *err.borrow_mut() = bev.take_error();
+                bev.free();
+            }
+        })),
+    )
+    .unwrap();
+    tls.enable(EV_READ).unwrap();
+    base.dispatch().unwrap();
+    assert!(under.is_freed());
+    let events = events.borrow().clone();
+    let lines = lines.borrow().clone();
+    let error = error.borrow_mut().take();
+    (events, lines, error)
+}
+
+#[test]
+fn a_reset_under_an_established_filter_is_the_filters_error_event() {
+    bounded(|| {
+        let certs = Certs::new();
+        let acceptor = acceptor(&certs);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        // One line answered, then the socket is closed with SO_LINGER 0:
+        // a reset, no close_notify.
+        let server = std::thread::spawn(move || {
+            runtime::block_on(async move {
+                let listener = TcpListener::from_std(std_listener)?;
+                let (tcp, _) = listener.accept().await?;
+                tcp.set_linger(Some(Duration::ZERO))?;
+                let mut s = BufferedStream::new(acceptor.accept(tcp).await?);
+                let line = s.read_line(Eol::Lf).await?.expect("a line");
+                let mut up = line.to_ascii_uppercase();
+                up.push(b'\n');
+                s.write_all(&up).await?;
+                s.flush().await?;
+                // Wait until the client has the answer before resetting.
+                std::thread::sleep(Duration::from_millis(100));
+                io::Result::Ok(())
+            })
+        });
+        let (events, lines, error) = filter_client_until_event(&certs, addr, |_| {});
+        server.join().unwrap().unwrap();
+        assert_eq!(lines, ["ONE"]);
+        assert_eq!(
+            events,
+            [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_ERROR]
+        );
+        let e = error.expect("the reset, passed on from the bufferevent underneath");
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e:?}");
+    });
+}
+
+#[test]
+fn a_read_timeout_of_the_bufferevent_underneath_reaches_the_filter() {
+    bounded(|| {
+        let certs = Certs::new();
+        let acceptor = acceptor(&certs);
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        // The server completes the handshake, reads the line and never
+        // answers; it ends when the client goes.
+        let server = std::thread::spawn(move || {
+            runtime::block_on(async move {
+                let listener = TcpListener::from_std(std_listener)?;
+                let (tcp, _) = listener.accept().await?;
+                let mut s = BufferedStream::new(acceptor.accept(tcp).await?);
+                let first = s.read_line(Eol::Lf).await?;
+                // The client frees its filter without close_notify.
+                let end = s.read_line(Eol::Lf).await;
+                io::Result::Ok((first, end.is_err()))
+            })
+        });
+        let (events, lines, _) = filter_client_until_event(&certs, addr, |under| {
+            under
+                .set_timeouts(Some(Duration::from_millis(100)), None)
+                .unwrap();
+        });
+        let (first, truncated) = server.join().unwrap().unwrap();
+        assert_eq!(first.as_deref(), Some(&b"one"[..]));
+        assert!(truncated, "the client left without close_notify");
+        assert!(lines.is_empty(), "{lines:?}");
+        assert_eq!(
+            events,
+            [BEV_EVENT_CONNECTED, BEV_EVENT_READING | BEV_EVENT_TIMEOUT]
+        );
     });
 }
