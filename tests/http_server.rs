@@ -293,6 +293,34 @@ fn timeouts_cut_slow_clients() {
 }
 
 #[test]
+fn a_head_begun_on_a_kept_alive_connection_is_cut_by_the_header_timeout() {
+    // The keep-alive wait (long) has its timer set; the first bytes of the
+    // next head move the deadline earlier (the header timeout, short).
+    let addr = start(|| {
+        Server::new().fallback(echo).timeouts(Timeouts {
+            header_read: Some(Duration::from_millis(300)),
+            keep_alive: Some(Duration::from_secs(20)),
+            ..Timeouts::default()
+        })
+    });
+    let mut s = connect(addr);
+    for _ in 0..3 {
+        s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s).1, b"GET /a 0");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    s.write_all(b"GET /b HTTP/1.1\r\nHo").unwrap();
+    let (text, closed) = read_to_close(&mut s);
+    assert!(closed && text.starts_with("HTTP/1.1 408"), "{text:?}");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "cut after {waited:?}"
+    );
+}
+
+#[test]
 fn keep_alive_wait_is_not_cut_by_the_body_read_timeout() {
     // The body-read timeout is for request bodies: a kept-alive connection
     // waiting for its next request follows the keep-alive timeout, also

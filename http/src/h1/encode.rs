@@ -42,6 +42,9 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
 /// Appends the header fields except the framing ones; returns whether a
 /// `Date` was among them and whether `Connection` asked to close.
 fn push_headers(out: &mut Vec<u8>, headers: &HeaderMap) -> (bool, bool) {
+    if headers.is_empty() {
+        return (false, false);
+    }
     let mut date = false;
     let mut close = false;
     for (name, value) in headers {

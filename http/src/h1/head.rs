@@ -274,7 +274,11 @@ pub(crate) fn parse_request_in<B>(
             .map_err(|_| Error::bad("invalid request target"))?;
     }
     let headers = out.headers_mut();
-    headers.reserve(raw.len());
+    if raw.len() > 6 {
+        // The first append makes room for six; more are made room for at
+        // once rather than by growing.
+        headers.reserve(raw.len());
+    }
     for h in raw {
         let name = match Field::of(h.name) {
             // The common fields without a lookup.

@@ -47,9 +47,15 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// A deadline timer that touches the timer wheel rarely: a timer set for an
 /// earlier target is moved forward only when it fires.
+///
+/// A `Deadline` is polled by one task only: while its timer waits with
+/// that task's waker, for no later than the target, and has not fired, it
+/// is not polled again (the timer wakes the task when it fires).
 #[derive(Default)]
 struct Deadline {
     sleep: Option<Sleep>,
+    /// The timer's last poll was pending (it holds the task's waker).
+    armed: bool,
 }
 
 impl Deadline {
@@ -59,11 +65,17 @@ impl Deadline {
             .get_or_insert_with(|| runtime_reactor::time::sleep_until(target));
         if sleep.deadline() > target {
             sleep.reset(target);
+            self.armed = false;
+        }
+        if self.armed && !sleep.is_elapsed() {
+            return false;
         }
         loop {
             if sleep.poll_sleep(cx).is_pending() {
+                self.armed = true;
                 return false;
             }
+            self.armed = false;
             if now() >= target {
                 return true;
             }
