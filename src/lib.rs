@@ -265,7 +265,9 @@ pub use runtime_executor::spawn as spawn_local;
 /// }
 /// ```
 pub mod task {
-    pub use runtime_executor::task::{AbortHandle, Builder, Id, JoinError, JoinHandle};
+    pub use runtime_executor::task::{
+        current_name, id, try_id, AbortHandle, Builder, Id, JoinError, JoinHandle,
+    };
     pub use runtime_executor::{
         spawn, spawn_blocking, spawn_with_priority, try_spawn, yield_now, JoinSet, JoinSetBuilder,
     };

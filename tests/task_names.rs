@@ -241,3 +241,70 @@ fn task_module_spawn_local_is_spawn() {
         assert_eq!(timeout(BOUND, h).await.unwrap().unwrap(), 1);
     });
 }
+
+#[test]
+fn try_id_is_the_polled_tasks_id_and_none_outside_tasks() {
+    block_on(async {
+        // block_on's own future is not a task.
+        assert_eq!(task::try_id(), None);
+        assert!(std::panic::catch_unwind(task::id).is_err());
+        let outer = spawn(async {
+            let me = task::id();
+            let inner = spawn(async { (task::try_id(), task::current_name()) });
+            let inner_id = inner.id();
+            let (seen, name) = inner.await.unwrap();
+            assert_eq!(seen, Some(inner_id));
+            assert_eq!(name, None, "an unnamed task has no name");
+            // After other tasks ran, this one is current again.
+            task::yield_now().await;
+            assert_eq!(task::try_id(), Some(me));
+            (me, inner_id)
+        });
+        let outer_id = outer.id();
+        let (me, inner_id) = timeout(BOUND, outer).await.unwrap().unwrap();
+        assert_eq!(me, outer_id);
+        assert_ne!(me, inner_id);
+        assert_eq!(task::try_id(), None, "restored after the tasks' polls");
+        // A blocking-pool thread runs no task.
+        let on_pool = task::spawn_blocking(task::try_id).await.unwrap();
+        assert_eq!(on_pool, None);
+        // A task that panicked left no current task behind.
+        let h = spawn(async { panic!("boom") });
+        assert!(timeout(BOUND, h).await.unwrap().is_err());
+        assert_eq!(task::try_id(), None);
+    });
+}
+
+#[test]
+fn a_panic_hook_can_name_the_task_that_panicked() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let previous = Arc::new(std::panic::take_hook());
+    let (s, p) = (seen.clone(), previous.clone());
+    std::panic::set_hook(Box::new(move |info| {
+        if let (Some(id), Some(name)) = (task::try_id(), task::current_name()) {
+            if name.starts_with("hooked-") {
+                s.lock().unwrap().push(format!("{id} {name}: {info}"));
+            }
+        }
+        p(info);
+    }));
+    let id = block_on(async {
+        let h = Builder::new()
+            .name("hooked-conn-9")
+            .spawn(async { panic!("bad frame") })
+            .unwrap();
+        let id = h.id();
+        let err = timeout(BOUND, h).await.unwrap().unwrap_err();
+        assert_eq!(err.name(), Some("hooked-conn-9"));
+        id
+    });
+    // Hand panics back to the hook that was there (other tests' output).
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].starts_with(&format!("{id} hooked-conn-9: ")) && seen[0].contains("bad frame"),
+        "{seen:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Tasks: naming them ([`Builder`]), their [`Id`]s, awaiting them
 //! ([`JoinHandle`]), cancelling them ([`AbortHandle`]) and why one did
-//! not produce its output ([`JoinError`]).
+//! not produce its output ([`JoinError`]); which task is running
+//! ([`try_id`], [`id`], [`current_name`]).
 //!
 //! Every task gets an [`Id`], unique in the process; a task may also get a
 //! name through [`Builder::name`]. Both show in the `Debug` output of its
@@ -89,6 +90,80 @@ impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Id({})", self.0)
     }
+}
+
+thread_local! {
+    /// The header of the task this thread is polling; null outside a
+    /// task's poll.
+    static CURRENT: Cell<*const Header> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The [`Id`] of the task being polled on this thread, or `None` outside
+/// a task: in `block_on`'s own future, on a blocking-pool thread, or
+/// outside any runtime (tokio's `task::try_id`).
+///
+/// ```
+/// #[runtime::main]
+/// async fn main() {
+///     assert_eq!(runtime::task::try_id(), None); // main's future is no task
+///     let h = runtime::spawn(async { runtime::task::try_id() });
+///     let id = h.id();
+///     assert_eq!(h.await.unwrap(), Some(id));
+/// }
+/// ```
+pub fn try_id() -> Option<Id> {
+    with_current(|h| h.id)
+}
+
+/// The [`Id`] of the task being polled on this thread.
+///
+/// # Panics
+///
+/// Outside a task; [`try_id`] returns `None` there instead.
+pub fn id() -> Id {
+    try_id().expect("runtime::task::id() called outside a task")
+}
+
+/// The name of the task being polled on this thread, if it is a task and
+/// was given one with [`Builder::name`].
+///
+/// With [`try_id`] this lets a panic hook say which task panicked (the
+/// [`JoinError`] of the task names it too):
+///
+/// ```
+/// use runtime::task::{self, Builder};
+///
+/// #[runtime::main]
+/// async fn main() {
+///     let previous = std::panic::take_hook();
+///     std::panic::set_hook(Box::new(move |info| {
+///         if let Some(id) = task::try_id() {
+///             let name = task::current_name();
+///             eprintln!("in task {id} {:?}:", name.as_deref().unwrap_or("-"));
+///         }
+///         previous(info);
+///     }));
+///     let h = Builder::new()
+///         .name("conn-7")
+///         .spawn(async { panic!("bad frame") })
+///         .unwrap();
+///     assert!(h.await.unwrap_err().is_panic());
+/// }
+/// ```
+pub fn current_name() -> Option<Arc<str>> {
+    with_current(|h| h.name.clone()).flatten()
+}
+
+fn with_current<R>(f: impl FnOnce(&Header) -> R) -> Option<R> {
+    let header = CURRENT.with(Cell::get);
+    if header.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT is non-null only while `TaskCell::run` polls the
+    // task that owns this header, on this thread; `run` holds an `Arc` of
+    // that task for the whole poll, so the header is alive; it is only
+    // read here.
+    Some(f(unsafe { &*header }))
 }
 
 /// The next id not handed out to any thread's block.
@@ -315,8 +390,13 @@ impl<F: Future + 'static> Runnable for TaskCell<F> {
         // SAFETY: the future lives inside the Arc allocation and is never
         // moved: it is dropped in place when the stage is replaced.
         let future = unsafe { Pin::new_unchecked(future) };
+        // The task is current (`try_id`, `current_name`) for its poll only;
+        // the previous value comes back after it (a panic is caught inside,
+        // so this always runs).
+        let outer = CURRENT.with(|c| c.replace(&self.header));
         let res =
             coop::with_task_budget(|| catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))));
+        CURRENT.with(|c| c.set(outer));
         match res {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(v)) => self.complete(Ok(v)),
