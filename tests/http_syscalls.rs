@@ -2,7 +2,8 @@
 //! `http-hello` example runs under `strace -f -c` while this test drives
 //! one keep-alive connection, and the counts are checked against the rule
 //! — a request answered on a kept-alive connection costs one read and one
-//! write (head and body leave in one `writev`/`sendmsg`), about one epoll
+//! write (head and body leave together: one `send` of the two built into
+//! one buffer, or one `writev` when the body is referenced), about one epoll
 //! wait, and no `epoll_ctl`: the socket's registration never changes. A
 //! pipelined batch costs fewer: one read and one write for the batch.
 //!
