@@ -13,14 +13,12 @@ use runtime::compat::{
 use runtime::io::Eol;
 use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector};
 use std::cell::RefCell;
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Stdio};
 use std::rc::Rc;
 
 #[path = "support/tls.rs"]
 mod tls_certs;
-use tls_certs::{have_openssl, path_str, Certs};
+use tls_certs::{have_openssl, Certs};
 
 #[path = "support/thread.rs"]
 mod thread;
@@ -170,24 +168,7 @@ fn openssl_s_client_against_an_accepting_bufferevent() {
         let (server_role, _) = roles(&certs, "localhost");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let ca = certs.ca();
-        let client = std::thread::spawn(move || {
-            let mut child = Command::new("openssl")
-                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-                .args(["-servername", "localhost", "-verify_return_error"])
-                .args(["-CAfile", path_str(&ca), "-quiet"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
-            let mut out = [0u8; 5];
-            child.stdout.as_mut().unwrap().read_exact(&mut out).unwrap();
-            let _ = child.kill();
-            let _ = child.wait();
-            out
-        });
+        let client = tls_certs::s_client_ping(port, certs.ca());
         let (tcp, _) = listener.accept().unwrap();
         let base = EventBase::new().unwrap();
         let server =

@@ -17,7 +17,7 @@ use runtime::net::{AsyncWrite, TcpListener};
 use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector};
 use std::cell::RefCell;
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
@@ -232,24 +232,7 @@ fn accepting_filter_over_a_socket_bufferevent_against_openssl_s_client() {
         let certs = Certs::new();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let ca = certs.ca();
-        let client = std::thread::spawn(move || {
-            let mut child = Command::new("openssl")
-                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-                .args(["-servername", "localhost", "-verify_return_error"])
-                .args(["-CAfile", path_str(&ca), "-quiet"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
-            let mut out = [0u8; 5];
-            child.stdout.as_mut().unwrap().read_exact(&mut out).unwrap();
-            let _ = child.kill();
-            let _ = child.wait();
-            out
-        });
+        let client = tls_certs::s_client_ping(port, certs.ca());
         let (tcp, _) = listener.accept().unwrap();
         let base = EventBase::new().unwrap();
         let under =
@@ -372,35 +355,14 @@ fn tls_inside_tls_over_a_bufferevent_pair() {
         let certs = Certs::new();
         let base = EventBase::new().unwrap();
         let (a, b) = BufferEvent::pair_new(&base, BEV_OPT_CLOSE_ON_FREE).unwrap();
-        let outer_server = BufferEvent::tls_filter_new(
-            &base,
-            &a,
-            TlsRole::Accepting(acceptor(&certs)),
-            BEV_OPT_CLOSE_ON_FREE,
-        )
-        .unwrap();
-        let outer_client = BufferEvent::tls_filter_new(
-            &base,
-            &b,
-            connecting(connector(&certs), "localhost"),
-            BEV_OPT_CLOSE_ON_FREE,
-        )
-        .unwrap();
+        let filter = |under: &BufferEvent, role: TlsRole| {
+            BufferEvent::tls_filter_new(&base, under, role, BEV_OPT_CLOSE_ON_FREE).unwrap()
+        };
+        let outer_server = filter(&a, TlsRole::Accepting(acceptor(&certs)));
+        let outer_client = filter(&b, connecting(connector(&certs), "localhost"));
         // A second session inside the first, on both sides.
-        let inner_server = BufferEvent::tls_filter_new(
-            &base,
-            &outer_server,
-            TlsRole::Accepting(acceptor(&certs)),
-            BEV_OPT_CLOSE_ON_FREE,
-        )
-        .unwrap();
-        let inner_client = BufferEvent::tls_filter_new(
-            &base,
-            &outer_client,
-            connecting(connector(&certs), "localhost"),
-            BEV_OPT_CLOSE_ON_FREE,
-        )
-        .unwrap();
+        let inner_server = filter(&outer_server, TlsRole::Accepting(acceptor(&certs)));
+        let inner_client = filter(&outer_client, connecting(connector(&certs), "localhost"));
         assert_eq!(inner_client.get_fd(), -1); // a pair has no socket
         let server_events = upper_server(&inner_server);
         // 100 KiB of lines: many records through both layers.

@@ -20,7 +20,7 @@ use net::{bounded, pattern, tcp_pair};
 
 #[path = "support/tls.rs"]
 mod tls_certs;
-use tls_certs::{have_openssl, path_str, Certs};
+use tls_certs::{have_openssl, path_str, s_client, Certs};
 
 async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
@@ -431,15 +431,7 @@ async fn openssl_s_client_against_our_acceptor() {
         let port = listener.local_addr().unwrap().port();
         let ca = certs.ca();
         let client = runtime::spawn_blocking(move || {
-            let mut child = Command::new("openssl")
-                .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-                .args(["-servername", "localhost", "-verify_return_error"])
-                .args(["-CAfile", path_str(&ca), "-alpn", "http/1.1", "-quiet"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
+            let mut child = s_client(port, &ca, &["-alpn", "http/1.1"], Stdio::piped());
             child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
             let mut out = String::new();
             child

@@ -127,3 +127,39 @@ pub fn have_openssl() -> bool {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// `openssl s_client` connecting to 127.0.0.1:`port` as `localhost`,
+/// verifying against `ca` (failing on a bad certificate), quiet, with
+/// `extra` arguments; stdin and stdout piped, stderr as given.
+pub fn s_client(
+    port: u16,
+    ca: &Path,
+    extra: &[&str],
+    stderr: std::process::Stdio,
+) -> std::process::Child {
+    std::process::Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost", "-verify_return_error"])
+        .args(["-CAfile", path_str(ca), "-quiet"])
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("openssl s_client")
+}
+
+/// On a thread: `s_client` to `port` sends `ping\n`, reads the 5-byte
+/// answer and is killed (so it never sends `close_notify`).
+pub fn s_client_ping(port: u16, ca: PathBuf) -> std::thread::JoinHandle<[u8; 5]> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let mut child = s_client(port, &ca, &[], std::process::Stdio::null());
+        child.stdin.as_mut().unwrap().write_all(b"ping\n").unwrap();
+        let mut out = [0u8; 5];
+        child.stdout.as_mut().unwrap().read_exact(&mut out).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        out
+    })
+}
