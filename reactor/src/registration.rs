@@ -945,6 +945,7 @@ impl Registration {
     /// # use runtime::reactor::{Registration, Direction};
     /// # fn f(reg: &Registration, cx: &mut std::task::Context<'_>, buf: &mut [u8]) {
     /// let poll = reg.poll_io(Direction::Read, cx, || {
+    ///     // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
     ///     let n = unsafe { libc::read(reg.fd(), buf.as_mut_ptr().cast(), buf.len()) };
     ///     if n < 0 { Err(std::io::Error::last_os_error()) } else { Ok(n as usize) }
     /// });
