@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::future_slot::{CellFuture, FutureSlot};
 use crate::h1::chunked::chunk_header;
 use crate::h1::encode::{response_head, OutFraming};
-use crate::h1::head::{parse_request_in, HeadRules};
+use crate::h1::head::{parse_request_in, HeadArena, HeadRules};
 use crate::h1::io::ConnIo;
 use crate::h1::Framing;
 use crate::router::Handler;
@@ -102,6 +102,7 @@ pub(super) async fn serve<S>(
     let source: Rc<RefCell<dyn BodySource>> = conn.clone();
     let mut deadline = Deadline::default();
     let mut head_buf = Vec::with_capacity(256);
+    let mut arena = HeadArena::default();
     // Where `answer_buffered` leaves an exchange to go on with.
     let mut later: Option<Start> = None;
     let mut queued: Option<Queued> = None;
@@ -126,6 +127,7 @@ pub(super) async fn serve<S>(
                 &source,
                 &server,
                 &flags,
+                &mut arena,
                 &mut head_buf,
                 peer,
                 &mut later,
@@ -276,6 +278,7 @@ fn answer_buffered<S>(
     source: &Rc<RefCell<dyn BodySource>>,
     server: &Server,
     flags: &ConnFlags,
+    arena: &mut HeadArena,
     head_buf: &mut Vec<u8>,
     peer: Option<SocketAddr>,
     later: &mut Option<Start>,
@@ -293,7 +296,7 @@ where
     let mut req = Request::new(Body::empty());
     let rules = {
         flags.idle.set(false);
-        match parse_request_in(input, &server.config.head_limits, &mut req) {
+        match parse_request_in(input, &server.config.head_limits, arena, &mut req) {
             Ok(Some((rules, len))) => {
                 c.consume(len);
                 rules
