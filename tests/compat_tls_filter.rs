@@ -13,8 +13,8 @@ use runtime::compat::{
     BEV_EVENT_READING, BEV_EVENT_TIMEOUT, BEV_OPT_CLOSE_ON_FREE, EV_READ, EV_WRITE,
 };
 use runtime::io::{BufferedStream, Eol};
-use runtime::net::{AsyncWrite, TcpListener};
-use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector};
+use runtime::net::{AsyncWrite, TcpListener, TcpStream};
+use runtime::tls::{ClientConfig, ServerConfig, TlsAcceptor, TlsConnector, TlsStream};
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
@@ -600,30 +600,49 @@ fn filter_client_until_event(
     (events, lines, error)
 }
 
+/// One TLS connection served by our acceptor on a thread of its own:
+/// `linger_zero` sets SO_LINGER 0 on the socket (its close is a reset),
+/// then `body` runs on the accepted stream.
+fn one_tls_peer<T, Fut>(
+    certs: &Certs,
+    linger_zero: bool,
+    body: impl FnOnce(BufferedStream<TlsStream<TcpStream>>) -> Fut + Send + 'static,
+) -> (SocketAddr, std::thread::JoinHandle<io::Result<T>>)
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let acceptor = acceptor(certs);
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        runtime::block_on(async move {
+            let listener = TcpListener::from_std(std_listener)?;
+            let (tcp, _) = listener.accept().await?;
+            if linger_zero {
+                tcp.set_linger(Some(Duration::ZERO))?;
+            }
+            body(BufferedStream::new(acceptor.accept(tcp).await?)).await
+        })
+    });
+    (addr, server)
+}
+
 #[test]
 fn a_reset_under_an_established_filter_is_the_filters_error_event() {
     bounded(|| {
         let certs = Certs::new();
-        let acceptor = acceptor(&certs);
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = std_listener.local_addr().unwrap();
         // One line answered, then the socket is closed with SO_LINGER 0:
         // a reset, no close_notify.
-        let server = std::thread::spawn(move || {
-            runtime::block_on(async move {
-                let listener = TcpListener::from_std(std_listener)?;
-                let (tcp, _) = listener.accept().await?;
-                tcp.set_linger(Some(Duration::ZERO))?;
-                let mut s = BufferedStream::new(acceptor.accept(tcp).await?);
-                let line = s.read_line(Eol::Lf).await?.expect("a line");
-                let mut up = line.to_ascii_uppercase();
-                up.push(b'\n');
-                s.write_all(&up).await?;
-                s.flush().await?;
-                // Wait until the client has the answer before resetting.
-                std::thread::sleep(Duration::from_millis(100));
-                io::Result::Ok(())
-            })
+        let (addr, server) = one_tls_peer(&certs, true, |mut s| async move {
+            let line = s.read_line(Eol::Lf).await?.expect("a line");
+            let mut up = line.to_ascii_uppercase();
+            up.push(b'\n');
+            s.write_all(&up).await?;
+            s.flush().await?;
+            // Wait until the client has the answer before resetting.
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(())
         });
         let (events, lines, error) = filter_client_until_event(&certs, addr, |_| {});
         server.join().unwrap().unwrap();
@@ -641,21 +660,13 @@ fn a_reset_under_an_established_filter_is_the_filters_error_event() {
 fn a_read_timeout_of_the_bufferevent_underneath_reaches_the_filter() {
     bounded(|| {
         let certs = Certs::new();
-        let acceptor = acceptor(&certs);
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = std_listener.local_addr().unwrap();
         // The server completes the handshake, reads the line and never
         // answers; it ends when the client goes.
-        let server = std::thread::spawn(move || {
-            runtime::block_on(async move {
-                let listener = TcpListener::from_std(std_listener)?;
-                let (tcp, _) = listener.accept().await?;
-                let mut s = BufferedStream::new(acceptor.accept(tcp).await?);
-                let first = s.read_line(Eol::Lf).await?;
-                // The client frees its filter without close_notify.
-                let end = s.read_line(Eol::Lf).await;
-                io::Result::Ok((first, end.is_err()))
-            })
+        let (addr, server) = one_tls_peer(&certs, false, |mut s| async move {
+            let first = s.read_line(Eol::Lf).await?;
+            // The client frees its filter without close_notify.
+            let end = s.read_line(Eol::Lf).await;
+            Ok((first, end.is_err()))
         });
         let (events, lines, _) = filter_client_until_event(&certs, addr, |under| {
             under
