@@ -19,10 +19,11 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
+//! use runtime::net::TcpStream;
 //! use runtime::tls::{ClientConfig, TlsConnector};
 //! let config = ClientConfig::builder().ca_file("ca.pem")?.alpn(&[b"http/1.1"]).build()?;
 //! let connector = TlsConnector::new(config);
-//! # let tcp: runtime::io::BufferedStream<runtime::io::PairEnd> = todo!();
+//! let tcp = TcpStream::connect("127.0.0.1:8443").await?;
 //! let tls = connector.connect("example.test", tcp).await?;
 //! # let _ = tls; Ok(()) }
 //! ```
