@@ -264,50 +264,10 @@ fn against_our_acceptor(
 ) -> (Vec<BevEvent>, Vec<String>, Option<io::Error>) {
     let certs = Certs::new();
     let (addr, server) = our_server(acceptor(&certs), ending);
-    let base = EventBase::new().unwrap();
-    // Still connecting: the ClientHello waits in its output.
-    let under = BufferEvent::connect(&base, addr).unwrap();
-    let tls = BufferEvent::tls_filter_new(
-        &base,
-        &under,
-        connecting(
-            connector(&certs).allow_dirty_shutdown(dirty_ok),
-            "localhost",
-        ),
-        BEV_OPT_CLOSE_ON_FREE,
-    )
-    .unwrap();
-    let events: Events = Rc::default();
-    let lines: Lines = Rc::default();
-    let error: Rc<RefCell<Option<io::Error>>> = Rc::default();
-    let (e, l, err) = (events.clone(), lines.clone(), error.clone());
-    tls.setcb(
-        Some(Box::new(move |bev: &BufferEvent| {
-            while let Some(line) = bev.input().readln(Eol::Lf).unwrap() {
-                l.borrow_mut().push(String::from_utf8(line).unwrap());
-            }
-        })),
-        None,
-        Some(Box::new(move |bev: &BufferEvent, what: BevEvent| {
-            e.borrow_mut().push(what);
-            if what == BEV_EVENT_CONNECTED {
-                bev.write(b"one\ntwo\nbye\n").unwrap();
-            } else {
-                // Taken before the free.
-                *err.borrow_mut() = bev.take_error();
-                bev.free();
-            }
-        })),
-    )
-    .unwrap();
-    tls.enable(EV_READ).unwrap();
-    base.dispatch().unwrap();
+    let connector = connector(&certs).allow_dirty_shutdown(dirty_ok);
+    let seen = filter_client_until_event(connector, addr, b"one\ntwo\nbye\n", |_| {});
     server.join().unwrap().unwrap();
-    assert!(under.is_freed());
-    let events = events.borrow().clone();
-    let lines = lines.borrow().clone();
-    let error = error.borrow_mut().take();
-    (events, lines, error)
+    seen
 }
 
 #[test]
@@ -549,13 +509,15 @@ fn freeing_a_filter_without_close_on_free_leaves_the_bufferevent_underneath() {
     });
 }
 
-/// A client filter over a socket bufferevent connected to `addr`: writes
-/// `one` once connected, collects lines, events and the error taken at
-/// the first event after `CONNECTED` (then frees itself). `after_connect`
-/// runs on the underlying bufferevent at `CONNECTED`.
+/// A client filter over a socket bufferevent connected to `addr` (still
+/// connecting: the ClientHello waits in its output): writes `send` once
+/// connected, collects lines, events and the error taken at the first
+/// event after `CONNECTED` (then frees itself). `after_connect` runs on
+/// the underlying bufferevent at `CONNECTED`.
 fn filter_client_until_event(
-    certs: &Certs,
+    connector: TlsConnector,
     addr: SocketAddr,
+    send: &'static [u8],
     after_connect: impl Fn(&BufferEvent) + 'static,
 ) -> (Vec<BevEvent>, Vec<String>, Option<io::Error>) {
     let base = EventBase::new().unwrap();
@@ -563,7 +525,7 @@ fn filter_client_until_event(
     let tls = BufferEvent::tls_filter_new(
         &base,
         &under,
-        connecting(connector(certs), "localhost"),
+        connecting(connector, "localhost"),
         BEV_OPT_CLOSE_ON_FREE,
     )
     .unwrap();
@@ -583,7 +545,7 @@ fn filter_client_until_event(
             e.borrow_mut().push(what);
             if what == BEV_EVENT_CONNECTED {
                 after_connect(&u);
-                bev.write(b"one\n").unwrap();
+                bev.write(send).unwrap();
             } else {
                 *err.borrow_mut() = bev.take_error();
                 bev.free();
@@ -644,7 +606,8 @@ fn a_reset_under_an_established_filter_is_the_filters_error_event() {
             std::thread::sleep(Duration::from_millis(100));
             Ok(())
         });
-        let (events, lines, error) = filter_client_until_event(&certs, addr, |_| {});
+        let (events, lines, error) =
+            filter_client_until_event(connector(&certs), addr, b"one\n", |_| {});
         server.join().unwrap().unwrap();
         assert_eq!(lines, ["ONE"]);
         assert_eq!(
@@ -668,11 +631,12 @@ fn a_read_timeout_of_the_bufferevent_underneath_reaches_the_filter() {
             let end = s.read_line(Eol::Lf).await;
             Ok((first, end.is_err()))
         });
-        let (events, lines, _) = filter_client_until_event(&certs, addr, |under| {
-            under
-                .set_timeouts(Some(Duration::from_millis(100)), None)
-                .unwrap();
-        });
+        let (events, lines, _) =
+            filter_client_until_event(connector(&certs), addr, b"one\n", |under| {
+                under
+                    .set_timeouts(Some(Duration::from_millis(100)), None)
+                    .unwrap();
+            });
         let (first, truncated) = server.join().unwrap().unwrap();
         assert_eq!(first.as_deref(), Some(&b"one"[..]));
         assert!(truncated, "the client left without close_notify");
