@@ -52,6 +52,6 @@ pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub use stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
 pub use stream::{
     pair, pair_with_capacity, BufferedReader, BufferedStream, BufferedWriter, Filter, FilterResult,
-    Filtered, FlushMode, Lines, PairEnd, Passthrough, RateLimit, RateLimitGroup, ReadOnly,
-    Transport, Watermarks, WriteOnly,
+    Filtered, FlushMode, IdleTimer, Lines, PairEnd, Passthrough, RateLimit, RateLimitGroup,
+    ReadOnly, Transport, Watermarks, WriteOnly,
 };

@@ -7,12 +7,11 @@ use super::head::Framing;
 use crate::body::{BodySource, READ_CHUNK};
 use crate::error::Error;
 use http::HeaderMap;
-use runtime_io::{AsyncRead, AsyncWrite, Buffer, BufferError, BufferedStream};
-use runtime_reactor::time::{now, sleep_until, Sleep};
+use runtime_io::{AsyncRead, AsyncWrite, Buffer, BufferError, BufferedStream, IdleTimer};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where the arriving body is.
 #[derive(Debug)]
@@ -33,52 +32,6 @@ const READ_MIN: usize = 4096;
 /// Most bytes one read takes.
 const READ_MAX: usize = 64 * 1024;
 
-/// An idle timer for the read direction: counts while a read waits and
-/// restarts whenever a read brings bytes. Progress only forgets the target,
-/// so a busy connection touches the timer wheel about once per period.
-#[derive(Default)]
-struct ReadTimer {
-    duration: Option<Duration>,
-    sleep: Option<Sleep>,
-    target: Option<Instant>,
-}
-
-impl ReadTimer {
-    fn set(&mut self, duration: Option<Duration>) {
-        self.duration = duration;
-        self.target = None;
-    }
-
-    /// The read is waiting: registers with the timer, and says whether the
-    /// period is over.
-    fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(d) = self.duration else {
-            return false;
-        };
-        let target = match self.target {
-            Some(t) => t,
-            None => match now().checked_add(d) {
-                Some(t) => *self.target.insert(t),
-                None => return false,
-            },
-        };
-        let sleep = self.sleep.get_or_insert_with(|| sleep_until(target));
-        if sleep.deadline() > target {
-            sleep.reset(target);
-        }
-        loop {
-            if sleep.poll_sleep(cx).is_pending() {
-                return false;
-            }
-            if now() >= target {
-                self.target = None;
-                return true;
-            }
-            sleep.reset(target);
-        }
-    }
-}
-
 /// A connection: the stream, its input (one contiguous buffer, parsed in
 /// place), its output, and the body being read.
 ///
@@ -95,7 +48,7 @@ pub(crate) struct ConnIo<S> {
     start: usize,
     end: usize,
     eof: bool,
-    read_timer: ReadTimer,
+    read_timer: IdleTimer,
     tx: Vec<u8>,
     pub(crate) body: BodyState,
     /// The generation of the current body; bodies of older exchanges read
@@ -124,7 +77,7 @@ impl<S> ConnIo<S> {
             start: 0,
             end: 0,
             eof: false,
-            read_timer: ReadTimer::default(),
+            read_timer: IdleTimer::default(),
             tx: Vec::new(),
             body: BodyState::Done,
             gen: 0,
@@ -267,7 +220,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
         let dst = &mut self.rx[self.end..self.end + room];
         match Pin::new(self.io.get_mut()).poll_read(cx, dst) {
             Poll::Ready(Ok(n)) => {
-                self.read_timer.target = None;
+                self.read_timer.progress();
                 if n == 0 {
                     self.eof = true;
                 }

@@ -108,6 +108,7 @@ pub use filter::{Filter, FilterResult, Filtered, FlushMode, Passthrough};
 pub use pair::{pair, pair_with_capacity, PairEnd, PAIR_CAPACITY};
 pub use ratelimit::{RateLimit, RateLimitGroup};
 pub use reader::{BufferedReader, BufferedWriter, Lines, ReadOnly, WriteOnly};
+pub use timeouts::IdleTimer;
 pub use transport::Transport;
 pub use watermarks::Watermarks;
 
@@ -115,7 +116,6 @@ use crate::Buffer;
 use ratelimit::Limiter;
 use std::fmt;
 use std::io;
-use timeouts::IdleTimer;
 
 /// Default most bytes read from the inner stream per read: 16 KiB, like
 /// libevent's bufferevents (`MAX_SINGLE_READ_DEFAULT`).

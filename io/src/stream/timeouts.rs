@@ -8,14 +8,28 @@
 //! is simply moved forward, so a stream that keeps making progress touches
 //! the wheel about once per timeout period rather than once per read.
 
-use runtime_reactor::time::{sleep_until, Sleep};
+use runtime_reactor::time::{now, sleep_until, Sleep};
 use std::io;
 use std::task::Context;
 use std::time::{Duration, Instant};
 
-/// One direction's idle timer.
+/// One direction's idle timer: counts only while that direction waits and
+/// starts over after progress. Deadlines are taken from the reactor's
+/// cached clock ([`now`]), as libevent takes its timeouts from its cached
+/// time. [`BufferedStream`](super::BufferedStream) keeps one per direction;
+/// other connection types (the HTTP server's) use it for theirs.
+///
+/// ```
+/// use runtime::io::IdleTimer;
+/// use std::time::Duration;
+///
+/// let mut t = IdleTimer::default();
+/// t.set(Some(Duration::from_secs(30)));
+/// assert_eq!(t.duration(), Some(Duration::from_secs(30)));
+/// t.progress(); // a read got bytes: the next wait starts a fresh period
+/// ```
 #[derive(Debug, Default)]
-pub(crate) struct IdleTimer {
+pub struct IdleTimer {
     duration: Option<Duration>,
     sleep: Option<Sleep>,
     /// When the current wait times out; `None` when not waiting.
@@ -23,12 +37,13 @@ pub(crate) struct IdleTimer {
 }
 
 impl IdleTimer {
-    pub(crate) fn duration(&self) -> Option<Duration> {
+    /// The timeout, if one is set.
+    pub fn duration(&self) -> Option<Duration> {
         self.duration
     }
 
     /// Sets (or clears) the timeout; a wait in progress starts over.
-    pub(crate) fn set(&mut self, duration: Option<Duration>) {
+    pub fn set(&mut self, duration: Option<Duration>) {
         self.duration = duration;
         self.target = None;
         if duration.is_none() {
@@ -38,20 +53,20 @@ impl IdleTimer {
 
     /// The direction made progress: the next wait starts a fresh period.
     #[inline]
-    pub(crate) fn progress(&mut self) {
+    pub fn progress(&mut self) {
         self.target = None;
     }
 
     /// The direction is waiting (its I/O returned `Pending`). Registers the
     /// task's waker with the timer and says whether the timeout has expired
     /// (then the wait is over: the next one starts a fresh period).
-    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(duration) = self.duration else {
             return false;
         };
         let target = match self.target {
             Some(t) => t,
-            None => match Instant::now().checked_add(duration) {
+            None => match now().checked_add(duration) {
                 Some(t) => {
                     self.target = Some(t);
                     t
@@ -71,7 +86,7 @@ impl IdleTimer {
             if sleep.poll_sleep(cx).is_pending() {
                 return false;
             }
-            if Instant::now() >= target {
+            if now() >= target {
                 self.target = None;
                 return true;
             }
