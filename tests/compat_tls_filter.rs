@@ -26,7 +26,7 @@ use std::time::Duration;
 
 #[path = "support/tls.rs"]
 mod tls_certs;
-use tls_certs::{have_openssl, path_str, Certs};
+use tls_certs::{free_port, have_openssl, path_str, Certs};
 
 #[path = "support/thread.rs"]
 mod thread;
@@ -112,14 +112,6 @@ fn upper_server(bev: &BufferEvent) -> Events {
     .unwrap();
     bev.enable(EV_READ).unwrap();
     events
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// How our acceptor's connection ends after the client's `bye` line.

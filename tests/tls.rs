@@ -20,7 +20,7 @@ use net::{bounded, pattern, tcp_pair};
 
 #[path = "support/tls.rs"]
 mod tls_certs;
-use tls_certs::{have_openssl, path_str, s_client, Certs};
+use tls_certs::{free_port, have_openssl, path_str, s_client, Certs};
 
 async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
@@ -91,14 +91,6 @@ fn is_cert_error(e: &io::Error) -> bool {
         && e.get_ref()
             .and_then(|i| i.downcast_ref::<runtime::tls::rustls::Error>())
             .is_some_and(|r| matches!(r, runtime::tls::rustls::Error::InvalidCertificate(_)))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 // ------------------------------------------------------------ our two ends

@@ -163,3 +163,13 @@ pub fn s_client_ping(port: u16, ca: PathBuf) -> std::thread::JoinHandle<[u8; 5]>
         out
     })
 }
+
+/// A loopback port free a moment ago, for `openssl s_server -accept`,
+/// which cannot be handed a listening socket.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
