@@ -208,6 +208,7 @@ backend_tests!(
     sleep_cancel_on_drop,
     sleep_cancel_on_abort,
     sleep_reset,
+    sleep_elapsed_unpolled,
     timeout_outcomes,
     interval_burst,
     interval_delay,
@@ -1016,6 +1017,34 @@ fn sleep_reset(method: &str) {
         bounded(2, "postponed sleep", &mut s).await;
         assert!(start.elapsed() >= Duration::from_millis(15));
         assert_eq!(pending_timers(), 0);
+    });
+}
+
+/// `is_elapsed` of a sleep its reactor has fired but nobody polled since:
+/// false before the deadline, true after, with the cached clock, in precise
+/// mode, and after a switch from precise to cached.
+fn sleep_elapsed_unpolled(method: &str) {
+    let rt = rt(method);
+    rt.block_on(async {
+        let reactor = Reactor::current().unwrap();
+        for (precise, then_cached) in [(false, false), (true, false), (true, true)] {
+            reactor.set_precise_timer(precise);
+            let mut s = sleep(Duration::from_millis(3));
+            assert!(poll_once(&mut s).is_pending());
+            assert!(!s.is_elapsed(), "precise {precise}: elapsed at once");
+            // The reactor turns (and fires `s`) while another sleep runs.
+            sleep(Duration::from_millis(1)).await;
+            let deadline = s.deadline();
+            while Instant::now() < deadline + Duration::from_millis(2) {
+                sleep(Duration::from_millis(1)).await;
+            }
+            if then_cached {
+                reactor.set_precise_timer(false);
+            }
+            assert!(s.is_elapsed(), "precise {precise}: fired, not elapsed");
+            assert!(poll_once(&mut s).is_ready());
+        }
+        reactor.set_precise_timer(false);
     });
 }
 

@@ -131,6 +131,9 @@ pub(crate) struct Inner {
     pub(crate) wheel: RefCell<Wheel>,
     base: Instant,
     cached_now: Cell<Instant>,
+    /// The latest clock reading the timer wheel was advanced to: no timer
+    /// with a later deadline has fired.
+    fired_through: Cell<Instant>,
     /// Set after a wait when no timer needed the clock: the next `now()`
     /// reads it (at most once per loop iteration).
     clock_stale: Cell<bool>,
@@ -252,6 +255,7 @@ impl Reactor {
                 wheel: RefCell::new(Wheel::new()),
                 base: now,
                 cached_now: Cell::new(now),
+                fired_through: Cell::new(now),
                 clock_stale: Cell::new(false),
                 precise: Cell::new(precise),
                 signals: RefCell::new(SignalState::new()),
@@ -463,6 +467,14 @@ impl Inner {
         self.cached_now.get()
     }
 
+    /// Whether no timer due at `deadline` can have fired yet: a timer fires
+    /// once a clock reading the wheel is advanced to reaches its deadline
+    /// (rounded up to the wheel's tick), and the latest such reading is
+    /// kept in `fired_through`.
+    pub(crate) fn before(&self, deadline: Instant) -> bool {
+        self.fired_through.get() < deadline
+    }
+
     /// Brings an empty wheel's clock up to the cached time before a timer
     /// is inserted, so a deadline already past counts as due at once (idle
     /// turns do not advance the wheel).
@@ -612,12 +624,15 @@ impl Inner {
     fn advance_timers(&self, now: Instant, wakers: &mut Vec<Waker>) {
         let mut wheel = self.wheel.borrow_mut();
         let mut now_tick = self.now_tick(now);
+        self.fired_through.set(self.fired_through.get().max(now));
         wheel.advance(now_tick, wakers);
         if self.precise.get() {
             // Precise mode: read the clock again so timers that came due
             // while expiring the first batch fire in this turn too.
             loop {
-                let t = self.now_tick(Instant::now());
+                let fresh = Instant::now();
+                let t = self.now_tick(fresh);
+                self.fired_through.set(fresh);
                 if t == now_tick || wheel.advance(t, wakers) == 0 {
                     break;
                 }

@@ -109,11 +109,15 @@ impl Sleep {
 
     /// Whether the deadline has been reached (as seen by the reactor).
     pub fn is_elapsed(&self) -> bool {
-        self.done
-            || self
-                .registered
-                .as_ref()
-                .is_some_and(|r| r.reactor.wheel.borrow().is_fired(r.key))
+        if self.done {
+            return true;
+        }
+        let Some(r) = &self.registered else {
+            return false;
+        };
+        // Before the deadline by the reactor's own clock the timer cannot
+        // have fired: the wheel's entry (likely out of cache) is not read.
+        !r.reactor.before(self.deadline) && r.reactor.wheel.borrow().is_fired(r.key)
     }
 
     /// Moves the deadline; the sleep becomes pending again.
