@@ -374,6 +374,63 @@ fn write_timeout_cuts_a_client_that_does_not_read() {
     assert_eq!(read_response(&mut s).1, b"GET /x 0");
 }
 
+/// Connections that wait with half a request buffered while others are
+/// served whole (the thread's spare read and write vectors change hands
+/// only empty): every answer is its own request's, path and body length.
+#[test]
+fn half_requests_wait_while_other_connections_are_served() {
+    let addr = echo_server();
+    let n = 12;
+    let mut conns: Vec<_> = (0..n).map(|_| connect(addr)).collect();
+    let req = |i: usize| {
+        let body = vec![b'a' + (i % 26) as u8; 100 + i];
+        let mut r = format!(
+            "POST /c{i} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(&body);
+        r
+    };
+    for round in 0..3 {
+        // Even connections: a whole request and then the first part of the
+        // next (cut in the head, or in the body); odd ones: a whole request.
+        let mut rest = Vec::new();
+        for (i, s) in conns.iter_mut().enumerate() {
+            let r = req(i);
+            if i % 2 == 0 {
+                let cut = if round % 2 == 0 { 10 } else { r.len() - 20 };
+                let mut w = r.clone();
+                w.extend_from_slice(&r[..cut]);
+                s.write_all(&w).unwrap();
+                rest.push((i, r[cut..].to_vec()));
+            } else {
+                s.write_all(&r).unwrap();
+            }
+        }
+        for (i, s) in conns.iter_mut().enumerate() {
+            let (head, body) = read_response_of(s);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert_eq!(
+                body,
+                format!("POST /c{i} {}", 100 + i).as_bytes(),
+                "round {round}"
+            );
+        }
+        // The halves are finished last first.
+        for (i, tail) in rest.iter().rev() {
+            conns[*i].write_all(tail).unwrap();
+            let (head, body) = read_response_of(&mut conns[*i]);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert_eq!(
+                body,
+                format!("POST /c{i} {}", 100 + i).as_bytes(),
+                "round {round}"
+            );
+        }
+    }
+}
+
 /// A 15 KiB body naming its request: small enough to leave next to its
 /// head in one piece of output.
 fn numbered_body(path: &str) -> Vec<u8> {

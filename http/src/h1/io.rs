@@ -4,6 +4,7 @@
 
 use super::chunked::{ChunkedDecoder, Decoded};
 use super::head::Framing;
+use super::spare::Spare;
 use crate::body::{BodySource, READ_CHUNK};
 use crate::error::Error;
 use http::HeaderMap;
@@ -124,6 +125,7 @@ impl<S> ConnIo<S> {
     /// Appends plain bytes to the output.
     pub(crate) fn out_add(&mut self, bytes: &[u8]) -> Result<(), BufferError> {
         if self.io.output().is_empty() {
+            Spare::Out.take_into(&mut self.tx);
             self.tx.extend_from_slice(bytes);
             Ok(())
         } else {
@@ -134,7 +136,11 @@ impl<S> ConnIo<S> {
     /// The output's plain-bytes vector, when new output may go there (the
     /// output buffer is empty).
     pub(crate) fn out_vec(&mut self) -> Option<&mut Vec<u8>> {
-        self.io.output().is_empty().then_some(&mut self.tx)
+        if !self.io.output().is_empty() {
+            return None;
+        }
+        Spare::Out.take_into(&mut self.tx);
+        Some(&mut self.tx)
     }
 
     /// The output buffer, behind everything queued so far.
@@ -213,6 +219,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
         if self.eof {
             return Poll::Ready(Ok(0));
         }
+        if self.end == 0 {
+            // Nothing buffered: read into the thread's spare input vector
+            // (see `spare`), the one most recently read into.
+            Spare::In.take_into(&mut self.rx);
+        }
         if self.rx.len() - self.end < READ_MIN {
             self.make_room();
         }
@@ -228,11 +239,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending if self.read_timer.poll_expired(cx) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "read timed out",
-            ))),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if self.end == 0 {
+                    // Waiting with nothing buffered: the vector goes back.
+                    Spare::In.give_back(&mut self.rx);
+                }
+                if self.read_timer.poll_expired(cx) {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "read timed out",
+                    )));
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -267,6 +286,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
                 }
                 Poll::Ready(Ok(n)) if n == self.tx.len() => {
                     self.tx.clear();
+                    // All written: the vector goes back (see `spare`).
+                    Spare::Out.give_back(&mut self.tx);
                     return Pin::new(self.io.get_mut()).poll_flush(cx);
                 }
                 Poll::Ready(Ok(n)) => {
@@ -292,8 +313,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ConnIo<S> {
         self.io.poll_finish(cx)
     }
 
-    /// Reads once more from the socket: `false` at end of stream.
+    /// Reads once more from the socket: `false` at end of stream. What
+    /// waits in the output starts going out first: a pipelining client
+    /// may hold back the rest of this body until it has the answers to
+    /// the requests before it.
     fn poll_more(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        if self.out_len() > 0 {
+            // Pending is fine: the socket's write readiness wakes this
+            // task, which flushes on its next read of the body.
+            if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                return Poll::Ready(Err(Error::from_io(e, "write")));
+            }
+        }
         match ready!(self.poll_fill(cx)) {
             Ok(0) => Poll::Ready(Ok(false)),
             Ok(_) => Poll::Ready(Ok(true)),

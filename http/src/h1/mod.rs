@@ -6,6 +6,7 @@ pub(crate) mod date;
 pub(crate) mod encode;
 pub mod head;
 pub(crate) mod io;
+pub(crate) mod spare;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use date::format_date;
