@@ -10,6 +10,7 @@
 //! refused with 400. In strict mode, a bare LF anywhere in the head is
 //! refused with 400 too. Chunked framing always wants CRLF.
 
+use super::intern;
 use crate::error::Error;
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
@@ -296,13 +297,21 @@ pub(crate) fn parse_request_in<B>(
         headers.reserve(raw.len());
     }
     for h in raw {
-        let name = match Field::of(h.name) {
+        let field = Field::of(h.name);
+        let name = match field {
             // The common fields without a lookup.
             Some(f) => f.name(),
             None => HeaderName::from_bytes(h.name.as_bytes())
                 .map_err(|_| Error::bad("invalid header name"))?,
         };
-        let value = if h.value.is_ascii() {
+        // `Host` takes a few values on a server: those are interned.
+        let interned = match field {
+            Some(Field::Host) => intern::host(h.value),
+            _ => None,
+        };
+        let value = if let Some(v) = interned {
+            v
+        } else if h.value.is_ascii() {
             // SAFETY: httparse let through only tab, space, visible ASCII
             // and obs-text (0x80-0xFF) in a value: ASCII ones are valid
             // UTF-8 and a valid header value, all this call asks.

@@ -5,6 +5,7 @@ pub mod chunked;
 pub(crate) mod date;
 pub(crate) mod encode;
 pub mod head;
+pub(crate) mod intern;
 pub(crate) mod io;
 pub(crate) mod spare;
 
