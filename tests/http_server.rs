@@ -374,6 +374,40 @@ fn write_timeout_cuts_a_client_that_does_not_read() {
     assert_eq!(read_response(&mut s).1, b"GET /x 0");
 }
 
+/// `Host` values (interned, up to a bound per thread and process, past it
+/// copied): each request sees the value it sent, whether it repeats, is
+/// new, or comes past the bound.
+#[test]
+fn each_request_sees_its_own_host_value() {
+    let addr = start(|| {
+        Server::new().fallback(|req: runtime::http::http::Request<Body>| async move {
+            let host = req
+                .headers()
+                .get(runtime::http::http::header::HOST)
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default();
+            Response::new(Body::from(host))
+        })
+    });
+    let mut s = connect(addr);
+    let long = "x".repeat(200);
+    for round in 0..2 {
+        for i in 0..40 {
+            let host = match i % 4 {
+                0 => "example.com".to_string(),
+                1 => format!("host{i}.test:{}", 8000 + i),
+                2 => long.clone(),
+                _ => format!("h{round}-{i}"),
+            };
+            s.write_all(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+                .unwrap();
+            let (head, body) = read_response_of(&mut s);
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert_eq!(String::from_utf8(body).unwrap(), host, "round {round}, request {i}");
+        }
+    }
+}
+
 /// Connections that wait with half a request buffered while others are
 /// served whole (the thread's spare read and write vectors change hands
 /// only empty): every answer is its own request's, path and body length.

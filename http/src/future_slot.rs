@@ -41,9 +41,31 @@ impl<F: Future<Output = Response<Body>>> Future for Cell<F> {
 pub trait SlotFuture: Future<Output = Response<Body>> {
     /// Drops the future (in place) and returns its emptied cell.
     fn into_spare(self: Pin<Box<Self>>) -> Box<dyn Any>;
+
+    /// Polls the future; its answer is put in `out` (the response is moved
+    /// once, from the handler's future to where the server reads it).
+    fn poll_into(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut Option<Response<Body>>,
+    ) -> Poll<()>;
 }
 
 impl<F: Future<Output = Response<Body>> + 'static> SlotFuture for Cell<F> {
+    fn poll_into(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut Option<Response<Body>>,
+    ) -> Poll<()> {
+        match self.poll(cx) {
+            Poll::Ready(r) => {
+                *out = Some(r);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     fn into_spare(mut self: Pin<Box<Self>>) -> Box<dyn Any> {
         // SAFETY: the future is dropped where it lies (assigning `None`
         // runs its destructor in place), as pinning requires; the emptied
