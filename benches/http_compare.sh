@@ -33,8 +33,19 @@
 #   --file-conns N           wrk connections for the static runs (default 4; 0 skips them)
 #   --server-cpu LIST        taskset CPU list for the servers (default 1)
 #   --load-cpu LIST          taskset CPU list for wrk (default 0)
+#   --perf-split             also split each hello run's CPU time into user and
+#                            system by perf sampling (see below)
 #   --skip-build             use the binaries already built
 #   -h, --help               this text
+#
+# /proc/PID/stat charges each scheduler tick (here 250 per second) wholly
+# to user or system time by the mode the tick found the CPU in, so a run's
+# user figure is a sample of a few hundred ticks: about +-5% for an 8 s
+# run. --perf-split measures the same runs a second way: the server's
+# on-CPU time from /proc/PID/task/*/schedstat (exact), split by the share
+# of `perf record -e cpu-clock -F 4999` samples that land in user space
+# (twenty times the samples). Both columns are printed; perf's sampling
+# adds about 1% of kernel time to every server alike.
 #
 # The 2-worker tokio server runs on --server-cpu too: on a 2-CPU machine
 # its row measures the multi-thread runtime's overhead, not scaling.
@@ -57,6 +68,7 @@ FILE_CONNS=4
 SERVER_CPU=1
 LOAD_CPU=0
 SKIP_BUILD=0
+PERF_SPLIT=0
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -69,6 +81,7 @@ while [[ $# -gt 0 ]]; do
         --server-cpu) SERVER_CPU="${2:?--server-cpu needs a value}"; shift 2 ;;
         --load-cpu) LOAD_CPU="${2:?--load-cpu needs a value}"; shift 2 ;;
         --skip-build) SKIP_BUILD=1; shift ;;
+        --perf-split) PERF_SPLIT=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "http_compare.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -80,6 +93,10 @@ done
 for tool in wrk taskset; do
     command -v "$tool" >/dev/null 2>&1 || { echo "http_compare.sh: $tool not found (Debian: apt-get install -y $tool)" >&2; exit 1; }
 done
+if [[ $PERF_SPLIT -eq 1 ]] && ! command -v perf >/dev/null 2>&1; then
+    echo "http_compare.sh: --perf-split needs perf (Debian: apt-get install -y linux-perf)" >&2
+    exit 1
+fi
 if [[ "$STRACE_DURATION" -gt 0 ]] && ! command -v strace >/dev/null 2>&1; then
     echo "http_compare.sh: strace not found (apt-get install -y strace); no syscall table" >&2
     STRACE_DURATION=0
@@ -149,14 +166,35 @@ run_wrk() {
     fi
 }
 
-# measure NAME URL SECS CONNS CMD...: one run; sets REQS RPS P99_MS MBPS USER_US SYS_US
+# oncpu_ns PID: the process's on-CPU time so far, all threads, in ns
+oncpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%.0f\n", t }'; }
+
+# measure NAME URL SECS CONNS CMD...: one run; sets REQS RPS P99_MS MBPS
+# USER_US SYS_US, and with PERF=1 PUSER_US PSYS_US (the perf split)
 measure() {
     local name="$1" url="$2" secs="$3" conns="$4"; shift 4
     start_server "$name" "$@"
-    local u0 s0 u1 s1
+    local u0 s0 u1 s1 c0 c1 perf_pid="" share
+    if [[ "${PERF:-0}" -eq 1 ]]; then
+        c0="$(oncpu_ns "$SERVER_PID")"
+        perf record -q -e cpu-clock -F 4999 -p "$SERVER_PID" -o "$TMP/perf.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 0.3
+    fi
     read -r u0 s0 < <(cpu_ticks "$SERVER_PID")
     run_wrk "http://$SERVER_ADDR$url" "$secs" "$conns"
     read -r u1 s1 < <(cpu_ticks "$SERVER_PID")
+    if [[ -n "$perf_pid" ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        c1="$(oncpu_ns "$SERVER_PID")"
+        # The share of samples outside the kernel.
+        share="$(perf report -i "$TMP/perf.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+            awk '/^#/ || NF == 0 { next } { gsub("%", "", $1); if ($2 ~ /kernel/) k += $1; else u += $1 }
+                 END { if (u + k > 0) printf "%.5f", u / (u + k); else print 0 }')"
+        PUSER_US="$(awk -v d=$((c1 - c0)) -v f="$share" -v n="$REQS" 'BEGIN { printf "%.3f", d / 1000 * f / n }')"
+        PSYS_US="$(awk -v d=$((c1 - c0)) -v f="$share" -v n="$REQS" 'BEGIN { printf "%.3f", d / 1000 * (1 - f) / n }')"
+    fi
     stop_server
     USER_US="$(awk -v d=$((u1 - u0)) -v t="$TICK" -v n="$REQS" 'BEGIN { printf "%.3f", d * 1e6 / t / n }')"
     SYS_US="$(awk -v d=$((s1 - s0)) -v t="$TICK" -v n="$REQS" 'BEGIN { printf "%.3f", d * 1e6 / t / n }')"
@@ -176,7 +214,7 @@ CMDS=(
     "$HELLO_BIN --threads 1"
     "$EVHTTP_BIN"
 )
-declare -A RPS_OF=() P99_OF=() USER_OF=() SYS_OF=()
+declare -A RPS_OF=() P99_OF=() USER_OF=() SYS_OF=() PUSER_OF=() PSYS_OF=()
 echo "hello: wrk -t1 -c$CONNS -d${DURATION}s --latency on CPU $LOAD_CPU, servers on CPU $SERVER_CPU, $RUNS run(s)" >&2
 for ((r = 0; r < RUNS; r++)); do
     order=()
@@ -187,12 +225,18 @@ for ((r = 0; r < RUNS; r++)); do
     fi
     for i in "${order[@]}"; do
         read -r -a cmd <<<"${CMDS[$i]}"
-        measure "${NAMES[$i]}" / "$DURATION" "$CONNS" "${cmd[@]}"
+        PERF=$PERF_SPLIT measure "${NAMES[$i]}" / "$DURATION" "$CONNS" "${cmd[@]}"
         RPS_OF[$i]+="$RPS "
         P99_OF[$i]+="$P99_MS "
         USER_OF[$i]+="$USER_US "
         SYS_OF[$i]+="$SYS_US "
-        echo "  ${NAMES[$i]}: $REQS requests, $RPS req/s, p99 $P99_MS ms, user $USER_US us/req, sys $SYS_US us/req" >&2
+        perf_note=""
+        if [[ $PERF_SPLIT -eq 1 ]]; then
+            PUSER_OF[$i]+="$PUSER_US "
+            PSYS_OF[$i]+="$PSYS_US "
+            perf_note=" (perf split: user $PUSER_US, sys $PSYS_US)"
+        fi
+        echo "  ${NAMES[$i]}: $REQS requests, $RPS req/s, p99 $P99_MS ms, user $USER_US us/req, sys $SYS_US us/req$perf_note" >&2
     done
 done
 
@@ -275,6 +319,21 @@ printf '  %-18s %10s %9s %8s %8s %8s %9s %9s\n' "server" "req/s" "p99 ms" "user"
             "$(median ${P99_OF[$i]})" "$u" "$s" "$t" "$(ratio "$u" "$base_u")" "$(ratio "$t" "$base_t")"
     done
 }
+if [[ $PERF_SPLIT -eq 1 ]]; then
+    echo
+    echo "the same runs, CPU per request split by perf samples (on-CPU time from schedstat; us$runs_note)"
+    printf '  %-18s %8s %8s %8s %9s\n' "server" "user" "sys" "total" "user/hyp"
+    # shellcheck disable=SC2086
+    {
+        base_pu="$(median ${PUSER_OF[0]})"
+        for ((i = 0; i < ${#NAMES[@]}; i++)); do
+            u="$(median ${PUSER_OF[$i]})"
+            s="$(median ${PSYS_OF[$i]})"
+            printf '  %-18s %8s %8s %8s %9s\n' "${NAMES[$i]}" "$u" "$s" \
+                "$(awk -v a="$u" -v b="$s" 'BEGIN { printf "%.3f", a + b }')" "$(ratio "$u" "$base_pu")"
+        done
+    }
+fi
 if [[ "$STRACE_DURATION" -gt 0 ]]; then
     echo
     echo "system calls per request (strace -c -f, wrk -c$CONNS -d${STRACE_DURATION}s)"
