@@ -1,5 +1,9 @@
 //! HTTP/1 wire format: request and response heads (parsed with `httparse`,
-//! checked against request smuggling), the chunked coding, `Date`.
+//! checked against request smuggling), the chunked coding, `Date`; and a
+//! connection's I/O: `io` (the buffered stream, the input parsed in place,
+//! the body arriving), `spare` (the thread's spare I/O vectors that
+//! connections borrow while bytes are in flight), `intern` (`Host` values
+//! kept for the process, so requests carry them without a copy).
 
 pub mod chunked;
 pub(crate) mod date;
