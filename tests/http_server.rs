@@ -403,7 +403,11 @@ fn each_request_sees_its_own_host_value() {
                 .unwrap();
             let (head, body) = read_response_of(&mut s);
             assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-            assert_eq!(String::from_utf8(body).unwrap(), host, "round {round}, request {i}");
+            assert_eq!(
+                String::from_utf8(body).unwrap(),
+                host,
+                "round {round}, request {i}"
+            );
         }
     }
 }
