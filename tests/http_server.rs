@@ -541,29 +541,6 @@ fn write_timeout_cuts_a_pipelining_client_that_does_not_read() {
     assert_eq!(read_response(&mut s).1, numbered_body("/x"));
 }
 
-/// One response off a stream that may hold the next ones too (a byte at a
-/// time past the head, so nothing of the next is consumed).
-fn read_response_of(s: &mut std::net::TcpStream) -> (String, Vec<u8>) {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut b).expect("read head");
-        head.push(b[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .expect("content-length");
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).expect("read body");
-    (head, body)
-}
-
 #[test]
 fn handlers_of_different_kinds_alternate_on_one_connection() {
     // Each connection reuses the cell of its last handler future for the

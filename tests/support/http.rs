@@ -74,6 +74,32 @@ pub fn read_to_close(s: &mut TcpStream) -> (String, bool) {
     }
 }
 
+/// The `Content-Length` of a response head, if it has one.
+pub fn content_length(head: &str) -> Option<usize> {
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())?
+    })
+}
+
+/// One response off a stream that may hold the next ones too (a byte at a
+/// time past the head, so nothing of the next is consumed). Unlike
+/// [`read_response`], bytes after the response are left unread.
+pub fn read_response_of(s: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("read head");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len = content_length(&head).expect("content-length");
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).expect("read body");
+    (head, body)
+}
+
 /// Reads one response with a `content-length` body from `s`; returns the
 /// head and the body.
 pub fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
@@ -82,14 +108,7 @@ pub fn read_response(s: &mut TcpStream) -> (String, Vec<u8>) {
     loop {
         if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&data[..end + 4]).into_owned();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .unwrap_or(0);
+            let len = content_length(&head).unwrap_or(0);
             while data.len() < end + 4 + len {
                 let n = s.read(&mut buf).expect("read body");
                 assert!(n > 0, "closed in the body");
