@@ -169,6 +169,88 @@ mod tests {
         assert_eq!(v, b"0 7 10 14 99 100 101 65536 18446744073709551615 ");
     }
 
+    /// The head without its `Date` line, which changes every second.
+    fn head_of(
+        status: StatusCode,
+        headers: &HeaderMap,
+        framing: OutFraming,
+        keep_alive: bool,
+        version: Version,
+    ) -> (String, bool) {
+        let mut v = Vec::new();
+        let kept = response_head(&mut v, status, None, headers, framing, keep_alive, version);
+        let text = String::from_utf8(v).unwrap();
+        let dates = text.matches("date: ").count();
+        assert_eq!(dates, 1, "{text}");
+        let without: Vec<&str> = text
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("date: ") || l.ends_with("given\r\n"))
+            .collect();
+        (without.concat(), kept)
+    }
+
+    #[test]
+    fn heads_in_every_shape() {
+        let none = HeaderMap::new();
+        let ok = StatusCode::OK;
+        assert_eq!(
+            head_of(ok, &none, OutFraming::Length(14), true, Version::HTTP_11),
+            ("HTTP/1.1 200 OK\r\ncontent-length: 14\r\n\r\n".into(), true)
+        );
+        // The longest tail: 20 digits and the keep-alive an HTTP/1.0 peer needs.
+        assert_eq!(
+            head_of(
+                ok,
+                &none,
+                OutFraming::Length(u64::MAX),
+                true,
+                Version::HTTP_10
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\
+                 connection: keep-alive\r\n\r\n"
+                    .into(),
+                true
+            )
+        );
+        assert_eq!(
+            head_of(
+                StatusCode::NOT_FOUND,
+                &none,
+                OutFraming::Chunked,
+                false,
+                Version::HTTP_11
+            ),
+            (
+                "HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+                    .into(),
+                false
+            )
+        );
+        // The handler's own Date is kept, and no second one is added; its
+        // `Connection: close` closes; framing fields of its own are dropped.
+        let mut h = HeaderMap::new();
+        h.insert(DATE, "given".parse().unwrap());
+        h.insert(CONNECTION, "Close".parse().unwrap());
+        h.insert(CONTENT_LENGTH, "99".parse().unwrap());
+        h.insert("x-a", "b".parse().unwrap());
+        let (text, kept) = head_of(
+            StatusCode::NO_CONTENT,
+            &h,
+            OutFraming::None,
+            true,
+            Version::HTTP_11,
+        );
+        assert!(!kept);
+        assert!(text.starts_with("HTTP/1.1 204 No Content\r\n"), "{text}");
+        assert!(
+            text.contains("date: given\r\n") && text.contains("x-a: b\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\nconnection: close\r\n\r\n"), "{text}");
+        assert!(!text.contains("99"), "{text}");
+    }
+
     #[test]
     fn reason_phrase_replaces_the_standard_one() {
         let h = HeaderMap::new();
