@@ -294,6 +294,12 @@ impl Reactor {
         CURRENT.with(|c| c.borrow().clone()).ok_or_else(no_reactor)
     }
 
+    /// Calls `f` with the thread's current reactor, if any, without taking a
+    /// reference count (for reads on every request, such as the clock).
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Inner>) -> R) -> R {
+        CURRENT.with(|c| f(c.borrow().as_deref()))
+    }
+
     /// Makes this reactor the thread's current one until the guard drops.
     pub fn enter(&self) -> EnterGuard {
         let prev = set_current(Some(self.inner.clone()));
