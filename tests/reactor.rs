@@ -1231,18 +1231,24 @@ fn million_timers() {
             "the earliest timer is at least 1 s away"
         );
 
-        let start = Instant::now();
-        bounded(
-            5,
-            "short sleep among a million",
-            sleep(Duration::from_millis(5)),
-        )
-        .await;
-        let took = start.elapsed();
-        assert!(took >= Duration::from_millis(5));
+        // The best of three: a busy machine may delay one wake-up, while a
+        // wheel that filed the short sleep too coarsely is late every time.
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            bounded(
+                5,
+                "short sleep among a million",
+                sleep(Duration::from_millis(5)),
+            )
+            .await;
+            let took = start.elapsed();
+            assert!(took >= Duration::from_millis(5));
+            best = best.min(took);
+        }
         assert!(
-            took < Duration::from_millis(55),
-            "short sleep fired late: {took:?}"
+            best < Duration::from_millis(55),
+            "short sleep fired late: {best:?}"
         );
         assert_eq!(pending_timers(), n);
 
