@@ -24,7 +24,7 @@
 #   --skip-build         use the binaries already built
 #   -h, --help           this text
 #
-# Needs valgrind, wrk, taskset, curl (and gcc, pkg-config, libevent's
+# Needs valgrind, wrk, taskset (and gcc, pkg-config, libevent's
 # headers with --evhttp). Installs nothing.
 set -euo pipefail
 
@@ -52,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || { echo "http_callgrind.sh: --duration must be a positive number" >&2; exit 2; }
-for tool in valgrind callgrind_annotate wrk taskset curl; do
+for tool in valgrind callgrind_annotate wrk taskset; do
     command -v "$tool" >/dev/null 2>&1 || { echo "http_callgrind.sh: $tool not found" >&2; exit 1; }
 done
 
@@ -79,43 +79,35 @@ done
 [[ $EVHTTP -eq 0 || -x "$EVHTTP_BIN" ]] || { echo "http_callgrind.sh: $EVHTTP_BIN is missing" >&2; exit 1; }
 
 TMP="$(mktemp -d)"
-VG_PID=""
+SCRIPT=http_callgrind.sh
+STARTS=0
+SERVER_PID=""
+SERVER_SHELL=""
+# Valgrind takes a few seconds to start a server.
+START_TRIES=300
+. "$ROOT/benches/lib/server.sh"
 cleanup() {
-    [[ -n "$VG_PID" ]] && kill -KILL "$VG_PID" 2>/dev/null || true
+    [[ -n "$SERVER_PID" ]] && kill -KILL "$SERVER_PID" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# free_port: a loopback port nothing listens on now.
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # measure NAME CONNS CMD...: prints instructions per request.
 measure() {
     local name="$1" conns="$2"; shift 2
-    local port out
-    port="$(free_port)"
-    out="$TMP/callgrind.$name.$conns.out"
-    taskset -c "$SERVER_CPU" valgrind --tool=callgrind --dump-instr=no \
-        --callgrind-out-file="$out" "$@" --addr "127.0.0.1:$port" >"$TMP/server.log" 2>&1 &
-    VG_PID=$!
+    local out="$TMP/callgrind.$name.$conns.out"
+    start_server "$name" valgrind --tool=callgrind --dump-instr=no \
+        --callgrind-out-file="$out" "$@"
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" "http://$SERVER_ADDR/" >"$TMP/wrk.txt"
+    # Ctrl-C: every server exits cleanly on it, and callgrind writes its
+    # counts at exit; stop_server's TERM (and KILL) only if it does not.
+    kill -INT "$SERVER_PID" 2>/dev/null || true
     local tries=0
-    until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+    while kill -0 "$SERVER_PID" 2>/dev/null && [[ $tries -lt 100 ]]; do
+        sleep 0.1
         tries=$((tries + 1))
-        if [[ $tries -gt 150 ]] || ! kill -0 "$VG_PID" 2>/dev/null; then
-            echo "http_callgrind.sh: $name did not start" >&2
-            cat "$TMP/server.log" >&2
-            exit 1
-        fi
-        sleep 0.2
     done
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" "http://127.0.0.1:$port/" >"$TMP/wrk.txt"
-    kill -INT "$VG_PID" 2>/dev/null || true
-    sleep 1
-    kill -TERM "$VG_PID" 2>/dev/null || true
-    wait "$VG_PID" 2>/dev/null || true
-    VG_PID=""
+    stop_server
     local reqs ir
     reqs="$(awk '/requests in/{print $1}' "$TMP/wrk.txt")"
     ir="$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')"

@@ -6,7 +6,8 @@
 
 # start_server NAME CMD...: starts CMD --addr 127.0.0.1:0 pinned on
 # SERVER_CPU; sets SERVER_PID and SERVER_ADDR from its first line
-# ("... listening on ADDR ... pid=PID").
+# ("... listening on ADDR ... pid=PID"). Waits START_TRIES tenths of a
+# second at most (default 100).
 start_server() {
     local name="$1"; shift
     STARTS=$((STARTS + 1))
@@ -17,7 +18,7 @@ start_server() {
     local tries=0
     until grep -q "listening on" "$log" 2>/dev/null; do
         tries=$((tries + 1))
-        if [[ $tries -gt 100 ]] || ! kill -0 "$SERVER_SHELL" 2>/dev/null; then
+        if [[ $tries -gt ${START_TRIES:-100} ]] || ! kill -0 "$SERVER_SHELL" 2>/dev/null; then
             echo "$SCRIPT: $name did not start:" >&2
             cat "$log" >&2
             exit 1
