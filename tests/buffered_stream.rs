@@ -5,8 +5,8 @@
 //! Every test is bounded in time. Rate limits are in `tests/ratelimit.rs`.
 
 use runtime::io::{
-    pair, AsyncBufRead, Buffer, BufferError, BufferedStream, Eol, FilterResult, FlushMode,
-    Passthrough, Watermarks,
+    pair, AsyncBufRead, Buffer, BufferError, BufferedStream, DeadlineTimer, Eol, FilterResult,
+    FlushMode, Passthrough, Watermarks,
 };
 use runtime::net::{AsyncRead, AsyncWrite, TcpListener, TcpStream};
 use runtime::time::sleep;
@@ -16,6 +16,7 @@ use std::io::{self, ErrorKind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 #[path = "support/net.rs"]
@@ -227,6 +228,45 @@ async fn read_timeout_fires_on_an_idle_peer() {
             s.read_line(Eol::Lf).await.unwrap_err().kind(),
             ErrorKind::TimedOut
         );
+    })
+    .await
+}
+
+/// A waker that counts its wakes.
+struct Counter(AtomicUsize);
+
+impl std::task::Wake for Counter {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The timer under the idle timeouts skips polls by the waker it already
+/// holds, and only those: once its owner is polled by another task (another
+/// waker), that waker is the one woken when the deadline passes.
+#[runtime::test]
+async fn deadline_timer_wakes_the_task_that_polled_last() {
+    bounded(async {
+        let a = std::sync::Arc::new(Counter(AtomicUsize::new(0)));
+        let b = std::sync::Arc::new(Counter(AtomicUsize::new(0)));
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let mut t = DeadlineTimer::default();
+        let target = Instant::now() + Duration::from_millis(40);
+        assert!(!t.poll_expired(&mut Context::from_waker(&wa), target));
+        // The same waker again: nothing to do.
+        assert!(!t.poll_expired(&mut Context::from_waker(&wa), target));
+        // Another task now polls it.
+        assert!(!t.poll_expired(&mut Context::from_waker(&wb), target));
+        sleep(Duration::from_millis(120)).await;
+        assert_eq!(b.0.load(Ordering::SeqCst), 1, "the last poller is woken");
+        assert_eq!(a.0.load(Ordering::SeqCst), 0);
+        assert!(t.poll_expired(&mut Context::from_waker(&wb), target));
+        // A later target after it passed: pending again, and woken again.
+        let later = Instant::now() + Duration::from_millis(30);
+        assert!(!t.poll_expired(&mut Context::from_waker(&wb), later));
+        sleep(Duration::from_millis(100)).await;
+        assert_eq!(b.0.load(Ordering::SeqCst), 2);
+        assert!(t.poll_expired(&mut Context::from_waker(&wb), later));
     })
     .await
 }

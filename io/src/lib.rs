@@ -51,7 +51,7 @@ pub use buffer::{
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 pub use stdio::{stderr, stdin, stdout, Stderr, Stdin, Stdout};
 pub use stream::{
-    pair, pair_with_capacity, BufferedReader, BufferedStream, BufferedWriter, Filter, FilterResult,
-    Filtered, FlushMode, IdleTimer, Lines, PairEnd, Passthrough, RateLimit, RateLimitGroup,
-    ReadOnly, Transport, Watermarks, WriteOnly,
+    pair, pair_with_capacity, BufferedReader, BufferedStream, BufferedWriter, DeadlineTimer,
+    Filter, FilterResult, Filtered, FlushMode, IdleTimer, Lines, PairEnd, Passthrough, RateLimit,
+    RateLimitGroup, ReadOnly, Transport, Watermarks, WriteOnly,
 };

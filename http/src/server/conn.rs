@@ -21,8 +21,8 @@ use crate::h1::Framing;
 use crate::router::Handler;
 use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{Method, Request, Response, StatusCode, Version};
-use runtime_io::{AsyncRead, AsyncWrite, BufferedStream};
-use runtime_reactor::time::{now, Sleep};
+use runtime_io::{AsyncRead, AsyncWrite, BufferedStream, DeadlineTimer};
+use runtime_reactor::time::now;
 use std::cell::RefCell;
 use std::future::poll_fn;
 use std::net::SocketAddr;
@@ -45,45 +45,6 @@ const MAX_DISCARD: u64 = 256 * 1024;
 /// client has read the answer.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// A deadline timer that touches the timer wheel rarely: a timer set for an
-/// earlier target is moved forward only when it fires.
-///
-/// A `Deadline` is polled by one task only: while its timer waits with
-/// that task's waker, for no later than the target, and has not fired, it
-/// is not polled again (the timer wakes the task when it fires).
-#[derive(Default)]
-struct Deadline {
-    sleep: Option<Sleep>,
-    /// The timer's last poll was pending (it holds the task's waker).
-    armed: bool,
-}
-
-impl Deadline {
-    fn poll_expired(&mut self, cx: &mut Context<'_>, target: Instant) -> bool {
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| runtime_reactor::time::sleep_until(target));
-        if sleep.deadline() > target {
-            sleep.reset(target);
-            self.armed = false;
-        }
-        if self.armed && !sleep.is_elapsed() {
-            return false;
-        }
-        loop {
-            if sleep.poll_sleep(cx).is_pending() {
-                self.armed = true;
-                return false;
-            }
-            self.armed = false;
-            if now() >= target {
-                return true;
-            }
-            sleep.reset(target);
-        }
-    }
-}
-
 type Shared<S> = Rc<RefCell<ConnIo<S>>>;
 
 /// Serves one connection over `bs`, which the caller made with `sendfile`
@@ -100,7 +61,7 @@ pub(super) async fn serve<S>(
     bs.set_timeouts(None, cfg.timeouts.write);
     let conn: Shared<S> = Rc::new(RefCell::new(ConnIo::new(bs)));
     let source: Rc<RefCell<dyn BodySource>> = conn.clone();
-    let mut deadline = Deadline::default();
+    let mut deadline = DeadlineTimer::default();
     let mut head_buf = Vec::with_capacity(256);
     let mut arena = HeadArena::default();
     // Where `answer_buffered` leaves an exchange to go on with.
@@ -221,7 +182,7 @@ impl HeadWait {
         conn: &Shared<S>,
         server: &Server,
         flags: &ConnFlags,
-        deadline: &mut Deadline,
+        deadline: &mut DeadlineTimer,
     ) -> Result<bool, Error> {
         let cfg = &server.config;
         // The reactor's cached clock.
@@ -400,7 +361,7 @@ async fn linger<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) {
         return;
     }
     let until = now() + LINGER;
-    let mut deadline = Deadline::default();
+    let mut deadline = DeadlineTimer::default();
     let mut total = 0usize;
     loop {
         let r = poll_fn(|cx| {

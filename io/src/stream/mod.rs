@@ -108,7 +108,7 @@ pub use filter::{Filter, FilterResult, Filtered, FlushMode, Passthrough};
 pub use pair::{pair, pair_with_capacity, PairEnd, PAIR_CAPACITY};
 pub use ratelimit::{RateLimit, RateLimitGroup};
 pub use reader::{BufferedReader, BufferedWriter, Lines, ReadOnly, WriteOnly};
-pub use timeouts::IdleTimer;
+pub use timeouts::{DeadlineTimer, IdleTimer};
 pub use transport::Transport;
 pub use watermarks::Watermarks;
 

@@ -10,8 +10,76 @@
 
 use runtime_reactor::time::{now, sleep_until, Sleep};
 use std::io;
-use std::task::Context;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
+
+/// A timer for a deadline that moves often and rarely passes (an idle or
+/// header-read timeout): it touches the timer wheel rarely. A timer set for
+/// an earlier target is moved forward only when it fires; one set for a
+/// later target is moved back at once.
+///
+/// While the timer waits with the polling task's waker, for no later than
+/// the target, and has not fired, a poll by the same waker returns at once
+/// without touching the timer: the timer will wake that task when it fires.
+/// A poll with another waker (the owner moved to another task) registers
+/// that waker.
+///
+/// ```
+/// use runtime::io::DeadlineTimer;
+/// use std::task::{Context, Waker};
+/// use std::time::{Duration, Instant};
+///
+/// runtime::block_on(async {
+///     let mut t = DeadlineTimer::default();
+///     let mut cx = Context::from_waker(Waker::noop());
+///     let soon = Instant::now() + Duration::from_secs(30);
+///     assert!(!t.poll_expired(&mut cx, soon));
+///     assert!(t.poll_expired(&mut cx, Instant::now() - Duration::from_secs(1)));
+/// });
+/// ```
+#[derive(Debug, Default)]
+pub struct DeadlineTimer {
+    sleep: Option<Sleep>,
+    /// The waker the timer holds from its last poll, when that poll was
+    /// pending: its data and vtable addresses (equal ones are the same
+    /// waker).
+    armed: Option<(usize, usize)>,
+}
+
+impl DeadlineTimer {
+    /// Whether `target` has passed (by the reactor's cached clock,
+    /// [`now`]); if not, the task is woken when it passes (or when the
+    /// timer fires early for an older, earlier target: poll again).
+    pub fn poll_expired(&mut self, cx: &mut Context<'_>, target: Instant) -> bool {
+        let sleep = self.sleep.get_or_insert_with(|| sleep_until(target));
+        if sleep.deadline() > target {
+            sleep.reset(target);
+            self.armed = None;
+        }
+        let me = waker_id(cx.waker());
+        if self.armed == Some(me) && !sleep.is_elapsed() {
+            return false;
+        }
+        // A timer that fired before the target (it was set for an older,
+        // earlier one) is moved to the target; this ends as soon as the
+        // timer is pending or the target has passed.
+        loop {
+            if sleep.poll_sleep(cx).is_pending() {
+                self.armed = Some(me);
+                return false;
+            }
+            self.armed = None;
+            if now() >= target {
+                return true;
+            }
+            sleep.reset(target);
+        }
+    }
+}
+
+fn waker_id(w: &Waker) -> (usize, usize) {
+    (w.data() as usize, w.vtable() as *const _ as usize)
+}
 
 /// One direction's idle timer: counts only while that direction waits and
 /// starts over after progress. Deadlines are taken from the reactor's
@@ -31,7 +99,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct IdleTimer {
     duration: Option<Duration>,
-    sleep: Option<Sleep>,
+    timer: DeadlineTimer,
     /// When the current wait times out; `None` when not waiting.
     target: Option<Instant>,
 }
@@ -47,7 +115,7 @@ impl IdleTimer {
         self.duration = duration;
         self.target = None;
         if duration.is_none() {
-            self.sleep = None;
+            self.timer = DeadlineTimer::default();
         }
     }
 
@@ -75,23 +143,11 @@ impl IdleTimer {
                 None => return false,
             },
         };
-        let sleep = self.sleep.get_or_insert_with(|| sleep_until(target));
-        if sleep.deadline() > target {
-            sleep.reset(target);
+        if self.timer.poll_expired(cx, target) {
+            self.target = None;
+            return true;
         }
-        // A timer that fired before the target (it was set for an older,
-        // earlier one) is moved to the target; this ends as soon as the
-        // timer is pending or the target has passed.
-        loop {
-            if sleep.poll_sleep(cx).is_pending() {
-                return false;
-            }
-            if now() >= target {
-                self.target = None;
-                return true;
-            }
-            sleep.reset(target);
-        }
+        false
     }
 }
 
