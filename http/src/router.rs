@@ -39,11 +39,10 @@ pub trait Handler: 'static {
     /// connection reuses from request to request. The server calls this;
     /// the default wraps `call`'s box. Not meant to be implemented: closures
     /// get an implementation that puts their future in the cell itself (no
-    /// allocation per request). `req` is always `Some` and is taken: a
-    /// reference, so the request is not copied on its way in.
+    /// allocation per request).
     #[doc(hidden)]
-    fn call_in(&self, req: &mut Option<Request<Body>>, slot: &mut FutureSlot) -> CellFuture {
-        slot.hold(self.call(req.take().expect("call_in is given a request")))
+    fn call_in(&self, req: Request<Body>, slot: &mut FutureSlot) -> CellFuture {
+        slot.hold(self.call(req))
     }
 }
 
@@ -56,8 +55,8 @@ where
         Box::pin(self(req))
     }
 
-    fn call_in(&self, req: &mut Option<Request<Body>>, slot: &mut FutureSlot) -> CellFuture {
-        slot.hold(self(req.take().expect("call_in is given a request")))
+    fn call_in(&self, req: Request<Body>, slot: &mut FutureSlot) -> CellFuture {
+        slot.hold(self(req))
     }
 }
 

@@ -236,8 +236,11 @@ pub(crate) fn parse_request_in<B>(
     if path.len() > limits.max_uri_len {
         return Err(uri_too_long());
     }
-    let method = Method::from_bytes(req.method.unwrap_or("").as_bytes())
-        .map_err(|_| Error::bad("invalid method"))?;
+    let method = match req.method.unwrap_or("") {
+        // The commonest without `from_bytes`'s length dispatch.
+        "GET" => Method::GET,
+        m => Method::from_bytes(m.as_bytes()).map_err(|_| Error::bad("invalid method"))?,
+    };
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,

@@ -33,19 +33,22 @@ thread_local! {
     static VALUES: RefCell<Vec<&'static [u8]>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `value` (a `Host` field's value, all ASCII as checked by the caller) as
-/// an interned header value, if it is one or may become one.
+/// `value` (a `Host` field's value, as httparse let it through) as an
+/// interned header value, if it is one or may become one (only ASCII
+/// values are interned).
 pub(crate) fn host(value: &[u8]) -> Option<HeaderValue> {
-    if value.len() > MAX_LEN || value.is_empty() || !value.is_ascii() {
+    if value.len() > MAX_LEN || value.is_empty() {
         return None;
     }
     let found = VALUES
         .try_with(|values| {
             let mut values = values.try_borrow_mut().ok()?;
+            // Every value in the table is ASCII: a match needs no check.
             if let Some(v) = values.iter().find(|v| **v == value) {
                 return Some(*v);
             }
-            if values.len() >= PER_THREAD
+            if !value.is_ascii()
+                || values.len() >= PER_THREAD
                 || MADE
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                         (n < TOTAL).then_some(n + 1)
@@ -59,7 +62,7 @@ pub(crate) fn host(value: &[u8]) -> Option<HeaderValue> {
             Some(v)
         })
         .ok()??;
-    // SAFETY: `found` is ASCII (checked above, before it was interned) that
+    // SAFETY: `found` is ASCII (checked before it was interned) that
     // httparse accepted in a field value: tab, space and visible
     // characters, which make a valid header value.
     Some(unsafe { HeaderValue::from_maybe_shared_unchecked(Bytes::from_static(found)) })
