@@ -575,7 +575,21 @@ impl Registration {
     /// `poll_*` methods). Tasks that wait at the same time each use a
     /// [`Waiter`] (or [`ready`](Self::ready) / [`io`](Self::io), built on
     /// it) instead: every one of them is woken.
+    #[inline]
     pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        // The ready case inline (every read and write asks first); the
+        // waiting one, which stores the waker, out of line.
+        let ready = self.slot.readiness();
+        if ready.intersects(dir.mask()) {
+            if coop::poll_proceed(cx).is_pending() {
+                return Poll::Pending;
+            }
+            return Poll::Ready(Ok(ReadyEvent {
+                tick: self.slot.tick.get(),
+                direction: dir,
+                ready,
+            }));
+        }
         self.poll_ready_in(dir, cx, None)
     }
 
