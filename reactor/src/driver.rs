@@ -190,11 +190,23 @@ impl std::fmt::Debug for Reactor {
     }
 }
 
+/// The thread's current reactor. Its destructor clears `CURRENT_ID`
+/// before the `Rc` goes, so that address never outlives the reactor.
+struct Current(RefCell<Option<Rc<Inner>>>);
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT_ID.with(|id| id.set(0));
+    }
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Rc<Inner>>> = const { RefCell::new(None) };
+    static CURRENT: Current = const { Current(RefCell::new(None)) };
     /// The address of the current reactor's `Inner` (0 when none): what a
-    /// registration about to wait compares its own reactor with, without
-    /// borrowing `CURRENT`.
+    /// registration about to wait compares its own reactor with, and what
+    /// the clock is read through, without borrowing `CURRENT`. Non-zero
+    /// only while `CURRENT` holds that reactor: `set_current` changes both
+    /// together and `Current`'s destructor clears it.
     static CURRENT_ID: Cell<usize> = const { Cell::new(0) };
 }
 
@@ -204,7 +216,7 @@ fn id_of(inner: Option<&Rc<Inner>>) -> usize {
 
 fn set_current(inner: Option<Rc<Inner>>) -> Option<Rc<Inner>> {
     CURRENT_ID.with(|id| id.set(id_of(inner.as_ref())));
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), inner))
+    CURRENT.with(|c| std::mem::replace(&mut *c.0.borrow_mut(), inner))
 }
 
 /// Restores the previously current reactor when dropped.
@@ -284,20 +296,32 @@ impl Reactor {
     /// ```
     pub fn is_current(&self) -> bool {
         CURRENT.with(|c| {
-            c.borrow()
+            c.0.borrow()
                 .as_ref()
                 .is_some_and(|i| Rc::ptr_eq(i, &self.inner))
         })
     }
 
     pub(crate) fn current_inner() -> io::Result<Rc<Inner>> {
-        CURRENT.with(|c| c.borrow().clone()).ok_or_else(no_reactor)
+        CURRENT
+            .with(|c| c.0.borrow().clone())
+            .ok_or_else(no_reactor)
     }
 
-    /// Calls `f` with the thread's current reactor, if any, without taking a
-    /// reference count (for reads on every request, such as the clock).
-    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Inner>) -> R) -> R {
-        CURRENT.with(|c| f(c.borrow().as_deref()))
+    /// The current reactor's cached clock ([`Inner::now`]), if a reactor is
+    /// current: one thread-local read, no borrow, no reference count (the
+    /// HTTP server reads it twice per request).
+    #[inline]
+    pub(crate) fn current_now() -> Option<Instant> {
+        let id = CURRENT_ID.with(Cell::get);
+        if id == 0 {
+            return None;
+        }
+        // SAFETY: a non-zero `CURRENT_ID` is the address of the `Inner` an
+        // `Rc` in `CURRENT` keeps alive on this thread (see `CURRENT_ID`).
+        // Nothing here can change the current reactor: `Inner::now` only
+        // reads and sets the clock cells.
+        Some(unsafe { &*(id as *const Inner) }.now())
     }
 
     /// Makes this reactor the thread's current one until the guard drops.

@@ -420,5 +420,5 @@ impl Stream for Interval {
 /// The reactor's cached time (see [`Reactor::now`]); a fresh reading outside
 /// a reactor.
 pub fn now() -> Instant {
-    Reactor::with_current(|r| r.map_or_else(Instant::now, Inner::now))
+    Reactor::current_now().unwrap_or_else(Instant::now)
 }
