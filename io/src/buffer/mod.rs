@@ -83,11 +83,14 @@ pub use shared::Shared;
 /// assert!(buf.is_empty());
 /// # Ok::<(), runtime::io::BufferError>(())
 /// ```
+// In declaration order (`repr(C)`): `len`, which emptiness checks read,
+// first.
+#[repr(C)]
 pub struct Buffer {
+    len: usize,
     /// Invariant: every chunk holds data, except that the last one may be an
     /// empty owned chunk (free space kept for the next append or read).
     chunks: VecDeque<Chunk>,
-    len: usize,
     chunk_size: usize,
     max_size: usize,
     /// Bytes handed out by the last `reserve` (0: no reservation).

@@ -187,10 +187,13 @@ type SendfileFn<S> = fn(&mut Buffer, &S, usize) -> io::Result<usize>;
 /// })
 /// .unwrap();
 /// ```
+// In declaration order (`repr(C)`): the stream and the output buffer, which
+// every write path reads, first (see `http`'s connection for why).
+#[repr(C)]
 pub struct BufferedStream<S> {
     inner: S,
-    input: Buffer,
     output: Buffer,
+    input: Buffer,
     marks: Watermarks,
     max_read: usize,
     max_write: usize,
