@@ -19,6 +19,10 @@
 #   --conns LIST         wrk connection counts, comma-separated (default 1,10,50)
 #   --duration SECS      wrk seconds per run (default 8)
 #   --evhttp             also the evhttp server
+#   --cache-sim          also simulate the caches (`--cache-sim=yes`, about 3x
+#                        slower) and print each server's L1 data read and write
+#                        misses per request (the kernel's work between requests
+#                        is not simulated: a lower bound of what evicts)
 #   --server-cpu N       CPU for the server (default 1)
 #   --load-cpu N         CPU for wrk (default 0)
 #   --skip-build         use the binaries already built
@@ -36,6 +40,7 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0
 CONNS_LIST="1,10,50"
 DURATION=8
 EVHTTP=0
+CACHE_SIM=0
 SERVER_CPU=1
 LOAD_CPU=0
 SKIP_BUILD=0
@@ -44,6 +49,7 @@ while [[ $# -gt 0 ]]; do
         --conns) CONNS_LIST="${2:?--conns needs a value}"; shift 2 ;;
         --duration) DURATION="${2:?--duration needs a value}"; shift 2 ;;
         --evhttp) EVHTTP=1; shift ;;
+        --cache-sim) CACHE_SIM=1; shift ;;
         --server-cpu) SERVER_CPU="${2:?--server-cpu needs a value}"; shift 2 ;;
         --load-cpu) LOAD_CPU="${2:?--load-cpu needs a value}"; shift 2 ;;
         --skip-build) SKIP_BUILD=1; shift ;;
@@ -96,7 +102,9 @@ trap cleanup EXIT
 measure() {
     local name="$1" conns="$2"; shift 2
     local out="$TMP/callgrind.$name.$conns.out"
-    start_server "$name" valgrind --tool=callgrind --dump-instr=no \
+    local sim=()
+    [[ $CACHE_SIM -eq 1 ]] && sim=(--cache-sim=yes)
+    start_server "$name" valgrind --tool=callgrind --dump-instr=no "${sim[@]}" \
         --callgrind-out-file="$out" "$@"
     taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" "http://$SERVER_ADDR/" >"$TMP/wrk.txt"
     # Ctrl-C: every server exits cleanly on it, and callgrind writes its
@@ -113,6 +121,12 @@ measure() {
     ir="$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')"
     [[ -n "$reqs" && -n "$ir" && "$reqs" -gt 0 ]] || { echo "http_callgrind.sh: no figures for $name" >&2; exit 1; }
     echo "  $name: $reqs requests, $ir instructions" >&2
+    if [[ $CACHE_SIM -eq 1 ]]; then
+        # PROGRAM TOTALS: Ir Dr Dw I1mr D1mr D1mw ... (each count followed
+        # by its percentage).
+        callgrind_annotate "$out" 2>/dev/null | awk -v n="$reqs" -v who="$name" '/PROGRAM TOTALS/ {
+            gsub(",", ""); printf "  %s: L1 data misses per request: read %.2f, write %.2f\n", who, $9 / n, $11 / n; exit }' >&2
+    fi
     echo $((ir / reqs))
 }
 
