@@ -93,7 +93,10 @@ fn run_runtime(a: &Args) {
                 std::hint::black_box(x);
             }
             let ns = t.elapsed().as_nanos() as f64 / a.cache_hits as f64;
-            println!("dns_resolve impl=runtime cache_hits={} ns_per_hit={ns:.0}", a.cache_hits);
+            println!(
+                "dns_resolve impl=runtime cache_hits={} ns_per_hit={ns:.0}",
+                a.cache_hits
+            );
             return;
         }
         let errors = Rc::new(std::cell::Cell::new(0usize));
@@ -122,7 +125,10 @@ fn run_runtime(a: &Args) {
 fn run_hickory(a: &Args) {
     use hickory_resolver::config::{NameServerConfig, Protocol, ResolverConfig, ResolverOpts};
     use hickory_resolver::TokioAsyncResolver;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut cfg = ResolverConfig::new();
         cfg.add_name_server(NameServerConfig::new(a.server, Protocol::Udp));
@@ -138,7 +144,10 @@ fn run_hickory(a: &Args) {
                 std::hint::black_box(x);
             }
             let ns = t.elapsed().as_nanos() as f64 / a.cache_hits as f64;
-            println!("dns_resolve impl=hickory cache_hits={} ns_per_hit={ns:.0}", a.cache_hits);
+            println!(
+                "dns_resolve impl=hickory cache_hits={} ns_per_hit={ns:.0}",
+                a.cache_hits
+            );
             return;
         }
         let errors = Rc::new(std::cell::Cell::new(0usize));

@@ -462,7 +462,10 @@ fn lc_mutex_contended(n: u64) {
 
 fn rt_notify(n: u64) {
     runtime::block_on(async move {
-        let (a, b) = (Arc::new(runtime::sync::Notify::new()), Arc::new(runtime::sync::Notify::new()));
+        let (a, b) = (
+            Arc::new(runtime::sync::Notify::new()),
+            Arc::new(runtime::sync::Notify::new()),
+        );
         let (a2, b2) = (a.clone(), b.clone());
         let t = runtime::spawn(async move {
             for _ in 0..n {
@@ -480,7 +483,10 @@ fn rt_notify(n: u64) {
 
 fn lc_notify(n: u64) {
     runtime::block_on(async move {
-        let (a, b) = (Rc::new(runtime::sync::local::Notify::new()), Rc::new(runtime::sync::local::Notify::new()));
+        let (a, b) = (
+            Rc::new(runtime::sync::local::Notify::new()),
+            Rc::new(runtime::sync::local::Notify::new()),
+        );
         let (a2, b2) = (a.clone(), b.clone());
         let t = runtime::spawn(async move {
             for _ in 0..n {
@@ -498,7 +504,10 @@ fn lc_notify(n: u64) {
 
 fn tk_notify(n: u64) {
     tokio_rt().block_on(async move {
-        let (a, b) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+        let (a, b) = (
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
         let (a2, b2) = (a.clone(), b.clone());
         let t = tokio::spawn(async move {
             for _ in 0..n {
@@ -520,7 +529,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).expect("--rounds N"),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
             "--scale" => scale = args.next().and_then(|v| v.parse().ok()).expect("--scale N"),
             "-h" | "--help" => {
                 println!("usage: sync_compare [--rounds N] [--scale N]");
@@ -530,19 +544,79 @@ fn main() {
         }
     }
     let workloads = [
-        Workload { name: "mpsc bounded(1024), 1 thread", ops: 1_000_000, runtime: rt_mpsc_bounded, local: Some(lc_mpsc_bounded), tokio: tk_mpsc_bounded },
-        Workload { name: "mpsc unbounded, 1 thread", ops: 1_000_000, runtime: rt_mpsc_unbounded, local: Some(lc_mpsc_unbounded), tokio: tk_mpsc_unbounded },
-        Workload { name: "mpsc bounded(1024), 2 threads", ops: 1_000_000, runtime: rt_mpsc_2threads, local: None, tokio: tk_mpsc_2threads },
-        Workload { name: "oneshot make+send+recv", ops: 1_000_000, runtime: rt_oneshot, local: Some(lc_oneshot), tokio: tk_oneshot },
-        Workload { name: "Notify ping-pong, 2 tasks (round trip)", ops: 500_000, runtime: rt_notify, local: Some(lc_notify), tokio: tk_notify },
-        Workload { name: "Mutex lock/unlock, uncontended", ops: 2_000_000, runtime: rt_mutex_uncontended, local: Some(lc_mutex_uncontended), tokio: tk_mutex_uncontended },
-        Workload { name: "Mutex, 8 tasks holding across a yield", ops: 400_000, runtime: rt_mutex_contended, local: Some(lc_mutex_contended), tokio: tk_mutex_contended },
-        Workload { name: "Mutex, 2 threads x 4 tasks", ops: 800_000, runtime: rt_mutex_2threads, local: None, tokio: tk_mutex_2threads },
-        Workload { name: "broadcast(256), 1 sender 4 receivers", ops: 200_000, runtime: rt_broadcast, local: None, tokio: tk_broadcast },
+        Workload {
+            name: "mpsc bounded(1024), 1 thread",
+            ops: 1_000_000,
+            runtime: rt_mpsc_bounded,
+            local: Some(lc_mpsc_bounded),
+            tokio: tk_mpsc_bounded,
+        },
+        Workload {
+            name: "mpsc unbounded, 1 thread",
+            ops: 1_000_000,
+            runtime: rt_mpsc_unbounded,
+            local: Some(lc_mpsc_unbounded),
+            tokio: tk_mpsc_unbounded,
+        },
+        Workload {
+            name: "mpsc bounded(1024), 2 threads",
+            ops: 1_000_000,
+            runtime: rt_mpsc_2threads,
+            local: None,
+            tokio: tk_mpsc_2threads,
+        },
+        Workload {
+            name: "oneshot make+send+recv",
+            ops: 1_000_000,
+            runtime: rt_oneshot,
+            local: Some(lc_oneshot),
+            tokio: tk_oneshot,
+        },
+        Workload {
+            name: "Notify ping-pong, 2 tasks (round trip)",
+            ops: 500_000,
+            runtime: rt_notify,
+            local: Some(lc_notify),
+            tokio: tk_notify,
+        },
+        Workload {
+            name: "Mutex lock/unlock, uncontended",
+            ops: 2_000_000,
+            runtime: rt_mutex_uncontended,
+            local: Some(lc_mutex_uncontended),
+            tokio: tk_mutex_uncontended,
+        },
+        Workload {
+            name: "Mutex, 8 tasks holding across a yield",
+            ops: 400_000,
+            runtime: rt_mutex_contended,
+            local: Some(lc_mutex_contended),
+            tokio: tk_mutex_contended,
+        },
+        Workload {
+            name: "Mutex, 2 threads x 4 tasks",
+            ops: 800_000,
+            runtime: rt_mutex_2threads,
+            local: None,
+            tokio: tk_mutex_2threads,
+        },
+        Workload {
+            name: "broadcast(256), 1 sender 4 receivers",
+            ops: 200_000,
+            runtime: rt_broadcast,
+            local: None,
+            tokio: tk_broadcast,
+        },
     ];
     println!(
         "{:<40} {:>9} {:>9} {:>9} {:>12} {:>11} {:>11}",
-        "workload (CPU ns per op, median)", "Send", "local", "tokio", "Send/tokio", "local/tokio", "local/Send"
+        "workload (CPU ns per op, median)",
+        "Send",
+        "local",
+        "tokio",
+        "Send/tokio",
+        "local/tokio",
+        "local/Send"
     );
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -569,12 +643,24 @@ fn main() {
             let lm = median(l);
             println!(
                 "{:<40} {:>9.1} {:>9.1} {:>9.1} {:>12.2} {:>11.2} {:>11.2}",
-                w.name, rm, lm, tm, rm / tm, lm / tm, lm / rm
+                w.name,
+                rm,
+                lm,
+                tm,
+                rm / tm,
+                lm / tm,
+                lm / rm
             );
         } else {
             println!(
                 "{:<40} {:>9.1} {:>9} {:>9.1} {:>12.2} {:>11} {:>11}",
-                w.name, rm, "-", tm, rm / tm, "-", "-"
+                w.name,
+                rm,
+                "-",
+                tm,
+                rm / tm,
+                "-",
+                "-"
             );
         }
     }

@@ -21,7 +21,8 @@ struct Samples(Vec<f64>);
 impl Samples {
     fn record(&mut self, start: Instant) {
         let elapsed = start.elapsed();
-        self.0.push(elapsed.as_secs_f64() * 1e6 - SLEEP.as_secs_f64() * 1e6);
+        self.0
+            .push(elapsed.as_secs_f64() * 1e6 - SLEEP.as_secs_f64() * 1e6);
     }
 
     fn report(mut self, imp: &str) {
@@ -76,7 +77,9 @@ fn main() {
     let mut which: Option<String> = None;
     let mut args = std::env::args().skip(1);
     let usage = || -> ! {
-        eprintln!("usage: timer_lateness [-k samples] [--impl tokio|runtime]   (default -k 2000, both)");
+        eprintln!(
+            "usage: timer_lateness [-k samples] [--impl tokio|runtime]   (default -k 2000, both)"
+        );
         std::process::exit(2);
     };
     while let Some(a) = args.next() {

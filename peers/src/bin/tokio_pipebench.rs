@@ -67,7 +67,11 @@ async fn write_bytes(stream: &UnixStream, n: usize) -> io::Result<()> {
 }
 
 async fn pipe_task(idx: usize, mut reader: UnixStream, shared: Arc<Shared>) {
-    let next = if idx + 1 == shared.writers.len() { 0 } else { idx + 1 };
+    let next = if idx + 1 == shared.writers.len() {
+        0
+    } else {
+        idx + 1
+    };
     let mut buf = [0u8; 16];
     shared.started.fetch_add(1, Relaxed);
     loop {
@@ -172,7 +176,13 @@ fn parse_args() -> Config {
         );
         std::process::exit(2);
     }
-    let mut cfg = Config { pipes: 100, active: 1, writes: usize::MAX, rounds: 25, verbose: false };
+    let mut cfg = Config {
+        pipes: 100,
+        active: 1,
+        writes: usize::MAX,
+        rounds: 25,
+        verbose: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-v" {
@@ -204,7 +214,10 @@ fn parse_args() -> Config {
 /// Raise RLIMIT_NOFILE to 2N+50 (bench.c does the same).
 fn raise_nofile(pipes: usize) -> io::Result<()> {
     let want = (pipes * 2 + 50) as libc::rlim_t;
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain libc calls on a valid, owned struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
