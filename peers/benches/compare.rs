@@ -14,7 +14,7 @@
 //!   coop budgets (128 operations per task poll) would make `Sleep::poll`
 //!   return Pending *without registering the timer* once spent, so tokio's
 //!   loop runs inside `tokio::task::unconstrained` and runtime's inside
-//!   `runtime::reactor::coop::with_budget(u32::MAX, ..)` (unconstrained).
+//!   `runtime::reactor::coop::unconstrained`.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -61,7 +61,7 @@ fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
 /// Run a synchronous section without runtime's coop budget (the equivalent
 /// of `tokio::task::unconstrained`).
 fn runtime_unconstrained<R>(f: impl FnOnce() -> R) -> R {
-    runtime::reactor::coop::with_budget(u32::MAX, f)
+    runtime::reactor::coop::unconstrained(f)
 }
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
