@@ -600,30 +600,20 @@ impl Registration {
     /// it) instead: every one of them is woken.
     #[inline]
     pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
-        // The ready case inline (every read and write asks first); the
-        // waiting one, which stores the waker, out of line.
-        let ready = self.slot.readiness();
-        if ready.intersects(dir.mask()) {
-            if coop::poll_proceed(cx).is_pending() {
-                return Poll::Pending;
-            }
-            return Poll::Ready(Ok(ReadyEvent {
-                tick: self.slot.tick.get(),
-                direction: dir,
-                ready,
-            }));
-        }
         self.poll_ready_in(dir, cx, None)
     }
 
     /// [`poll_ready`](Self::poll_ready) with the waker kept in the shared
     /// slot (`key` is `None`) or in a future's own entry, which is
-    /// removed once the future sees readiness.
+    /// removed once the future sees readiness. The ready case is inline
+    /// (every read and write asks first); the waiting one, which stores the
+    /// waker, is out of line.
+    #[inline]
     fn poll_ready_in(
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
-        mut key: Option<&mut Option<Key>>,
+        key: Option<&mut Option<Key>>,
     ) -> Poll<io::Result<ReadyEvent>> {
         let ready = self.slot.readiness();
         if ready.intersects(dir.mask()) {
@@ -639,6 +629,18 @@ impl Registration {
                 ready,
             }));
         }
+        self.wait_for(dir, cx, key)
+    }
+
+    /// The waiting half of [`poll_ready_in`](Self::poll_ready_in): stores
+    /// the waker and arms the direction.
+    #[inline(never)]
+    fn wait_for(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut key: Option<&mut Option<Key>>,
+    ) -> Poll<io::Result<ReadyEvent>> {
         if let Err(e) = self.check_wait() {
             if let Some(k) = key {
                 self.slot.list(dir.into()).remove_key(k);
