@@ -71,16 +71,22 @@ struct Hot<S> {
 
 /// Serves one connection over `bs`, which the caller made with `sendfile`
 /// on for plain sockets (never for an encrypted stream).
-pub(super) async fn serve<S>(
+///
+/// Not an `async fn`: the connection's state is set up here, before the
+/// future exists, so the future holds it once (the [`Hot`] its block
+/// captures) instead of also keeping the arguments it was made from (the
+/// buffered stream, moved into the connection, would stay in the future
+/// as dead bytes, twice: an async fn's arguments are moved into its body).
+pub(super) fn serve<S>(
     mut bs: BufferedStream<S>,
     server: Server,
     flags: Rc<ConnFlags>,
     peer: Option<SocketAddr>,
-) where
+) -> impl std::future::Future<Output = ()>
+where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
 {
-    let cfg = server.config.clone();
-    bs.set_timeouts(None, cfg.timeouts.write);
+    bs.set_timeouts(None, server.config.timeouts.write);
     let conn: Shared<S> = Rc::new(RefCell::new(ConnIo::new(bs)));
     let mut h = Hot {
         source: conn.clone(),
@@ -100,53 +106,57 @@ pub(super) async fn serve<S>(
         arena: HeadArena::default(),
         head_buf: Vec::with_capacity(256),
     };
-    loop {
-        if h.server.state.closing.get() && h.conn.borrow().input().is_empty() {
-            break;
-        }
-        // The head is parsed, the request made, its handler polled and —
-        // when it answers at once — the response queued in this one call:
-        // none of them enters the connection's future state.
-        let step = poll_fn(|cx| Poll::Ready(answer_buffered(cx, &mut h))).await;
-        let done = match step {
-            Step::NeedInput => match h.more_input().await {
-                Ok(true) => continue,
-                Ok(false) => {
-                    let _ = flush(&h.conn).await;
-                    break;
-                }
-                Err(e) => {
+    // An `async move` block rather than an `async fn` taking `h`, for the
+    // same reason.
+    async move {
+        loop {
+            if h.server.state.closing.get() && h.conn.borrow().input().is_empty() {
+                break;
+            }
+            // The head is parsed, the request made, its handler polled and —
+            // when it answers at once — the response queued in this one call:
+            // none of them enters the connection's future state.
+            let step = poll_fn(|cx| Poll::Ready(answer_buffered(cx, &mut h))).await;
+            let done = match step {
+                Step::NeedInput => match h.more_input().await {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        let _ = flush(&h.conn).await;
+                        break;
+                    }
+                    Err(e) => {
+                        Box::pin(answer_error(&h.conn, &e, &mut h.head_buf)).await;
+                        break;
+                    }
+                },
+                Step::Bad(e) => {
                     Box::pin(answer_error(&h.conn, &e, &mut h.head_buf)).await;
                     break;
                 }
-            },
-            Step::Bad(e) => {
-                Box::pin(answer_error(&h.conn, &e, &mut h.head_buf)).await;
-                break;
+                Step::Answered => Ok(true),
+                Step::Queued => match h.queued.take() {
+                    Some(q) => after_queue(&h.conn, q).await,
+                    None => Ok(false),
+                },
+                Step::Exchange => match h.later.take() {
+                    Some(start) => exchange(&h.conn, &h.server, start, &mut h.head_buf).await,
+                    None => Ok(false),
+                },
+                Step::Failed(e) => Err(e),
+            };
+            h.wait = HeadWait {
+                first: false,
+                since: None,
+                started: None,
+            };
+            match done {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
             }
-            Step::Answered => Ok(true),
-            Step::Queued => match h.queued.take() {
-                Some(q) => after_queue(&h.conn, q).await,
-                None => Ok(false),
-            },
-            Step::Exchange => match h.later.take() {
-                Some(start) => exchange(&h.conn, &h.server, start, &mut h.head_buf).await,
-                None => Ok(false),
-            },
-            Step::Failed(e) => Err(e),
-        };
-        h.wait = HeadWait {
-            first: false,
-            since: None,
-            started: None,
-        };
-        match done {
-            Ok(true) => {}
-            Ok(false) | Err(_) => break,
         }
+        let conn = h.conn;
+        let _ = poll_fn(|cx| conn.borrow_mut().poll_finish(cx)).await;
     }
-    let conn = h.conn;
-    let _ = poll_fn(|cx| conn.borrow_mut().poll_finish(cx)).await;
 }
 
 async fn flush<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> Result<(), Error> {

@@ -445,7 +445,8 @@ impl Server {
     where
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
-        self.spawn_conn_with(move |server, flags| async move {
+        self.spawn_conn_with(move |server, flags, guard| async move {
+            let _guard = guard;
             conn::serve(plain_stream(stream), server, flags, None).await;
         });
     }
@@ -478,7 +479,8 @@ impl Server {
     }
 
     fn spawn_tls_conn(&self, stream: TcpStream, acceptor: TlsAcceptor) {
-        self.spawn_conn_with(move |server, flags| async move {
+        self.spawn_conn_with(move |server, flags, guard| async move {
+            let _guard = guard;
             // A failed handshake (garbage, a bad certificate, the timeout)
             // ends this connection; rustls has sent its alert.
             if let Ok(tls) = acceptor.accept(stream).await {
@@ -488,9 +490,14 @@ impl Server {
         });
     }
 
+    /// Spawns the connection task `make` returns; the task must keep the
+    /// guard it is given (which removes the connection from the state when
+    /// the task ends) for as long as it runs. The guard goes into `make`'s
+    /// future rather than into a block that awaits that future: a future
+    /// awaited from a block's capture takes its room there twice.
     fn spawn_conn_with<F, Fut>(&self, make: F)
     where
-        F: FnOnce(Server, Rc<ConnFlags>) -> Fut,
+        F: FnOnce(Server, Rc<ConnFlags>, ConnGuard) -> Fut,
         Fut: std::future::Future<Output = ()> + 'static,
     {
         let id = self.state.next_id.get();
@@ -500,11 +507,7 @@ impl Server {
             state: self.state.clone(),
             id,
         };
-        let fut = make(self.clone(), flags.clone());
-        let task = runtime_executor::spawn(async move {
-            let _guard = guard;
-            fut.await;
-        });
+        let task = runtime_executor::spawn(make(self.clone(), flags.clone(), guard));
         self.state.conns.borrow_mut().insert(
             id,
             ConnEntry {
