@@ -482,11 +482,14 @@ impl Server {
         self.spawn_conn_with(move |server, flags, guard| async move {
             let _guard = guard;
             // A failed handshake (garbage, a bad certificate, the timeout)
-            // ends this connection; rustls has sent its alert.
-            if let Ok(tls) = acceptor.accept(stream).await {
-                // No sendfile: file bodies must go through the encryption.
-                conn::serve(BufferedStream::new(tls), server, flags, None).await;
-            }
+            // ends this connection; rustls has sent its alert. (`let else`
+            // rather than `if let`: the handshake's result is then not
+            // kept in the task while the connection is served.)
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            // No sendfile: file bodies must go through the encryption.
+            conn::serve(BufferedStream::new(tls), server, flags, None).await;
         });
     }
 
