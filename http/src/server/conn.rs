@@ -9,7 +9,7 @@
 //! between; the socket's registration never changes. See
 //! [`ConnIo`](crate::h1::io::ConnIo) for the I/O path.
 
-use super::{status_response, ConnFlags, ReasonPhrase, RemoteAddr, Server};
+use super::{status_response, ConnFlags, ConnGuard, ReasonPhrase, RemoteAddr, Server};
 use crate::body::{Body, BodySource, Incoming, Kind};
 use crate::error::Error;
 use crate::future_slot::{CellFuture, FutureSlot};
@@ -67,6 +67,10 @@ struct Hot<S> {
     queued: Option<Queued>,
     arena: HeadArena,
     head_buf: Vec<u8>,
+    /// Removes the connection from the server's state when the future
+    /// ends or is dropped (`None` for a connection the caller serves
+    /// itself, outside the server's accept loop).
+    _guard: Option<ConnGuard>,
 }
 
 /// Serves one connection over `bs`, which the caller made with `sendfile`
@@ -82,6 +86,7 @@ pub(super) fn serve<S>(
     server: Server,
     flags: Rc<ConnFlags>,
     peer: Option<SocketAddr>,
+    guard: Option<ConnGuard>,
 ) -> impl std::future::Future<Output = ()>
 where
     S: AsyncRead + AsyncWrite + Unpin + 'static,
@@ -105,6 +110,7 @@ where
         queued: None,
         arena: HeadArena::default(),
         head_buf: Vec::with_capacity(256),
+        _guard: guard,
     };
     // An `async move` block rather than an `async fn` taking `h`, for the
     // same reason.

@@ -364,6 +364,7 @@ impl Server {
             self.clone(),
             Rc::new(ConnFlags::default()),
             None,
+            None,
         )
         .await;
     }
@@ -401,7 +402,7 @@ impl Server {
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
         let flags = Rc::new(ConnFlags::default());
-        conn::serve(plain_stream(stream), self.clone(), flags, Some(peer)).await;
+        conn::serve(plain_stream(stream), self.clone(), flags, Some(peer), None).await;
     }
 
     async fn accept_loop<S, A, C>(&self, mut accept: A, mut on_conn: C) -> io::Result<()>
@@ -445,9 +446,10 @@ impl Server {
     where
         S: AsyncRead + runtime_io::AsyncWrite + Unpin + AsFd + 'static,
     {
-        self.spawn_conn_with(move |server, flags, guard| async move {
-            let _guard = guard;
-            conn::serve(plain_stream(stream), server, flags, None).await;
+        // The connection's future is the task: no block around it whose
+        // own state a request would touch too.
+        self.spawn_conn_with(move |server, flags, guard| {
+            conn::serve(plain_stream(stream), server, flags, None, Some(guard))
         });
     }
 
@@ -480,7 +482,6 @@ impl Server {
 
     fn spawn_tls_conn(&self, stream: TcpStream, acceptor: TlsAcceptor) {
         self.spawn_conn_with(move |server, flags, guard| async move {
-            let _guard = guard;
             // A failed handshake (garbage, a bad certificate, the timeout)
             // ends this connection; rustls has sent its alert. (`let else`
             // rather than `if let`: the handshake's result is then not
@@ -489,15 +490,16 @@ impl Server {
                 return;
             };
             // No sendfile: file bodies must go through the encryption.
-            conn::serve(BufferedStream::new(tls), server, flags, None).await;
+            conn::serve(BufferedStream::new(tls), server, flags, None, Some(guard)).await;
         });
     }
 
     /// Spawns the connection task `make` returns; the task must keep the
     /// guard it is given (which removes the connection from the state when
     /// the task ends) for as long as it runs. The guard goes into `make`'s
-    /// future rather than into a block that awaits that future: a future
-    /// awaited from a block's capture takes its room there twice.
+    /// future rather than into a block that awaits that future: such a
+    /// block would keep room for the awaited future twice, and a request
+    /// would touch its state too.
     fn spawn_conn_with<F, Fut>(&self, make: F)
     where
         F: FnOnce(Server, Rc<ConnFlags>, ConnGuard) -> Fut,
