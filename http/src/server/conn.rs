@@ -103,6 +103,7 @@ where
             first: true,
             since: None,
             started: None,
+            fill: None,
         },
         deadline: DeadlineTimer::default(),
         slot: FutureSlot::default(),
@@ -116,45 +117,33 @@ where
     // same reason.
     async move {
         loop {
-            if h.server.state.closing.get() && h.conn.borrow().input().is_empty() {
-                break;
-            }
-            // The head is parsed, the request made, its handler polled and —
-            // when it answers at once — the response queued in this one call:
-            // none of them enters the connection's future state.
-            let step = poll_fn(|cx| Poll::Ready(answer_buffered(cx, &mut h))).await;
-            let done = match step {
-                Step::NeedInput => match h.more_input().await {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        let _ = flush(&h.conn).await;
-                        break;
-                    }
-                    Err(e) => {
-                        Box::pin(answer_error(&h.conn, &e, &mut h.head_buf)).await;
-                        break;
-                    }
-                },
-                Step::Bad(e) => {
+            // Requests answered at once and the waits for more input
+            // between them all happen in this one poll function, so that a
+            // keep-alive request reads no other state of this future.
+            let fast = poll_fn(|cx| h.poll_fast(cx)).await;
+            let done = match fast {
+                Fast::Closing => break,
+                Fast::Ended => {
+                    let _ = flush(&h.conn).await;
+                    break;
+                }
+                Fast::InputFailed(e) | Fast::Step(Step::Bad(e)) => {
                     Box::pin(answer_error(&h.conn, &e, &mut h.head_buf)).await;
                     break;
                 }
-                Step::Answered => Ok(true),
-                Step::Queued => match h.queued.take() {
+                Fast::Step(Step::Queued) => match h.queued.take() {
                     Some(q) => after_queue(&h.conn, q).await,
                     None => Ok(false),
                 },
-                Step::Exchange => match h.later.take() {
+                Fast::Step(Step::Exchange) => match h.later.take() {
                     Some(start) => exchange(&h.conn, &h.server, start, &mut h.head_buf).await,
                     None => Ok(false),
                 },
-                Step::Failed(e) => Err(e),
+                Fast::Step(Step::Failed(e)) => Err(e),
+                // `poll_fast` goes on by itself after these.
+                Fast::Step(Step::NeedInput | Step::Answered) => Ok(true),
             };
-            h.wait = HeadWait {
-                first: false,
-                since: None,
-                started: None,
-            };
+            h.wait = HeadWait::NEXT;
             match done {
                 Ok(true) => {}
                 Ok(false) | Err(_) => break,
@@ -192,6 +181,20 @@ enum Step {
     Failed(Error),
 }
 
+/// What [`Hot::poll_fast`] came to.
+enum Fast {
+    /// The server is closing and no request is buffered.
+    Closing,
+    /// The client closed, or the keep-alive wait ended, between requests
+    /// (or the server is closing and the connection was idle).
+    Ended,
+    /// Waiting for a head failed (a read error, the header-read timeout,
+    /// a close mid-head): answer it and close.
+    InputFailed(Error),
+    /// A step that needs more than answering at once.
+    Step(Step),
+}
+
 /// The waits for one request head: the timeouts count from when the
 /// connection started waiting (keep-alive, or a new connection's first
 /// request) and from the head's first byte (header read).
@@ -199,58 +202,113 @@ struct HeadWait {
     first: bool,
     since: Option<Instant>,
     started: Option<Instant>,
+    /// Set once what was answered has been flushed and the connection
+    /// waits for input; cleared when that wait ends.
+    fill: Option<FillWait>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Hot<S> {
+impl HeadWait {
+    /// The wait for the head of a request after the first.
+    const NEXT: HeadWait = HeadWait {
+        first: false,
+        since: None,
+        started: None,
+        fill: None,
+    };
+}
+
+/// A wait for input under way: whether the connection was idle (between
+/// requests) when it began, and when it times out.
+#[derive(Clone, Copy)]
+struct FillWait {
+    idle: bool,
+    target: Option<Instant>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Hot<S> {
+    /// Answers buffered requests and waits for more input, as long as
+    /// each request is answered at once.
+    fn poll_fast(&mut self, cx: &mut Context<'_>) -> Poll<Fast> {
+        loop {
+            if self.server.state.closing.get() && self.conn.borrow().input().is_empty() {
+                return Poll::Ready(Fast::Closing);
+            }
+            match answer_buffered(cx, self) {
+                Step::NeedInput => match self.poll_more_input(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(true)) => {}
+                    Poll::Ready(Ok(false)) => return Poll::Ready(Fast::Ended),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Fast::InputFailed(e)),
+                },
+                Step::Answered => self.wait = HeadWait::NEXT,
+                step => return Poll::Ready(Fast::Step(step)),
+            }
+        }
+    }
+
     /// Waits for more input, no complete head being buffered; what is
     /// answered goes out first. `Ok(false)`: the client closed (or the
     /// keep-alive wait ended, or the server is closing) between requests.
-    async fn more_input(&mut self) -> Result<bool, Error> {
+    fn poll_more_input(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
+        let r = self.poll_more_input_in(cx);
+        if r.is_ready() {
+            self.wait.fill = None;
+        }
+        r
+    }
+
+    fn poll_more_input_in(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Error>> {
         let conn = &self.conn;
-        let cfg = &self.server.config;
         let wait = &mut self.wait;
-        // The reactor's cached clock.
-        let t = now();
-        let since = *wait.since.get_or_insert(t);
-        if !conn.borrow().input().is_empty() {
-            wait.started.get_or_insert(t);
-        }
-        flush(conn).await?;
-        let idle = conn.borrow().input().is_empty();
-        self.flags.idle.set(idle);
-        if idle && self.server.state.closing.get() {
-            return Ok(false);
-        }
-        let target = match (wait.started, idle) {
-            (Some(t), false) => cfg.timeouts.header_read.map(|d| t + d),
-            _ if wait.first => cfg.timeouts.header_read.map(|d| since + d),
-            _ => cfg.timeouts.keep_alive.map(|d| since + d),
-        };
-        let deadline = &mut self.deadline;
-        let got = poll_fn(|cx| {
-            let mut c = conn.borrow_mut();
-            match c.poll_fill(cx) {
-                Poll::Ready(r) => Poll::Ready(r.map_err(|e| Error::from_io(e, "read"))),
-                Poll::Pending => match target {
-                    Some(t) if deadline.poll_expired(cx, t) => {
-                        Poll::Ready(Err(Error::Timeout("header read")))
+        let fill = match wait.fill {
+            Some(fill) => fill,
+            None => {
+                // The reactor's cached clock. Polled again while the flush
+                // waits, the first instant stays.
+                let t = now();
+                let since = *wait.since.get_or_insert(t);
+                if !conn.borrow().input().is_empty() {
+                    wait.started.get_or_insert(t);
+                }
+                if conn.borrow().out_len() != 0 {
+                    match conn.borrow_mut().poll_flush(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_io(e, "write"))),
+                        Poll::Ready(Ok(())) => {}
                     }
-                    _ => Poll::Pending,
-                },
+                }
+                let idle = conn.borrow().input().is_empty();
+                self.flags.idle.set(idle);
+                if idle && self.server.state.closing.get() {
+                    return Poll::Ready(Ok(false));
+                }
+                let timeouts = &self.server.config.timeouts;
+                let target = match (wait.started, idle) {
+                    (Some(t), false) => timeouts.header_read.map(|d| t + d),
+                    _ if wait.first => timeouts.header_read.map(|d| since + d),
+                    _ => timeouts.keep_alive.map(|d| since + d),
+                };
+                *wait.fill.insert(FillWait { idle, target })
             }
-        })
-        .await;
-        match got {
+        };
+        let got = match conn.borrow_mut().poll_fill(cx) {
+            Poll::Ready(r) => r.map_err(|e| Error::from_io(e, "read")),
+            Poll::Pending => match fill.target {
+                Some(t) if self.deadline.poll_expired(cx, t) => Err(Error::Timeout("header read")),
+                _ => return Poll::Pending,
+            },
+        };
+        Poll::Ready(match got {
             Ok(0) => {
                 if conn.borrow().input().is_empty() {
-                    return Ok(false);
+                    return Poll::Ready(Ok(false));
                 }
                 Err(Error::ConnectionClosed)
             }
             Ok(_) => Ok(true),
-            Err(Error::Timeout(_)) if idle => Ok(false),
+            Err(Error::Timeout(_)) if fill.idle => Ok(false),
             Err(e) => Err(e),
-        }
+        })
     }
 }
 
