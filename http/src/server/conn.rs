@@ -28,7 +28,7 @@ use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Output size beyond which a response is flushed at once even when more
@@ -156,11 +156,19 @@ where
 }
 
 async fn flush<S: AsyncRead + AsyncWrite + Unpin>(conn: &Shared<S>) -> Result<(), Error> {
+    poll_fn(|cx| poll_flush(conn, cx)).await
+}
+
+/// Sends what is queued, if anything.
+fn poll_flush<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &Shared<S>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Error>> {
     if conn.borrow().out_len() == 0 {
-        return Ok(());
+        return Poll::Ready(Ok(()));
     }
-    poll_fn(|cx| conn.borrow_mut().poll_flush(cx))
-        .await
+    conn.borrow_mut()
+        .poll_flush(cx)
         .map_err(|e| Error::from_io(e, "write"))
 }
 
@@ -271,12 +279,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + 'static> Hot<S> {
                 if !conn.borrow().input().is_empty() {
                     wait.started.get_or_insert(t);
                 }
-                if conn.borrow().out_len() != 0 {
-                    match conn.borrow_mut().poll_flush(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from_io(e, "write"))),
-                        Poll::Ready(Ok(())) => {}
-                    }
+                if let Err(e) = ready!(poll_flush(conn, cx)) {
+                    return Poll::Ready(Err(e));
                 }
                 let idle = conn.borrow().input().is_empty();
                 self.flags.idle.set(idle);
